@@ -1,0 +1,154 @@
+/*
+ * config.h -- the run configuration (SPEC section 4), read from YAML.
+ *
+ *   int fg_config_load(const char *path, fg_config *cfg, fg_error *err)
+ *     Reads and validates the YAML file at path into *cfg (which it
+ *     initialises; release with fg_config_free even on failure). Unknown
+ *     keys, duplicate keys, missing required keys, wrong types and
+ *     out-of-range values give FG_ERR_INPUT with a message naming the file,
+ *     the line, the dotted key and the offending value, e.g.
+ *       "configs/x.yaml:4: theory.lattice[1]: value 7: extents must be even".
+ *     Relative paths (train.checkpoint, train.log, train.init_from,
+ *     sample.model, sample.output, hmc.output) are resolved against the
+ *     folder of the config file. Local (call on one rank, then broadcast the
+ *     text and parse it again, or parse on every rank: it is deterministic).
+ *
+ *   int fg_config_parse(const char *text, size_t len, const char *path,
+ *                       fg_config *cfg, fg_error *err)
+ *     The same from text already in memory; path is used in messages and to
+ *     resolve relative paths (may be NULL: then paths stay as written).
+ *
+ *   void fg_config_defaults(fg_config *cfg)
+ *     Fills every field with its default (required fields get sentinels).
+ *
+ *   void fg_config_free(fg_config *cfg)
+ *     Releases what the config owns (text, paths); safe on a zeroed struct.
+ *
+ * Sections: seed, theory and model are required in every config. train,
+ * sample and hmc are optional; their `present` flag tells whether the file
+ * had them, and each command checks that its section is present.
+ */
+#ifndef FLOWGEN_CONFIG_H
+#define FLOWGEN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowgen/error.h"
+
+#define FG_MAXDIM 4
+#define FG_MAXHIDDEN 8
+#define FG_PATH_MAX 4096
+
+typedef enum { FG_THEORY_PHI4 = 0, FG_THEORY_SCHWINGER = 1 } fg_theory_kind;
+typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1 } fg_base_kind;
+typedef enum { FG_ACT_LEAKY_RELU = 0, FG_ACT_TANH = 1 } fg_activation;
+typedef enum { FG_INIT_KAIMING = 0, FG_INIT_XAVIER = 1 } fg_init_scheme;
+typedef enum { FG_OPT_ADAM = 0, FG_OPT_ADADELTA = 1, FG_OPT_SGD = 2 } fg_optimizer_kind;
+typedef enum { FG_SCHED_NONE = 0, FG_SCHED_BATCH_SIZE = 1, FG_SCHED_LEARNING_RATE = 2 } fg_schedule_kind;
+typedef enum { FG_INTEGRATOR_LEAPFROG = 0, FG_INTEGRATOR_OMELYAN = 1 } fg_integrator_kind;
+
+typedef struct {
+  fg_theory_kind name;        /* theory.name: phi4 | schwinger (required) */
+  int nd;                     /* number of extents in theory.lattice */
+  int extent[FG_MAXDIM];      /* theory.lattice: positive, even (required) */
+  double m2;                  /* theory.m2 (phi4, required) */
+  double lambda;              /* theory.lambda >= 0 (phi4, required) */
+  double beta;                /* theory.beta > 0 (schwinger; default 1) */
+  double kappa;               /* theory.kappa > 0 (schwinger; default 0.25) */
+} fg_theory_config;
+
+typedef struct {
+  fg_base_kind base;          /* model.base, default normal */
+  int coupling_layers;        /* >= 1, required (0 allowed only with free_field) */
+  int kernel_size;            /* odd, >= 1, <= every lattice extent; required */
+  int n_hidden;               /* length of hidden_channels (0..FG_MAXHIDDEN) */
+  int hidden_channels[FG_MAXHIDDEN]; /* each >= 1; required key (may be []) */
+  fg_activation activation;   /* model.activation, default leaky_relu */
+  fg_init_scheme init_scheme; /* model.init.scheme, default kaiming */
+  double init_scale;          /* model.init.scale > 0, default 1.0 */
+  double mu_init;             /* model.mu_init > 0 (free_field), default 1.0 */
+} fg_model_config;
+
+typedef struct {
+  fg_optimizer_kind name;     /* train.optimizer.name, default adam */
+  double lr;                  /* > 0; default 1e-3 (adam), 1.0 (adadelta), 1e-2 (sgd) */
+  double beta1, beta2, eps;   /* adam: 0.9, 0.999, 1e-8 */
+  double rho;                 /* adadelta: 0.9 (eps default 1e-6 for adadelta) */
+  double momentum;            /* sgd: 0.0, in [0, 1) */
+  double weight_decay;        /* >= 0, default 0 */
+} fg_optimizer_config;
+
+typedef struct {
+  fg_schedule_kind kind;      /* train.schedule.kind, default none */
+  int every;                  /* > 0, default 500 */
+  double factor;              /* > 0, default 2 (batch_size) or 0.5 (learning_rate) */
+  int max_batch_size;         /* >= batch_size, default 1 << 20 */
+  double min_lr;              /* >= 0, default 0 */
+} fg_schedule_config;
+
+typedef struct {
+  int present;
+  int64_t steps;              /* >= 0, required */
+  int batch_size;             /* > 0, required */
+  fg_optimizer_config optimizer;
+  fg_schedule_config schedule;
+  double grad_clip_norm;      /* > 0, or 0 = no clipping; default 0 */
+  double stop_target_ess;     /* train.stop.target_ess in [0, 1], default 0 (off) */
+  int stop_window;            /* train.stop.window > 0, default 100 */
+  char *init_from;            /* train.init_from (null/absent -> NULL); resolved */
+  int reset_optimizer;        /* train.reset_optimizer, default false */
+  char *checkpoint;           /* train.checkpoint, required; resolved */
+  char *log;                  /* train.log, default: checkpoint with .csv; resolved */
+  int64_t checkpoint_every;   /* >= 0 (0 = only at the end), default 500 */
+  int64_t eval_samples;       /* > 0, default 8192 */
+} fg_train_config;
+
+typedef struct {
+  int present;
+  char *model;                /* sample.model, required; resolved */
+  int64_t proposals;          /* > 0, required */
+  int batch_size;             /* > 0, default 256 */
+  int64_t flush_every;        /* > 0 proposals between flushes, default 65536 */
+  char *output;               /* required; resolved */
+} fg_sample_config;
+
+typedef struct {
+  int present;
+  int64_t trajectories;       /* > 0, required */
+  int64_t thermalization;     /* >= 0, default 0 */
+  double trajectory_length;   /* > 0, default 1.0 */
+  int md_steps;               /* > 0, default 10 */
+  fg_integrator_kind integrator; /* default leapfrog */
+  int64_t checkpoint_every;   /* trajectories, > 0, default 1000 */
+  char *output;               /* required; resolved */
+} fg_hmc_config;
+
+typedef struct {
+  char *path;                 /* the file it was read from (owned; may be NULL) */
+  char *text;                 /* the verbatim YAML text (owned) */
+  size_t text_len;
+  uint64_t seed;              /* seed: non-negative integer, required */
+  fg_theory_config theory;
+  fg_model_config model;
+  fg_train_config train;
+  fg_sample_config sample;
+  fg_hmc_config hmc;
+} fg_config;
+
+void fg_config_defaults(fg_config *cfg);
+int fg_config_load(const char *path, fg_config *cfg, fg_error *err);
+int fg_config_parse(const char *text, size_t len, const char *path, fg_config *cfg,
+                    fg_error *err);
+void fg_config_free(fg_config *cfg);
+
+/* Names for enums (for messages, logs and `flowgen info`). */
+const char *fg_theory_name(fg_theory_kind k);
+const char *fg_base_name(fg_base_kind k);
+const char *fg_activation_name(fg_activation a);
+const char *fg_init_name(fg_init_scheme s);
+const char *fg_optimizer_name(fg_optimizer_kind k);
+const char *fg_schedule_name(fg_schedule_kind k);
+const char *fg_integrator_name(fg_integrator_kind k);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * flow.h -- normalizing flows: a base distribution followed by layers
+ * (SPEC section 5).
+ *
+ * A flow maps noise z ~ r(z) = prod_x N(0, 1) to a field phi = f(z) through
+ * layers f = f_{n-1} o ... o f_0 and gives
+ *   log q(phi) = log r(z) - sum_i log J_i,  log J_i = log |det df_i/dphi|.
+ * Everything works on blocks of FG_VLEN samples: fields are double
+ * [V][FG_VLEN] (lane innermost), as for theory.h.
+ *
+ * The layer interface (every layer implements it):
+ *   forward(layer, ws, phi, logdet, save)   phi <- f(phi) in place, logdet[l] += log J;
+ *                                           save = keep what backward needs in ws.
+ *   inverse(layer, ws, phi, logdet)         phi <- f^-1(phi) in place, logdet[l] += log J
+ *                                           (log J of the forward map at the result).
+ *   backward(layer, ws, gphi, glogdet, gparams)
+ *                                           after a saving forward: given gphi = dL/dphi_out
+ *                                           and glogdet[l] = dL/dlogdet, gphi <- dL/dphi_in,
+ *                                           gparams[k] += dL/dtheta_k (this layer's slice).
+ *   set_params(layer, params)               load this layer's slice of the flat vector.
+ *   work_bytes(layer)                       size of the per-block workspace it needs.
+ *
+ * Parameters of the whole flow are one flat float32 vector in the canonical
+ * order of checkpoint.h; gradients one flat double vector of the same length.
+ *
+ *   int fg_flow_create(const fg_model_config *m, const fg_lattice *lat,
+ *                      fg_flow **out, fg_error *err)
+ *     Builds the architecture; parameters are zero until fg_flow_init_params
+ *     or fg_flow_set_params. The lattice must outlive the flow. Local.
+ *   void fg_flow_destroy(fg_flow *f)
+ *   size_t fg_flow_nparams(const fg_flow *f)
+ *   const float *fg_flow_params(const fg_flow *f)  the flat vector (read only)
+ *   void fg_flow_set_params(fg_flow *f, const float *params)
+ *     Copies params in and repacks the kernels' weights.
+ *   void fg_flow_init_params(fg_flow *f, uint64_t seed)
+ *     PyTorch Conv2d default (Kaiming uniform: bound = scale / sqrt(fan_in)
+ *     for weights and biases) or Xavier uniform (bound = gain
+ *     sqrt(6 / (fan_in + fan_out)), biases as Kaiming), drawn from the stream
+ *     (seed, FG_RNG_INIT, 0) in canonical order: identical on every rank.
+ *   double fg_flow_flops(const fg_flow *f)
+ *     2 x multiply-adds of the convolutions of one forward sample, dense.
+ *
+ *   fg_flow_work *fg_flow_work_create(const fg_flow *f, fg_error *err)
+ *   void fg_flow_work_destroy(fg_flow_work *w)
+ *     Scratch and saved activations for one block (one per caller).
+ *
+ *   void fg_flow_draw(const fg_flow *f, uint64_t seed, uint32_t purpose,
+ *                     uint64_t first, int nvalid, double *z)
+ *     Base noise of samples first .. first+nvalid-1 (lane l = sample first+l,
+ *     from stream (seed, purpose, first+l)); lanes >= nvalid get zeros.
+ *   void fg_flow_forward(const fg_flow *f, fg_flow_work *w, const double *z,
+ *                        double *phi, double *logq, int save)
+ *     phi = f(z), logq[l] = log q(phi_l).
+ *   void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi,
+ *                        double *z, double *logq)
+ *     z = f^-1(phi), logq[l] = log q(phi_l) evaluated through the inverse.
+ *   void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
+ *                         const double *glogq, double *gparams)
+ *     After fg_flow_forward(..., save = 1): for a loss L with dL/dphi = gphi
+ *     and dL/dlogq = glogq (z held fixed: the reparameterisation gradient),
+ *     gparams += dL/dtheta.
+ */
+#ifndef FLOWGEN_FLOW_H
+#define FLOWGEN_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowgen/config.h"
+#include "flowgen/error.h"
+#include "flowgen/lattice.h"
+#include "flowgen/nn.h"
+
+typedef struct fg_layer fg_layer;
+
+typedef struct {
+  const char *name;
+  void (*forward)(const fg_layer *layer, void *ws, double *phi, double *logdet, int save);
+  void (*inverse)(const fg_layer *layer, void *ws, double *phi, double *logdet);
+  void (*backward)(const fg_layer *layer, void *ws, double *gphi, const double *glogdet,
+                   double *gparams);
+  void (*set_params)(fg_layer *layer, const float *params);
+  size_t (*work_bytes)(const fg_layer *layer);
+  void (*destroy)(fg_layer *layer);
+} fg_layer_ops;
+
+struct fg_layer {
+  const fg_layer_ops *ops;
+  size_t param_offset;  /* this layer's slice of the flat parameter vector */
+  size_t nparams;
+};
+
+typedef struct fg_flow fg_flow;
+typedef struct fg_flow_work fg_flow_work;
+
+int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **out,
+                   fg_error *err);
+void fg_flow_destroy(fg_flow *f);
+size_t fg_flow_nparams(const fg_flow *f);
+const float *fg_flow_params(const fg_flow *f);
+void fg_flow_set_params(fg_flow *f, const float *params);
+void fg_flow_init_params(fg_flow *f, uint64_t seed);
+double fg_flow_flops(const fg_flow *f);
+int fg_flow_volume(const fg_flow *f);
+
+fg_flow_work *fg_flow_work_create(const fg_flow *f, fg_error *err);
+void fg_flow_work_destroy(fg_flow_work *w);
+
+void fg_flow_draw(const fg_flow *f, uint64_t seed, uint32_t purpose, uint64_t first,
+                  int nvalid, double *z);
+void fg_flow_forward(const fg_flow *f, fg_flow_work *w, const double *z, double *phi,
+                     double *logq, int save);
+void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi, double *z,
+                     double *logq);
+void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
+                      const double *glogq, double *gparams);
+
+/* Layer constructors (flow/<layer>.c). */
+int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
+                       int index, size_t param_offset, fg_layer **out, fg_error *err);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * model.h -- a flow paired with a theory: blocks of FG_VLEN samples with
+ * their log-densities and actions, and the reverse-KL gradient. These are
+ * the kernels that training, evaluation, benchmarks and the sampling
+ * service share. All local.
+ *
+ * fg_model_block holds the per-caller buffers ([V][FG_VLEN] doubles each):
+ *   int fg_model_block_init(fg_model_block *b, const fg_flow *f, fg_error *err)
+ *   void fg_model_block_free(fg_model_block *b)
+ *
+ *   void fg_model_sample_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+ *                              uint64_t seed, uint32_t purpose, uint64_t first, int nvalid)
+ *     Draws samples first .. first+nvalid-1 of stream (seed, purpose) into
+ *     b->phi, with b->logq, b->action and b->logw = -S - log q per lane
+ *     (lanes >= nvalid hold unused values).
+ *
+ *   double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f,
+ *                                     fg_model_block *b, uint64_t seed, uint32_t purpose,
+ *                                     uint64_t first, int nvalid, double c, double *grad)
+ *     As fg_model_sample_block, then grad += c * sum_lanes d(log q + S)/dtheta
+ *     (the reparameterised gradient of the reverse KL). Returns
+ *     sum_lanes (log q + S) over the valid lanes.
+ */
+#ifndef FLOWGEN_MODEL_H
+#define FLOWGEN_MODEL_H
+
+#include "flowgen/flow.h"
+#include "flowgen/theory.h"
+
+typedef struct {
+  fg_flow_work *work;
+  double *z, *phi, *force;
+  double logq[FG_VLEN], action[FG_VLEN], logw[FG_VLEN];
+} fg_model_block;
+
+int fg_model_block_init(fg_model_block *b, const fg_flow *f, fg_error *err);
+void fg_model_block_free(fg_model_block *b);
+void fg_model_sample_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                           uint64_t seed, uint32_t purpose, uint64_t first, int nvalid);
+double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                  uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
+                                  double c, double *grad);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * util.h -- timing and progress reporting.
+ *
+ *   double fg_wall_time(void)   seconds since an arbitrary origin (monotonic)
+ *   double fg_cpu_time(void)    CPU seconds of this process
+ *
+ *   void fg_progress_init(fg_progress *p, FILE *out, const char *what, double total)
+ *     A progress reporter for `total` units of work. When out is a terminal
+ *     it redraws one line (rate and ETA); otherwise it prints a plain line at
+ *     most every 5 seconds. out == NULL silences it.
+ *   void fg_progress_update(fg_progress *p, double done, const char *extra)
+ *     Reports `done` units finished; extra (may be NULL) is appended.
+ *   void fg_progress_done(fg_progress *p, double done, const char *extra)
+ *     Final line (always printed, newline-terminated).
+ */
+#ifndef FLOWGEN_UTIL_H
+#define FLOWGEN_UTIL_H
+
+#include <stdio.h>
+
+typedef struct {
+  FILE *out;
+  int tty;
+  char what[32];
+  double total, t0, last;
+} fg_progress;
+
+double fg_wall_time(void);
+double fg_cpu_time(void);
+void fg_progress_init(fg_progress *p, FILE *out, const char *what, double total);
+void fg_progress_update(fg_progress *p, double done, const char *extra);
+void fg_progress_done(fg_progress *p, double done, const char *extra);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * commands.h -- the subcommands of the flowgen program. Each takes the
+ * arguments after its name, runs on MPI_COMM_WORLD (MPI is initialised by
+ * main) and returns a library status (FG_OK, FG_ERR_INPUT, FG_ERR_RUNTIME),
+ * having printed any error itself.
+ */
+#ifndef FLOWGEN_COMMANDS_H
+#define FLOWGEN_COMMANDS_H
+
+#include <signal.h>
+
+int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag);
+int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Prints "flowgen: <message>" on rank 0's stderr (every rank's for rank-local
+ * failures when all_ranks is set). */
+void report_error(const char *message, int all_ranks);
+
+#endif
+
+/* Reads the config file on rank 0, broadcasts its text, parses it on every
+ * rank; prints the error and returns its status on failure. Collective. */
+#include "flowgen/config.h"
+int load_config_all(const char *path, fg_config *cfg);

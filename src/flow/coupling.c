@@ -1,0 +1,269 @@
+/*
+ * coupling.c -- the affine coupling layer on a checkerboard (SPEC section 5).
+ *
+ *   int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat,
+ *                          const fg_stencil *st, int index, size_t param_offset,
+ *                          fg_layer **out, fg_error *err)
+ *     Coupling layer `index` (0-based): it freezes the sites where
+ *     (x0 + x1 + index) is odd and updates the others,
+ *       phi'(y) = exp(s(y)) phi(y) + t(y),  log J = sum_updated s(y),
+ *     with (s, t) = tanh(conv_n(act(... act(conv_0(frozen field))))).
+ *     The conditioner sees the frozen field (updated sites zeroed) as one
+ *     float32 channel. Local; the lattice and stencil must outlive it.
+ *
+ * Only the updated sites of the output convolution are computed, and the
+ * input gradient of the first convolution only at the frozen sites: the
+ * other halves are never read.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "flow_internal.h"
+#include "flowgen/flow.h"
+
+enum { L = FG_VLEN };
+
+typedef struct {
+  fg_layer base;
+  int volume, nconv, cmax;
+  int cin[FG_MAXHIDDEN + 1], cout[FG_MAXHIDDEN + 1];
+  size_t woff[FG_MAXHIDDEN + 1], boff[FG_MAXHIDDEN + 1]; /* within the layer's slice */
+  fg_conv_plan *plan[FG_MAXHIDDEN + 1];
+  fg_activation act;
+  int nupd, nfrz;
+  int *upd, *frz;           /* updated and frozen sites */
+  unsigned char *frozen;    /* frozen[y] = 1 for frozen sites */
+  size_t act_off[FG_MAXHIDDEN + 2]; /* float offsets of x, h_0 .. h_{n-1}, out in ws */
+  size_t act_floats;        /* all activations */
+  size_t phi_off, g_off;    /* byte offsets of saved phi and gradient scratch */
+} coupling;
+
+static size_t coupling_work_bytes(const fg_layer *layer)
+{
+  const coupling *c = (const coupling *)layer;
+  return c->g_off + 2 * sizeof(float) * (size_t)c->cmax * (size_t)c->volume * L;
+}
+
+static void coupling_set_params(fg_layer *layer, const float *params)
+{
+  coupling *c = (coupling *)layer;
+  for (int k = 0; k < c->nconv; ++k)
+    fg_conv_set_weights(c->plan[k], params + c->woff[k], params + c->boff[k]);
+}
+
+static void activate(fg_activation a, float *x, size_t n)
+{
+  if (a == FG_ACT_LEAKY_RELU) {
+    for (size_t i = 0; i < n; ++i)
+      x[i] = x[i] > 0.0f ? x[i] : 0.01f * x[i];
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      x[i] = tanhf(x[i]);
+  }
+}
+
+/* g *= act'(y) where y = act(x) is the saved output. */
+static void activate_backward(fg_activation a, const float *y, float *g, size_t n)
+{
+  if (a == FG_ACT_LEAKY_RELU) {
+    for (size_t i = 0; i < n; ++i)
+      g[i] *= y[i] > 0.0f ? 1.0f : 0.01f;
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      g[i] *= 1.0f - y[i] * y[i];
+  }
+}
+
+/* Runs the conditioner on the frozen part of phi; s and t land in the last
+ * activation tensor at the updated sites. */
+static void conditioner(const coupling *c, float *ws, const double *phi)
+{
+  float *x = ws + c->act_off[0];
+  for (int y = 0; y < c->volume; ++y)
+    for (int l = 0; l < L; ++l)
+      x[y * L + l] = c->frozen[y] ? (float)phi[y * L + l] : 0.0f;
+  const size_t plane = (size_t)c->volume * L;
+  for (int k = 0; k < c->nconv; ++k) {
+    float *in = ws + c->act_off[k], *out = ws + c->act_off[k + 1];
+    if (k < c->nconv - 1) {
+      fg_conv_forward(c->plan[k], in, out, NULL, 0);
+      activate(c->act, out, (size_t)c->cout[k] * plane);
+    } else {
+      fg_conv_forward(c->plan[k], in, out, c->upd, c->nupd);
+      for (int ch = 0; ch < 2; ++ch)
+        for (int i = 0; i < c->nupd; ++i)
+          activate(FG_ACT_TANH, out + ch * plane + (size_t)c->upd[i] * L, L);
+    }
+  }
+}
+
+static void coupling_forward(const fg_layer *layer, void *ws, double *phi, double *logdet,
+                             int save)
+{
+  const coupling *c = (const coupling *)layer;
+  float *w = ws;
+  conditioner(c, w, phi);
+  if (save)
+    memcpy((char *)ws + c->phi_off, phi, sizeof(double) * (size_t)c->volume * L);
+  const float *s = w + c->act_off[c->nconv], *t = s + (size_t)c->volume * L;
+  for (int i = 0; i < c->nupd; ++i) {
+    size_t y = (size_t)c->upd[i] * L;
+    for (int l = 0; l < L; ++l) {
+      phi[y + l] = exp((double)s[y + l]) * phi[y + l] + t[y + l];
+      logdet[l] += s[y + l];
+    }
+  }
+}
+
+static void coupling_inverse(const fg_layer *layer, void *ws, double *phi, double *logdet)
+{
+  const coupling *c = (const coupling *)layer;
+  float *w = ws;
+  conditioner(c, w, phi); /* the frozen sites are the same before and after */
+  const float *s = w + c->act_off[c->nconv], *t = s + (size_t)c->volume * L;
+  for (int i = 0; i < c->nupd; ++i) {
+    size_t y = (size_t)c->upd[i] * L;
+    for (int l = 0; l < L; ++l) {
+      phi[y + l] = (phi[y + l] - t[y + l]) * exp(-(double)s[y + l]);
+      logdet[l] += s[y + l];
+    }
+  }
+}
+
+/* Seeds the gradient of the conditioner's output from dL/dphi' and dL/dlogdet,
+ * and turns gphi at the updated sites into dL/dphi. */
+static void seed_output_gradient(const coupling *c, const float *w, const double *phi_in,
+                                 double *gphi, const double *glogdet, float *gout)
+{
+  const size_t plane = (size_t)c->volume * L;
+  const float *s = w + c->act_off[c->nconv], *t = s + plane;
+  for (int i = 0; i < c->nfrz; ++i) {
+    size_t y = (size_t)c->frz[i] * L;
+    memset(gout + y, 0, sizeof(float) * L);
+    memset(gout + plane + y, 0, sizeof(float) * L);
+  }
+  for (int i = 0; i < c->nupd; ++i) {
+    size_t y = (size_t)c->upd[i] * L;
+    for (int l = 0; l < L; ++l) {
+      double es = exp((double)s[y + l]), g = gphi[y + l];
+      double gs = g * es * phi_in[y + l] + glogdet[l];
+      gout[y + l] = (float)(gs * (1.0 - (double)s[y + l] * s[y + l]));
+      gout[plane + y + l] = (float)(g * (1.0 - (double)t[y + l] * t[y + l]));
+      gphi[y + l] = g * es;
+    }
+  }
+}
+
+static void coupling_backward(const fg_layer *layer, void *ws, double *gphi,
+                              const double *glogdet, double *gparams)
+{
+  const coupling *c = (const coupling *)layer;
+  const float *w = ws;
+  const double *phi_in = (const double *)((const char *)ws + c->phi_off);
+  const size_t plane = (size_t)c->volume * L;
+  float *ga = (float *)((char *)ws + c->g_off), *gb = ga + (size_t)c->cmax * plane;
+  seed_output_gradient(c, w, phi_in, gphi, glogdet, ga);
+  for (int k = c->nconv - 1; k >= 0; --k) {
+    const float *in = w + c->act_off[k];
+    int last = k == c->nconv - 1;
+    fg_conv_backward_weight(c->plan[k], in, ga, gparams + c->woff[k], gparams + c->boff[k],
+                            last ? c->upd : NULL, last ? c->nupd : 0);
+    if (k > 0) {
+      fg_conv_backward_input(c->plan[k], ga, gb, NULL, 0);
+      activate_backward(c->act, in, gb, (size_t)c->cin[k] * plane);
+    } else {
+      fg_conv_backward_input(c->plan[0], ga, gb, c->frz, c->nfrz);
+      for (int i = 0; i < c->nfrz; ++i) {
+        size_t y = (size_t)c->frz[i] * L;
+        for (int l = 0; l < L; ++l)
+          gphi[y + l] += gb[y + l];
+      }
+    }
+    float *tmp = ga;
+    ga = gb;
+    gb = tmp;
+  }
+}
+
+static void coupling_destroy(fg_layer *layer)
+{
+  coupling *c = (coupling *)layer;
+  if (c == NULL)
+    return;
+  for (int k = 0; k < c->nconv; ++k)
+    fg_conv_plan_destroy(c->plan[k]);
+  fg_free(c->upd);
+  fg_free(c->frz);
+  fg_free(c->frozen);
+  fg_free(c);
+}
+
+static const fg_layer_ops coupling_ops = {
+    .name = "affine_coupling",
+    .forward = coupling_forward,
+    .inverse = coupling_inverse,
+    .backward = coupling_backward,
+    .set_params = coupling_set_params,
+    .work_bytes = coupling_work_bytes,
+    .destroy = coupling_destroy,
+};
+
+static int split_sites(coupling *c, const fg_lattice *lat, int index, fg_error *err)
+{
+  static const char where[] = "fg_coupling_create [coupling.c]";
+  c->upd = fg_alloc(sizeof(int) * (size_t)lat->volume, err, where);
+  c->frz = fg_alloc(sizeof(int) * (size_t)lat->volume, err, where);
+  c->frozen = fg_alloc((size_t)lat->volume, err, where);
+  if (!c->upd || !c->frz || !c->frozen)
+    return FG_ERR_RUNTIME;
+  for (int y = 0; y < lat->volume; ++y) {
+    c->frozen[y] = (unsigned char)((lat->parity[y] + index) & 1);
+    if (c->frozen[y])
+      c->frz[c->nfrz++] = y;
+    else
+      c->upd[c->nupd++] = y;
+  }
+  return FG_OK;
+}
+
+int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
+                       int index, size_t param_offset, fg_layer **out, fg_error *err)
+{
+  static const char where[] = "fg_coupling_create [coupling.c]";
+  *out = NULL;
+  coupling *c = fg_alloc(sizeof *c, err, where);
+  if (c == NULL)
+    return FG_ERR_RUNTIME;
+  c->base.ops = &coupling_ops;
+  c->base.param_offset = param_offset;
+  c->volume = lat->volume;
+  c->nconv = m->n_hidden + 1;
+  c->act = m->activation;
+  c->cmax = 2;
+  size_t p = 0, a = (size_t)lat->volume * L; /* x comes first */
+  c->act_off[0] = 0;
+  int rc = split_sites(c, lat, index, err);
+  for (int k = 0; k < c->nconv && rc == FG_OK; ++k) {
+    fg_conv_shape(m, k, &c->cin[k], &c->cout[k]);
+    c->woff[k] = p;
+    p += (size_t)c->cout[k] * c->cin[k] * m->kernel_size * m->kernel_size;
+    c->boff[k] = p;
+    p += (size_t)c->cout[k];
+    c->act_off[k + 1] = a;
+    a += (size_t)c->cout[k] * lat->volume * L;
+    c->cmax = c->cout[k] > c->cmax ? c->cout[k] : c->cmax;
+    c->plan[k] = fg_conv_plan_create(st, c->cin[k], c->cout[k], err);
+    if (c->plan[k] == NULL)
+      rc = FG_ERR_RUNTIME;
+  }
+  if (rc != FG_OK) {
+    coupling_destroy(&c->base);
+    return rc;
+  }
+  c->base.nparams = p;
+  c->act_floats = a;
+  c->phi_off = (a * sizeof(float) + 63) & ~(size_t)63;
+  c->g_off = c->phi_off + sizeof(double) * (size_t)lat->volume * L;
+  *out = &c->base;
+  return FG_OK;
+}

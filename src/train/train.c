@@ -1,0 +1,546 @@
+/*
+ * train.c -- reverse-KL self-training of a flow, data-parallel over MPI
+ * ranks (see train.h for the contract of fg_train_run).
+ *
+ * Every rank draws batch_size samples per step from the counter-based
+ * streams (seed, FG_RNG_TRAIN, j), j = N_train + rank * batch_size + i, so
+ * R ranks with batch b draw exactly the samples one rank with batch R b
+ * draws. The gradient, the loss, the batch ESS and the stop flags travel in
+ * one buffer through one MPI_Allreduce per step, with a reduction operator
+ * that sums the gradient and merges the log-sum-exp accumulators.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "flowgen/checkpoint.h"
+#include "flowgen/flow.h"
+#include "flowgen/model.h"
+#include "flowgen/rng.h"
+#include "flowgen/theory.h"
+#include "flowgen/train.h"
+#include "flowgen/util.h"
+#include "flowgen_build.h"
+
+enum { L = FG_VLEN };
+
+/* Tail of the reduction buffer, after the nparams gradient values. */
+enum { T_LOSS, T_NSAMP, T_STOP, T_MAX, T_S1, T_S2, T_S3, T_S4, T_LEN };
+
+typedef struct {
+  const fg_config *cfg;
+  const fg_train_options *opt;
+  int rank, nranks;
+  fg_theory *theory;
+  fg_flow *flow;
+  fg_model_block blk;
+  fg_optimizer optim;
+  size_t np;
+  double *buf;              /* [np + T_LEN] reduction buffer: gradient, then tail */
+  MPI_Datatype dtype;
+  MPI_Op op;
+  int64_t step, n_train;
+  double wall0, wall_prev, allreduce_s, loss, last_ess;
+  double window[4096];
+  int window_len;
+  FILE *log;
+  char stop_reason[64];
+} trainer;
+
+/* ---- the reduction operator ------------------------------------------- */
+
+/* Merges two partial (max, sum w, sum w^2, sum w^3, sum w^4) accumulators,
+ * w = exp(logw - max), into inout. */
+static void merge_lse(const double *in, double *io)
+{
+  double m = in[T_MAX] > io[T_MAX] ? in[T_MAX] : io[T_MAX];
+  if (m == -INFINITY)
+    return;
+  double a = exp(in[T_MAX] - m), b = exp(io[T_MAX] - m);
+  double ap = a, bp = b;
+  for (int k = T_S1; k <= T_S4; ++k) {
+    io[k] = in[k] * ap + io[k] * bp;
+    ap *= a;
+    bp *= b;
+  }
+  io[T_MAX] = m;
+}
+
+static void reduce_op(void *invec, void *inoutvec, int *len, MPI_Datatype *dt)
+{
+  int size;
+  MPI_Type_size(*dt, &size);
+  size_t n = (size_t)size / sizeof(double) - T_LEN;
+  for (int e = 0; e < *len; ++e) {
+    const double *in = (const double *)invec + (size_t)e * (n + T_LEN);
+    double *io = (double *)inoutvec + (size_t)e * (n + T_LEN);
+    for (size_t i = 0; i < n; ++i)
+      io[i] += in[i];
+    io[n + T_LOSS] += in[n + T_LOSS];
+    io[n + T_NSAMP] += in[n + T_NSAMP];
+    io[n + T_STOP] += in[n + T_STOP];
+    merge_lse(in + n, io + n);
+  }
+}
+
+static void tail_reset(double *t)
+{
+  memset(t, 0, sizeof(double) * T_LEN);
+  t[T_MAX] = -INFINITY;
+}
+
+/* Adds the log-weights of nvalid lanes to a tail accumulator. */
+static void tail_add(double *t, const double *logw, int nvalid)
+{
+  double part[T_LEN];
+  tail_reset(part);
+  for (int l = 0; l < nvalid; ++l)
+    part[T_MAX] = logw[l] > part[T_MAX] ? logw[l] : part[T_MAX];
+  for (int l = 0; l < nvalid; ++l) {
+    double w = exp(logw[l] - part[T_MAX]);
+    part[T_S1] += w;
+    part[T_S2] += w * w;
+    part[T_S3] += w * w * w;
+    part[T_S4] += w * w * w * w;
+  }
+  merge_lse(part, t);
+}
+
+/* ESS = (sum w)^2 / (n sum w^2) and its delta-method standard error. */
+static double tail_ess(const double *t, double *err)
+{
+  double n = t[T_NSAMP];
+  if (n <= 0 || t[T_S2] <= 0) {
+    if (err)
+      *err = 0.0;
+    return 0.0;
+  }
+  double a = t[T_S1] / n, b = t[T_S2] / n, m3 = t[T_S3] / n, m4 = t[T_S4] / n;
+  double ess = a * a / b;
+  if (err) {
+    double ga = 2 * a / b, gb = -a * a / (b * b);
+    double var = (ga * ga * (b - a * a) + 2 * ga * gb * (m3 - a * b) + gb * gb * (m4 - b * b)) / n;
+    *err = var > 0 ? sqrt(var) : 0.0;
+  }
+  return ess;
+}
+
+static int allreduce(trainer *t, double *buf)
+{
+  double t0 = fg_wall_time();
+  int rc = MPI_Allreduce(MPI_IN_PLACE, buf, 1, t->dtype, t->op, t->opt->comm);
+  t->allreduce_s += fg_wall_time() - t0;
+  return rc == MPI_SUCCESS ? FG_OK : FG_ERR_RUNTIME;
+}
+
+/* ---- schedule ---------------------------------------------------------- */
+
+static int batch_at(const fg_train_config *tc, int64_t step)
+{
+  if (tc->schedule.kind != FG_SCHED_BATCH_SIZE)
+    return tc->batch_size;
+  double b = tc->batch_size;
+  for (int64_t k = step / tc->schedule.every; k > 0 && b < tc->schedule.max_batch_size; --k)
+    b *= tc->schedule.factor;
+  b = floor(b + 0.5);
+  return b > tc->schedule.max_batch_size ? tc->schedule.max_batch_size : (int)b;
+}
+
+static double lr_at(const fg_train_config *tc, int64_t step)
+{
+  double lr = tc->optimizer.lr;
+  if (tc->schedule.kind == FG_SCHED_LEARNING_RATE) {
+    lr *= pow(tc->schedule.factor, (double)(step / tc->schedule.every));
+    if (lr < tc->schedule.min_lr)
+      lr = tc->schedule.min_lr;
+  }
+  return lr;
+}
+
+/* ---- one step ---------------------------------------------------------- */
+
+/* Draws this rank's `batch` samples of the step, accumulates the gradient of
+ * the global mean loss (global batch `gbatch`) and the tail statistics. */
+static void local_gradient(trainer *t, int batch, int64_t gbatch)
+{
+  const uint64_t first = (uint64_t)t->n_train + (uint64_t)t->rank * (uint64_t)batch;
+  double *grad = t->buf, *tail = t->buf + t->np;
+  memset(grad, 0, sizeof(double) * t->np);
+  tail_reset(tail);
+  for (int b0 = 0; b0 < batch; b0 += L) {
+    int nv = batch - b0 < L ? batch - b0 : L;
+    tail[T_LOSS] += fg_model_kl_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
+                                               FG_RNG_TRAIN, first + (uint64_t)b0, nv,
+                                               1.0 / (double)gbatch, grad);
+    tail_add(tail, t->blk.logw, nv);
+  }
+  tail[T_NSAMP] = batch;
+}
+
+static double window_mean(const trainer *t, int window)
+{
+  if (t->window_len < window)
+    return -1.0;
+  double s = 0;
+  for (int i = t->window_len - window; i < t->window_len; ++i)
+    s += t->window[i];
+  return s / window;
+}
+
+static void window_push(trainer *t, double ess)
+{
+  const int cap = (int)(sizeof t->window / sizeof t->window[0]);
+  if (t->window_len == cap) {
+    memmove(t->window, t->window + 1, sizeof(double) * (size_t)(cap - 1));
+    t->window_len--;
+  }
+  t->window[t->window_len++] = ess;
+}
+
+/* One optimizer step; returns 1 when a rank asked to stop (signal). */
+static int train_step(trainer *t, int *rc)
+{
+  const fg_train_config *tc = &t->cfg->train;
+  int batch = batch_at(tc, t->step);
+  int64_t gbatch = (int64_t)batch * t->nranks;
+  double lr = lr_at(tc, t->step);
+  local_gradient(t, batch, gbatch);
+  double *tail = t->buf + t->np;
+  tail[T_STOP] = (t->opt->stop_flag && *t->opt->stop_flag) ? 1.0 : 0.0;
+  if ((*rc = allreduce(t, t->buf)) != FG_OK)
+    return 1;
+  double gnorm = fg_clip_grad_norm(t->buf, t->np, tc->grad_clip_norm);
+  float *params = (float *)fg_flow_params(t->flow);
+  fg_optimizer_step(&t->optim, params, t->buf, lr);
+  fg_flow_set_params(t->flow, params);
+  t->step++;
+  t->n_train += gbatch;
+  t->loss = tail[T_LOSS] / (double)gbatch;
+  t->last_ess = tail_ess(tail, NULL);
+  window_push(t, t->last_ess);
+  if (t->log != NULL) {
+    fprintf(t->log, "%lld,%d,%lld,%.9g,%.9g,%.6f,%lld,%.3f,%.6g,%.4f\n", (long long)t->step,
+            batch, (long long)gbatch, lr, t->loss, t->last_ess, (long long)t->n_train,
+            t->wall_prev + fg_wall_time() - t->wall0, gnorm, t->allreduce_s);
+    fflush(t->log);
+  }
+  return tail[T_STOP] > 0.0;
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+static void iso_time(char *buf, size_t n)
+{
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+/* Writes the checkpoint from rank 0; the status is broadcast so that all
+ * ranks agree. */
+static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error *err)
+{
+  int rc = FG_OK;
+  if (t->rank == 0) {
+    fg_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    ck.theory = t->cfg->theory;
+    ck.model = t->cfg->model;
+    ck.seed = t->cfg->seed;
+    ck.config_text = t->cfg->text;
+    ck.nparams = t->np;
+    ck.params = (float *)fg_flow_params(t->flow);
+    ck.optimizer = t->optim.cfg.name;
+    ck.opt_t = t->optim.t;
+    ck.opt_state_len = t->optim.state_len;
+    ck.opt_state = t->optim.state;
+    ck.step = t->step;
+    ck.n_train = t->n_train;
+    ck.batch_size = batch_at(&t->cfg->train, t->step);
+    ck.ranks = t->nranks;
+    ck.lr = lr_at(&t->cfg->train, t->step);
+    memcpy(ck.ess_window, t->window, sizeof(double) * (size_t)t->window_len);
+    ck.ess_window_len = t->window_len;
+    ck.ess = ess;
+    ck.ess_samples = ess_samples;
+    ck.loss = t->loss;
+    ck.wall_seconds = t->wall_prev + fg_wall_time() - t->wall0;
+    ck.allreduce_seconds = t->allreduce_s;
+    snprintf(ck.stop_reason, sizeof ck.stop_reason, "%s", t->stop_reason);
+    snprintf(ck.flowgen_version, sizeof ck.flowgen_version, "%s", FLOWGEN_VERSION);
+    snprintf(ck.git_revision, sizeof ck.git_revision, "%s", FLOWGEN_GIT_REVISION);
+    iso_time(ck.created, sizeof ck.created);
+    rc = fg_checkpoint_write(t->cfg->train.checkpoint, &ck, err);
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, t->opt->comm);
+  if (rc != FG_OK && t->rank != 0)
+    fg_fail(err, rc, "save_checkpoint [train.c]", "rank 0 failed to write %s",
+            t->cfg->train.checkpoint);
+  return rc;
+}
+
+static int same_architecture(const fg_model_config *a, const fg_model_config *b)
+{
+  if (a->base != b->base || a->coupling_layers != b->coupling_layers ||
+      a->kernel_size != b->kernel_size || a->n_hidden != b->n_hidden ||
+      a->activation != b->activation)
+    return 0;
+  for (int i = 0; i < a->n_hidden; ++i)
+    if (a->hidden_channels[i] != b->hidden_channels[i])
+      return 0;
+  return 1;
+}
+
+/* Loads parameters (and, for resume, the whole state) from a checkpoint.
+ * Every rank reads the file: it is small and this keeps ranks symmetric. */
+static int load_state(trainer *t, const char *path, int resume, fg_error *err)
+{
+  static const char where[] = "fg_train_run [train.c]";
+  fg_checkpoint ck;
+  int rc = fg_checkpoint_read(path, &ck, err);
+  if (rc == FG_OK && !same_architecture(&ck.model, &t->cfg->model))
+    rc = fg_fail(err, FG_ERR_INPUT, where,
+                 "%s: its architecture (%d coupling layers, kernel %d, %d hidden convs, base %s) "
+                 "differs from the config's model section",
+                 path, ck.model.coupling_layers, ck.model.kernel_size, ck.model.n_hidden,
+                 fg_base_name(ck.model.base));
+  if (rc == FG_OK && ck.nparams != t->np)
+    rc = fg_fail(err, FG_ERR_INPUT, where, "%s: %zu parameters, the model needs %zu", path,
+                 ck.nparams, t->np);
+  if (rc == FG_OK && resume && ck.seed != t->cfg->seed)
+    rc = fg_fail(err, FG_ERR_INPUT, where,
+                 "%s was trained with seed %llu, the config says %llu: refusing to resume", path,
+                 (unsigned long long)ck.seed, (unsigned long long)t->cfg->seed);
+  if (rc == FG_OK) {
+    fg_flow_set_params(t->flow, ck.params);
+    int keep_opt = resume || !t->cfg->train.reset_optimizer;
+    if (keep_opt && ck.optimizer == t->optim.cfg.name && ck.opt_state_len == t->optim.state_len) {
+      memcpy(t->optim.state, ck.opt_state, sizeof(double) * ck.opt_state_len);
+      t->optim.t = ck.opt_t;
+    }
+    if (resume) {
+      t->step = ck.step;
+      t->n_train = ck.n_train;
+      t->wall_prev = ck.wall_seconds;
+      t->allreduce_s = ck.allreduce_seconds;
+      t->loss = ck.loss;
+      t->window_len = ck.ess_window_len;
+      memcpy(t->window, ck.ess_window, sizeof(double) * (size_t)ck.ess_window_len);
+    }
+  }
+  fg_checkpoint_free(&ck);
+  return rc;
+}
+
+/* ---- the training log ---------------------------------------------------- */
+
+static const char LOG_HEADER[] =
+    "step,batch_per_rank,batch_global,lr,loss,ess,n_train,wall_s,grad_norm,allreduce_s\n";
+
+/* Opens the CSV log on rank 0. On resume, keeps the header and the rows up
+ * to the checkpoint's step (later rows belong to work that was lost). */
+static int open_log(trainer *t, fg_error *err)
+{
+  static const char where[] = "open_log [train.c]";
+  const char *path = t->cfg->train.log;
+  if (t->rank != 0)
+    return FG_OK;
+  char *kept = NULL;
+  size_t kept_len = 0;
+  if (t->opt->resume) {
+    FILE *in = fopen(path, "r");
+    FILE *mem = open_memstream(&kept, &kept_len);
+    if (mem == NULL) {
+      if (in)
+        fclose(in);
+      return fg_fail(err, FG_ERR_RUNTIME, where, "out of memory");
+    }
+    char line[1024];
+    while (in != NULL && fgets(line, sizeof line, in) != NULL) {
+      char *end;
+      long long s = strtoll(line, &end, 10);
+      size_t n = strlen(line);
+      if (end != line && *end == ',' && s <= t->step && n > 0 && line[n - 1] == '\n')
+        fputs(line, mem);
+    }
+    if (in)
+      fclose(in);
+    fclose(mem);
+  }
+  t->log = fopen(path, "w");
+  if (t->log == NULL) {
+    free(kept);
+    return fg_fail(err, FG_ERR_RUNTIME, where, "cannot write the training log %s: %s", path,
+                   strerror(errno));
+  }
+  fputs(LOG_HEADER, t->log);
+  if (kept)
+    fwrite(kept, 1, kept_len, t->log);
+  free(kept);
+  fflush(t->log);
+  return FG_OK;
+}
+
+/* ---- final ESS ----------------------------------------------------------- */
+
+/* Model-sample ESS on n fresh samples (stream FG_RNG_EVAL), split over ranks. */
+static int eval_ess(trainer *t, int64_t n, double *ess, double *ess_err)
+{
+  int64_t lo = n * t->rank / t->nranks, hi = n * (t->rank + 1) / t->nranks;
+  double *tail = t->buf + t->np;
+  memset(t->buf, 0, sizeof(double) * t->np);
+  tail_reset(tail);
+  for (int64_t j = lo; j < hi; j += L) {
+    int nv = hi - j < L ? (int)(hi - j) : L;
+    fg_model_sample_block(t->theory, t->flow, &t->blk, t->cfg->seed, FG_RNG_EVAL, (uint64_t)j,
+                          nv);
+    tail_add(tail, t->blk.logw, nv);
+  }
+  tail[T_NSAMP] = (double)(hi - lo);
+  int rc = allreduce(t, t->buf);
+  *ess = tail_ess(tail, ess_err);
+  return rc;
+}
+
+/* ---- set-up and the loop ------------------------------------------------- */
+
+static void trainer_free(trainer *t)
+{
+  if (t->log)
+    fclose(t->log);
+  if (t->op != MPI_OP_NULL)
+    MPI_Op_free(&t->op);
+  if (t->dtype != MPI_DATATYPE_NULL)
+    MPI_Type_free(&t->dtype);
+  fg_free(t->buf);
+  fg_optimizer_free(&t->optim);
+  fg_model_block_free(&t->blk);
+  fg_flow_destroy(t->flow);
+  fg_theory_destroy(t->theory);
+}
+
+static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_options *opt,
+                         fg_error *err)
+{
+  static const char where[] = "fg_train_run [train.c]";
+  memset(t, 0, sizeof *t);
+  t->cfg = cfg;
+  t->opt = opt;
+  t->op = MPI_OP_NULL;
+  t->dtype = MPI_DATATYPE_NULL;
+  MPI_Comm_rank(opt->comm, &t->rank);
+  MPI_Comm_size(opt->comm, &t->nranks);
+  if (!cfg->train.present)
+    return fg_fail(err, FG_ERR_INPUT, where, "%s: no train section", cfg->path ? cfg->path : "config");
+  int rc = fg_theory_create(&cfg->theory, &t->theory, err);
+  if (rc == FG_OK)
+    rc = fg_flow_create(&cfg->model, &t->theory->lat, &t->flow, err);
+  if (rc != FG_OK)
+    return rc;
+  t->np = fg_flow_nparams(t->flow);
+  if ((rc = fg_model_block_init(&t->blk, t->flow, err)) != FG_OK)
+    return rc;
+  t->buf = fg_alloc(sizeof(double) * (t->np + T_LEN), err, where);
+  if (t->buf == NULL)
+    return FG_ERR_RUNTIME;
+  if ((rc = fg_optimizer_init(&t->optim, &cfg->train.optimizer, t->np, err)) != FG_OK)
+    return rc;
+  if (MPI_Type_contiguous((int)(t->np + T_LEN), MPI_DOUBLE, &t->dtype) != MPI_SUCCESS ||
+      MPI_Type_commit(&t->dtype) != MPI_SUCCESS || MPI_Op_create(reduce_op, 1, &t->op) != MPI_SUCCESS)
+    return fg_fail(err, FG_ERR_RUNTIME, where, "cannot create the MPI reduction");
+  snprintf(t->stop_reason, sizeof t->stop_reason, "running");
+  fg_flow_init_params(t->flow, cfg->seed);
+  if (opt->resume)
+    rc = load_state(t, cfg->train.checkpoint, 1, err);
+  else if (cfg->train.init_from != NULL)
+    rc = load_state(t, cfg->train.init_from, 0, err);
+  if (rc == FG_OK)
+    rc = open_log(t, err);
+  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, opt->comm);
+  return rc;
+}
+
+static int64_t steps_target(const trainer *t)
+{
+  int64_t target = t->cfg->train.steps;
+  if (t->opt->max_steps_override > 0 && t->opt->max_steps_override < target)
+    target = t->opt->max_steps_override;
+  return target;
+}
+
+static int train_loop(trainer *t, fg_error *err)
+{
+  const fg_train_config *tc = &t->cfg->train;
+  const int64_t target = steps_target(t);
+  fg_progress prog;
+  fg_progress_init(&prog, t->rank == 0 ? t->opt->progress : NULL, "train step",
+                   (double)target);
+  int rc = FG_OK;
+  while (t->step < target) {
+    int stop = train_step(t, &rc);
+    if (rc != FG_OK)
+      return fg_fail(err, rc, "train_loop [train.c]", "MPI_Allreduce failed");
+    char extra[128];
+    snprintf(extra, sizeof extra, "loss %.4g ess %.3f N_train %lld", t->loss, t->last_ess,
+             (long long)t->n_train);
+    fg_progress_update(&prog, (double)t->step, extra);
+    double mean = window_mean(t, tc->stop_window);
+    if (tc->stop_target_ess > 0 && mean >= tc->stop_target_ess) {
+      snprintf(t->stop_reason, sizeof t->stop_reason, "target_ess");
+      break;
+    }
+    if (stop) {
+      snprintf(t->stop_reason, sizeof t->stop_reason, "signal");
+      break;
+    }
+    if (tc->checkpoint_every > 0 && t->step % tc->checkpoint_every == 0 && t->step < target &&
+        (rc = save_checkpoint(t, -1.0, 0, err)) != FG_OK)
+      return rc;
+  }
+  if (t->step >= target && strcmp(t->stop_reason, "running") == 0)
+    snprintf(t->stop_reason, sizeof t->stop_reason, "steps");
+  fg_progress_done(&prog, (double)t->step, NULL);
+  return FG_OK;
+}
+
+int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_result *res,
+                 fg_error *err)
+{
+  trainer *t = malloc(sizeof *t);
+  if (t == NULL)
+    return fg_fail(err, FG_ERR_RUNTIME, "fg_train_run [train.c]", "out of memory");
+  memset(res, 0, sizeof *res);
+  t->wall0 = fg_wall_time();
+  double wall0 = t->wall0;
+  int rc = trainer_setup(t, cfg, opt, err);
+  t->wall0 = wall0;
+  if (rc == FG_OK)
+    rc = train_loop(t, err);
+  double ess = -1.0, ess_err = 0.0;
+  int64_t nev = 0;
+  if (rc == FG_OK && strcmp(t->stop_reason, "signal") != 0) {
+    nev = cfg->train.eval_samples;
+    rc = eval_ess(t, nev, &ess, &ess_err);
+  }
+  if (rc == FG_OK)
+    rc = save_checkpoint(t, ess, nev, err);
+  if (rc == FG_OK) {
+    res->step = t->step;
+    res->n_train = t->n_train;
+    res->loss = t->loss;
+    res->ess = ess;
+    res->ess_err = ess_err;
+    res->ess_samples = nev;
+    res->wall_seconds = t->wall_prev + fg_wall_time() - t->wall0;
+    res->allreduce_seconds = t->allreduce_s;
+    res->seconds_per_sample = t->n_train > 0 ? res->wall_seconds / (double)t->n_train : 0.0;
+    snprintf(res->stop_reason, sizeof res->stop_reason, "%s", t->stop_reason);
+  }
+  trainer_free(t);
+  free(t);
+  return rc;
+}

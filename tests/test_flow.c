@@ -1,0 +1,317 @@
+/* test_flow.c -- the flow inverts, its log q agrees both ways and with a double-precision reference, its log det and parameter gradients match finite differences. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowgen/flow.h"
+#include "flowgen/model.h"
+#include "flowgen/rng.h"
+#include "flowgen/theory.h"
+#include "testutil.h"
+
+enum { L = FG_VLEN };
+
+void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *ipiv, int *info);
+
+typedef struct {
+  fg_theory *th;
+  fg_flow *flow;
+  fg_model_block blk;
+} setup;
+
+static void make(setup *s, int L0, int L1, int layers, int k, int nh, const int *hidden,
+                 uint64_t seed)
+{
+  fg_theory_config tc = {.name = FG_THEORY_PHI4, .nd = 2, .extent = {L0, L1}, .m2 = -1.0,
+                         .lambda = 0.5};
+  fg_model_config mc = {.base = FG_BASE_NORMAL, .coupling_layers = layers, .kernel_size = k,
+                        .n_hidden = nh, .activation = FG_ACT_LEAKY_RELU,
+                        .init_scheme = FG_INIT_KAIMING, .init_scale = 1.0};
+  for (int i = 0; i < nh; ++i)
+    mc.hidden_channels[i] = hidden[i];
+  fg_error err;
+  ck_assert_int_eq(fg_theory_create(&tc, &s->th, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, &s->th->lat, &s->flow, &err), FG_OK);
+  ck_assert_int_eq(fg_model_block_init(&s->blk, s->flow, &err), FG_OK);
+  fg_flow_init_params(s->flow, seed);
+}
+
+static void unmake(setup *s)
+{
+  fg_model_block_free(&s->blk);
+  fg_flow_destroy(s->flow);
+  fg_theory_destroy(s->th);
+}
+
+/* Scales every parameter so that the layers are far from the identity. */
+static void boost_params(setup *s, float factor)
+{
+  size_t n = fg_flow_nparams(s->flow);
+  float *p = malloc(sizeof(float) * n);
+  memcpy(p, fg_flow_params(s->flow), sizeof(float) * n);
+  for (size_t i = 0; i < n; ++i)
+    p[i] *= factor;
+  fg_flow_set_params(s->flow, p);
+  free(p);
+}
+
+START_TEST(inverse_undoes_forward_and_logq_agrees)
+{
+  setup s;
+  int hidden[2] = {8, 8};
+  make(&s, 8, 8, 6, 3, 2, hidden, 17);
+  boost_params(&s, 2.0f);
+  int V = 64;
+  double *z = malloc(sizeof(double) * V * L), *phi = malloc(sizeof(double) * V * L),
+         *z2 = malloc(sizeof(double) * V * L);
+  double logq[L], logq2[L];
+  fg_flow_draw(s.flow, 5, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
+  fg_flow_inverse(s.flow, s.blk.work, phi, z2, logq2);
+  double moved = 0;
+  for (int i = 0; i < V * L; ++i) {
+    ck_assert_double_eq_tol(z2[i], z[i], 1e-10 * (1 + fabs(z[i])));
+    moved += fabs(phi[i] - z[i]);
+  }
+  ck_assert_double_gt(moved / (V * L), 1e-2); /* the flow is not the identity */
+  for (int l = 0; l < L; ++l)
+    ck_assert_double_eq_tol(logq2[l], logq[l], 1e-10 * fabs(logq[l]));
+  free(z), free(phi), free(z2);
+  unmake(&s);
+}
+END_TEST
+
+START_TEST(zero_parameters_give_the_identity)
+{
+  setup s;
+  int hidden[1] = {4};
+  make(&s, 4, 6, 3, 3, 1, hidden, 3);
+  size_t n = fg_flow_nparams(s.flow);
+  float *zero = calloc(n, sizeof(float));
+  fg_flow_set_params(s.flow, zero);
+  int V = 24;
+  double *z = malloc(sizeof(double) * V * L), *phi = malloc(sizeof(double) * V * L);
+  double logq[L];
+  fg_flow_draw(s.flow, 1, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
+  for (int l = 0; l < L; ++l) {
+    double lr = -0.5 * V * log(2 * M_PI);
+    for (int y = 0; y < V; ++y) {
+      ck_assert_double_eq(phi[y * L + l], z[y * L + l]);
+      lr -= 0.5 * z[y * L + l] * z[y * L + l];
+    }
+    ck_assert_double_eq_tol(logq[l], lr, 1e-12 * fabs(lr));
+  }
+  free(zero), free(z), free(phi);
+  unmake(&s);
+}
+END_TEST
+
+/* ---- double-precision reference flow, straight from SPEC section 5 ---- */
+
+static double ref_act(double x, int last) { return last ? tanh(x) : (x > 0 ? x : 0.01 * x); }
+
+/* One sample (lane) through the whole flow; returns log q. */
+static double ref_flow(const fg_model_config *m, int L0, int L1, const float *params, double *phi)
+{
+  int V = L0 * L1, K = m->kernel_size, p = K / 2;
+  double logdet = 0, logr = -0.5 * V * log(2 * M_PI);
+  for (int x = 0; x < V; ++x)
+    logr -= 0.5 * phi[x] * phi[x];
+  double *a = malloc(sizeof(double) * 64 * V), *b = malloc(sizeof(double) * 64 * V);
+  const float *w = params;
+  for (int i = 0; i < m->coupling_layers; ++i) {
+    for (int x = 0; x < V; ++x)
+      a[x] = ((x / L1 + x % L1 + i) & 1) ? phi[x] : 0.0; /* frozen sites kept */
+    int cin = 1;
+    for (int c = 0; c <= m->n_hidden; ++c) {
+      int cout = c < m->n_hidden ? m->hidden_channels[c] : 2;
+      const float *bias = w + cout * cin * K * K;
+      for (int o = 0; o < cout; ++o)
+        for (int y0 = 0; y0 < L0; ++y0)
+          for (int y1 = 0; y1 < L1; ++y1) {
+            double acc = bias[o];
+            for (int j = 0; j < cin; ++j)
+              for (int k0 = 0; k0 < K; ++k0)
+                for (int k1 = 0; k1 < K; ++k1) {
+                  int x0 = (y0 + k0 - p + L0) % L0, x1 = (y1 + k1 - p + L1) % L1;
+                  acc += w[((o * cin + j) * K + k0) * K + k1] * a[j * V + x0 * L1 + x1];
+                }
+            b[o * V + y0 * L1 + y1] = ref_act(acc, c == m->n_hidden);
+          }
+      w = bias + cout;
+      cin = cout;
+      double *tmp = a;
+      a = b;
+      b = tmp;
+    }
+    for (int x = 0; x < V; ++x)
+      if (!((x / L1 + x % L1 + i) & 1)) {
+        phi[x] = exp(a[x]) * phi[x] + a[V + x];
+        logdet += a[x];
+      }
+  }
+  free(a), free(b);
+  return logr - logdet;
+}
+
+START_TEST(logq_matches_double_reference)
+{
+  setup s;
+  int hidden[2] = {8, 8};
+  make(&s, 8, 6, 8, 3, 2, hidden, 23);
+  boost_params(&s, 1.5f);
+  fg_model_config mc = {.coupling_layers = 8, .kernel_size = 3, .n_hidden = 2,
+                        .hidden_channels = {8, 8}};
+  int V = 48;
+  double *z = malloc(sizeof(double) * V * L), *phi = malloc(sizeof(double) * V * L);
+  double one[48], logq[L];
+  fg_flow_draw(s.flow, 9, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
+  for (int l = 0; l < L; ++l) {
+    for (int x = 0; x < V; ++x)
+      one[x] = z[x * L + l];
+    double ref = ref_flow(&mc, 8, 6, fg_flow_params(s.flow), one);
+    ck_assert_double_eq_tol(logq[l], ref, 1e-4 * fabs(ref));
+    for (int x = 0; x < V; ++x)
+      ck_assert_double_eq_tol(phi[x * L + l], one[x], 1e-4 * (1 + fabs(one[x])));
+  }
+  free(z), free(phi);
+  unmake(&s);
+}
+END_TEST
+
+START_TEST(logdet_matches_lapack_determinant)
+{
+  /* log q(phi) = log r(z) - log|det dphi/dz|: compare with LU of a finite-difference Jacobian. */
+  setup s;
+  int hidden[1] = {6};
+  make(&s, 4, 4, 4, 3, 1, hidden, 31);
+  boost_params(&s, 2.0f);
+  enum { V = 16 };
+  double z[V * L], zp[V * L], phip[V * L], phim[V * L], phi[V * L], logq[L], tmp[L];
+  fg_flow_draw(s.flow, 2, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
+  const double h = 1e-3;
+  double *jac = malloc(sizeof(double) * V * V * L);
+  for (int j = 0; j < V; ++j) {
+    memcpy(zp, z, sizeof z);
+    for (int l = 0; l < L; ++l)
+      zp[j * L + l] += h;
+    fg_flow_forward(s.flow, s.blk.work, zp, phip, tmp, 0);
+    for (int l = 0; l < L; ++l)
+      zp[j * L + l] -= 2 * h;
+    fg_flow_forward(s.flow, s.blk.work, zp, phim, tmp, 0);
+    for (int i = 0; i < V; ++i)
+      for (int l = 0; l < L; ++l)
+        jac[(l * V + j) * V + i] = (phip[i * L + l] - phim[i * L + l]) / (2 * h); /* column-major */
+  }
+  for (int l = 0; l < L; ++l) {
+    int n = V, info, ipiv[V];
+    double *a = jac + l * V * V;
+    dgetrf_(&n, &n, a, &n, ipiv, &info);
+    ck_assert_int_eq(info, 0);
+    double logdet = 0, logr = -0.5 * V * log(2 * M_PI);
+    for (int i = 0; i < V; ++i) {
+      logdet += log(fabs(a[i * V + i]));
+      logr -= 0.5 * z[i * L + l] * z[i * L + l];
+    }
+    ck_assert_double_gt(fabs(logdet), 0.5); /* a non-trivial Jacobian */
+    ck_assert_double_eq_tol(logr - logdet, logq[l], 2e-3);
+  }
+  free(jac);
+  unmake(&s);
+}
+END_TEST
+
+/* Loss of one block with fixed noise: (1/L) sum_l (log q + S). */
+static double block_loss(setup *s)
+{
+  double loss = 0;
+  fg_model_sample_block(s->th, s->flow, &s->blk, 77, FG_RNG_TEST, 0, L);
+  for (int l = 0; l < L; ++l)
+    loss += (s->blk.logq[l] + s->blk.action[l]) / L;
+  return loss;
+}
+
+START_TEST(every_parameter_gradient_matches_finite_difference)
+{
+  setup s;
+  int hidden[2] = {3, 2};
+  make(&s, 4, 4, 2, 3, 2, hidden, 41);
+  size_t n = fg_flow_nparams(s.flow);
+  double *grad = calloc(n, sizeof(double));
+  float *p = malloc(sizeof(float) * n);
+  fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 77, FG_RNG_TEST, 0, L, 1.0 / L, grad);
+  memcpy(p, fg_flow_params(s.flow), sizeof(float) * n);
+  const float h = 1.0f / 4096; /* exact in float; small, so few LeakyReLU kinks are crossed */
+  int bad = 0;
+  double gmax = 0;
+  for (size_t k = 0; k < n; ++k) {
+    float keep = p[k];
+    p[k] = keep + h;
+    fg_flow_set_params(s.flow, p);
+    double lp = block_loss(&s);
+    p[k] = keep - h;
+    fg_flow_set_params(s.flow, p);
+    double lm = block_loss(&s);
+    p[k] = keep;
+    double fd = (lp - lm) / (2.0 * h);
+    gmax = fmax(gmax, fabs(fd));
+    if (fabs(fd - grad[k]) > 3e-2 * (1.0 + fabs(fd)))
+      ++bad;
+  }
+  fg_flow_set_params(s.flow, p);
+  ck_assert_int_eq(bad, 0);
+  ck_assert_double_gt(gmax, 0.1); /* the gradient is not trivially zero */
+  free(grad), free(p);
+  unmake(&s);
+}
+END_TEST
+
+START_TEST(gradient_matches_directional_derivative_on_bigger_model)
+{
+  setup s;
+  int hidden[2] = {8, 8};
+  make(&s, 8, 8, 6, 3, 2, hidden, 43);
+  size_t n = fg_flow_nparams(s.flow);
+  double *grad = calloc(n, sizeof(double)), dot = 0;
+  float *p0 = malloc(sizeof(float) * n), *p = malloc(sizeof(float) * n);
+  float *dir = malloc(sizeof(float) * n);
+  fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 77, FG_RNG_TEST, 0, L, 1.0 / L, grad);
+  memcpy(p0, fg_flow_params(s.flow), sizeof(float) * n);
+  fg_rng r;
+  fg_rng_init(&r, 8, FG_RNG_TEST, 0, 0);
+  for (size_t k = 0; k < n; ++k) {
+    dir[k] = (float)fg_rng_normal(&r);
+    dot += grad[k] * dir[k];
+  }
+  const double h = 1e-4;
+  double l[2];
+  for (int sgn = 0; sgn < 2; ++sgn) {
+    for (size_t k = 0; k < n; ++k)
+      p[k] = (float)(p0[k] + (sgn ? -h : h) * dir[k]);
+    fg_flow_set_params(s.flow, p);
+    l[sgn] = block_loss(&s);
+  }
+  double fd = (l[0] - l[1]) / (2 * h);
+  ck_assert_double_eq_tol(dot, fd, 1e-2 * fabs(fd) + 1e-3);
+  free(grad), free(p0), free(p), free(dir);
+  unmake(&s);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("flow");
+  TCase *tc = tcase_create("coupling");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, inverse_undoes_forward_and_logq_agrees);
+  tcase_add_test(tc, zero_parameters_give_the_identity);
+  tcase_add_test(tc, logq_matches_double_reference);
+  tcase_add_test(tc, logdet_matches_lapack_determinant);
+  tcase_add_test(tc, every_parameter_gradient_matches_finite_difference);
+  tcase_add_test(tc, gradient_matches_directional_derivative_on_bigger_model);
+  suite_add_tcase(s, tc);
+  return fg_test_run(s);
+}
