@@ -8,6 +8,8 @@
 int fg_test_run(Suite *s)
 {
   SRunner *sr = srunner_create(s);
+  /* In-process: MPI tests need it, and the sanitizers then see every test. */
+  srunner_set_fork_status(sr, CK_NOFORK);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
