@@ -95,7 +95,7 @@ typedef struct {
   fg_schedule_config schedule;
   double grad_clip_norm;      /* > 0, or 0 = no clipping; default 0 */
   double stop_target_ess;     /* train.stop.target_ess in [0, 1], default 0 (off) */
-  int stop_window;            /* train.stop.window > 0, default 100 */
+  int stop_window;            /* train.stop.window in 1..4096, default 100 */
   char *init_from;            /* train.init_from (null/absent -> NULL); resolved */
   int reset_optimizer;        /* train.reset_optimizer, default false */
   char *checkpoint;           /* train.checkpoint, required; resolved */

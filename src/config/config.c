@@ -642,7 +642,7 @@ static const field schedule_fields[] = {
 
 static const field stop_fields[] = {
     {.key = "target_ess", .type = T_REAL, AT(train.stop_target_ess), .lo = 0, .hi = 1},
-    {.key = "window", .type = T_INT, AT(train.stop_window), AT_LEAST(1)},
+    {.key = "window", .type = T_INT, AT(train.stop_window), .lo = 1, .hi = 4096 /* the window kept in a checkpoint */},
     {.key = NULL}};
 
 /* The log defaults to the checkpoint's name with .csv for its extension. */

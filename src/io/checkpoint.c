@@ -1,0 +1,1348 @@
+/*
+ * checkpoint.c -- the HDF5 checkpoint of a trained flow (see checkpoint.h;
+ * the layout, readable with h5py alone, is in docs/checkpoint-format.md).
+ *
+ *   size_t fg_checkpoint_nparams(const fg_model_config *m)
+ *     Length of the flat parameter vector of architecture m in the canonical
+ *     order of checkpoint.h. 0 when m is invalid (negative counts, n_hidden
+ *     outside 0..FG_MAXHIDDEN, a width < 1) or the count overflows size_t.
+ *     Local, pure.
+ *
+ *   int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err)
+ *     Builds the file in memory (HDF5 core driver), writes it to
+ *     "<path>.tmp.<pid>", fsyncs it and renames it over path, creating
+ *     path's parent folders first. ck->created is written as given, or as the current UTC
+ *     time (ISO 8601) when empty. A NULL config_text is written as "".
+ *     FG_ERR_RUNTIME, naming path, when ck is inconsistent (nparams not the
+ *     architecture's, missing buffers, unknown enum values) or any I/O step
+ *     fails; then the temporary file is removed and path is untouched.
+ *     Local: call on one rank only.
+ *
+ *   int fg_checkpoint_read(const char *path, fg_checkpoint *ck, fg_error *err)
+ *     Zeroes *ck and fills it from path; params, opt_state and config_text
+ *     are fg_alloc'd. FG_ERR_INPUT, naming path and the object at fault, for
+ *     a missing or unreadable file, a file that is not HDF5, a format other
+ *     than "flowgen-checkpoint", a newer format_version, a missing or
+ *     ill-typed attribute, an invalid architecture, or a dataset whose shape
+ *     disagrees with the architecture; FG_ERR_RUNTIME when memory runs out.
+ *     Release *ck with fg_checkpoint_free whatever the result. Local.
+ *
+ *   void fg_checkpoint_free(fg_checkpoint *ck)
+ *     Frees what ck owns (fg_free, so malloc'd config_text is fine) and
+ *     zeroes it. Safe on a zeroed struct.
+ *
+ *   int fg_checkpoint_print(FILE *out, const fg_checkpoint *ck, int json, fg_error *err)
+ *     Prints an aligned table, or with json != 0 one JSON object (keys in
+ *     docs/checkpoint-format.md), of what ck holds. FG_ERR_RUNTIME when out
+ *     cannot be written. Local.
+ *
+ * HDF5's automatic error-stack printing is switched off during each call
+ * (and restored after), so every failure is reported once, through fg_fail.
+ * Every HDF5 id opened is closed on every path, failures included.
+ */
+#include "flowgen/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ESS_WINDOW_CAP (sizeof(((fg_checkpoint *)0)->ess_window) / sizeof(double))
+
+/* Who is failing on which file, and which status a failure maps to
+ * (FG_ERR_RUNTIME when writing, FG_ERR_INPUT when reading). */
+typedef struct {
+  const char *where;
+  const char *path;
+  int code;
+  fg_error *err;
+} ck_site;
+
+/* Records a failure "checkpoint 'path': /hdf5/object: what" and returns s->code.
+ * loc < 0 leaves the object out. */
+__attribute__((format(printf, 3, 4)))
+static int site_fail(const ck_site *s, hid_t loc, const char *fmt, ...)
+{
+  char what[640];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  char obj[256] = "";
+  if (loc >= 0 && H5Iget_name(loc, obj, sizeof obj) < 0)
+    obj[0] = '\0';
+  return fg_fail(s->err, s->code, s->where, "checkpoint '%s': %s%s%s", s->path, obj,
+                 obj[0] ? ": " : "", what);
+}
+
+typedef struct {
+  H5E_auto2_t func;
+  void *data;
+} h5_quiet;
+
+/* HDF5 prints its error stack to stderr by default; we report failures ourselves. */
+static void quiet_begin(h5_quiet *q)
+{
+  if (H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) < 0) {
+    q->func = NULL;
+    q->data = NULL;
+  }
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+/* File access for reading: serial driver, no flock (Lustre and NFS mounts
+ * often refuse it, and files are never modified in place, only renamed). */
+static hid_t file_access_list(void)
+{
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+  if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 1) < 0) {
+    H5Pclose(fapl);
+    return -1;
+  }
+#endif
+  return fapl;
+}
+
+/* ---------------------------------------------------------------- shapes */
+
+static void conv_shape(const fg_model_config *m, int c, int *in, int *out)
+{
+  *in = c > 0 ? m->hidden_channels[c - 1] : 1;
+  *out = c < m->n_hidden ? m->hidden_channels[c] : 2;
+}
+
+/* The canonical count of checkpoint.h; -1 when m is invalid or it overflows. */
+static int count_params(const fg_model_config *m, size_t *n)
+{
+  *n = 0;
+  if (m->coupling_layers < 0 || m->kernel_size < 1 || m->n_hidden < 0 ||
+      m->n_hidden > FG_MAXHIDDEN)
+    return -1;
+  size_t kk = (size_t)m->kernel_size * (size_t)m->kernel_size, layer = 0;
+  for (int c = 0; c <= m->n_hidden; ++c) {
+    int in, out;
+    conv_shape(m, c, &in, &out);
+    size_t w;
+    if (in < 1 || out < 1 || __builtin_mul_overflow((size_t)out * (size_t)in, kk, &w) ||
+        __builtin_add_overflow(layer, w + (size_t)out, &layer))
+      return -1;
+  }
+  if (__builtin_mul_overflow(layer, (size_t)m->coupling_layers, n) ||
+      __builtin_add_overflow(*n, m->base == FG_BASE_FREE_FIELD ? 1u : 0u, n))
+    return -1;
+  return 0;
+}
+
+size_t fg_checkpoint_nparams(const fg_model_config *m)
+{
+  size_t n;
+  return count_params(m, &n) == 0 ? n : 0;
+}
+
+/* Layer groups are zero-padded to the width of the last index (at least 2),
+ * so that they sort in canonical order. */
+static void layer_name(char *buf, size_t size, int l, int layers)
+{
+  int width = 2;
+  for (int last = layers - 1; last >= 100 && width < 10; last /= 10)
+    ++width;
+  snprintf(buf, size, "layer_%0*d", width, l);
+}
+
+static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
+{
+  if (rank == 0) {
+    snprintf(buf, size, "scalar");
+    return;
+  }
+  size_t n = 0;
+  for (int i = 0; i < rank && n < size; ++i)
+    n += (size_t)snprintf(buf + n, size - n, "%s%llu", i ? ", " : "[",
+                          (unsigned long long)dims[i]);
+  if (n < size)
+    snprintf(buf + n, size - n, "]");
+}
+
+/* ------------------------------------------------------ enum <-> name */
+
+static const char *theory_name_of(int k) { return fg_theory_name((fg_theory_kind)k); }
+static const char *base_name_of(int k) { return fg_base_name((fg_base_kind)k); }
+static const char *activation_name_of(int k) { return fg_activation_name((fg_activation)k); }
+static const char *init_name_of(int k) { return fg_init_name((fg_init_scheme)k); }
+static const char *optimizer_name_of(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
+
+/* The enum value whose name is text, or -1 (names.c answers "?" past the end). */
+static int enum_of_name(const char *(*namer)(int), const char *text)
+{
+  for (int k = 0; k < 64 && strcmp(namer(k), "?") != 0; ++k)
+    if (strcmp(namer(k), text) == 0)
+      return k;
+  return -1;
+}
+
+/* --------------------------------------------- scalar attribute tables */
+
+typedef enum { FIELD_INT, FIELD_INT64, FIELD_UINT64, FIELD_DOUBLE, FIELD_TEXT } field_kind;
+
+/* One attribute stored from / loaded into a struct member. */
+typedef struct {
+  const char *name;
+  field_kind kind;
+  size_t offset;
+  size_t size;
+} field;
+
+#define FIELD(type, member, kind) \
+  { #member, kind, offsetof(type, member), sizeof(((type *)0)->member) }
+
+static const field root_fields[] = {
+    FIELD(fg_checkpoint, seed, FIELD_UINT64),
+    FIELD(fg_checkpoint, step, FIELD_INT64),
+    FIELD(fg_checkpoint, n_train, FIELD_INT64),
+    FIELD(fg_checkpoint, batch_size, FIELD_INT),
+    FIELD(fg_checkpoint, ranks, FIELD_INT),
+    FIELD(fg_checkpoint, lr, FIELD_DOUBLE),
+    FIELD(fg_checkpoint, ess, FIELD_DOUBLE),
+    FIELD(fg_checkpoint, ess_samples, FIELD_INT64),
+    FIELD(fg_checkpoint, loss, FIELD_DOUBLE),
+    FIELD(fg_checkpoint, wall_seconds, FIELD_DOUBLE),
+    FIELD(fg_checkpoint, allreduce_seconds, FIELD_DOUBLE),
+    FIELD(fg_checkpoint, stop_reason, FIELD_TEXT),
+    FIELD(fg_checkpoint, flowgen_version, FIELD_TEXT),
+    FIELD(fg_checkpoint, git_revision, FIELD_TEXT),
+};
+
+static const field theory_fields[] = {
+    FIELD(fg_theory_config, m2, FIELD_DOUBLE),
+    FIELD(fg_theory_config, lambda, FIELD_DOUBLE),
+    FIELD(fg_theory_config, beta, FIELD_DOUBLE),
+    FIELD(fg_theory_config, kappa, FIELD_DOUBLE),
+};
+
+static const field model_fields[] = {
+    FIELD(fg_model_config, coupling_layers, FIELD_INT),
+    FIELD(fg_model_config, kernel_size, FIELD_INT),
+    FIELD(fg_model_config, init_scale, FIELD_DOUBLE),
+    FIELD(fg_model_config, mu_init, FIELD_DOUBLE),
+};
+
+#define NFIELDS(t) ((int)(sizeof(t) / sizeof(t[0])))
+
+/* File types are fixed little-endian so files are the same on every machine. */
+static void field_types(field_kind kind, hid_t *ftype, hid_t *mtype)
+{
+  switch (kind) {
+  case FIELD_INT: *ftype = H5T_STD_I32LE; *mtype = H5T_NATIVE_INT; break;
+  case FIELD_INT64: *ftype = H5T_STD_I64LE; *mtype = H5T_NATIVE_INT64; break;
+  case FIELD_UINT64: *ftype = H5T_STD_U64LE; *mtype = H5T_NATIVE_UINT64; break;
+  default: *ftype = H5T_IEEE_F64LE; *mtype = H5T_NATIVE_DOUBLE; break;
+  }
+}
+
+/* ------------------------------------------------------------- writing */
+
+static hid_t space_create(int rank, const hsize_t *dims)
+{
+  return rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
+}
+
+/* Scalar, variable-length UTF-8: h5py reads such attributes as str. */
+static hid_t text_type(void)
+{
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+    H5Tclose(t);
+    return -1;
+  }
+  return t;
+}
+
+/* An attribute of rank 0 (scalar) or 1 ([n]) holding buf. */
+static int attr_write(const ck_site *s, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                      int rank, hsize_t n, const void *buf)
+{
+  hid_t space = space_create(rank, &n);
+  hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = attr < 0 ? -1 : H5Awrite(attr, mtype, buf);
+  if (attr >= 0 && H5Aclose(attr) < 0)
+    st = -1;
+  if (space >= 0 && H5Sclose(space) < 0)
+    st = -1;
+  return st < 0 ? site_fail(s, loc, "cannot write attribute '%s'", name) : FG_OK;
+}
+
+static int attr_write_text(const ck_site *s, hid_t loc, const char *name, const char *text)
+{
+  hid_t type = text_type();
+  if (type < 0)
+    return site_fail(s, loc, "cannot make a string type for '%s'", name);
+  int rc = attr_write(s, loc, name, type, type, 0, 1, &text);
+  H5Tclose(type);
+  return rc;
+}
+
+static int attr_write_ints(const ck_site *s, hid_t loc, const char *name, int n, const int *v)
+{
+  return attr_write(s, loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, 1, (hsize_t)n, v);
+}
+
+static int write_fields(const ck_site *s, hid_t loc, const void *base, const field *f, int n)
+{
+  for (int i = 0; i < n; ++i) {
+    const char *p = (const char *)base + f[i].offset;
+    hid_t ftype, mtype;
+    field_types(f[i].kind, &ftype, &mtype);
+    int rc = f[i].kind == FIELD_TEXT ? attr_write_text(s, loc, f[i].name, p)
+                                     : attr_write(s, loc, f[i].name, ftype, mtype, 0, 1, p);
+    if (rc != FG_OK)
+      return rc;
+  }
+  return FG_OK;
+}
+
+/* A dataset of the given rank (0: scalar); contiguous, uncompressed. */
+static int dset_write(const ck_site *s, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                      int rank, const hsize_t *dims, const void *buf)
+{
+  hid_t space = space_create(rank, dims);
+  hid_t d = space < 0 ? -1
+                      : H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = d < 0 ? -1 : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  if (d >= 0 && H5Dclose(d) < 0)
+    st = -1;
+  if (space >= 0 && H5Sclose(space) < 0)
+    st = -1;
+  return st < 0 ? site_fail(s, loc, "cannot write dataset '%s'", name) : FG_OK;
+}
+
+static hid_t group_create(const ck_site *s, hid_t loc, const char *name)
+{
+  hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0)
+    site_fail(s, loc, "cannot create group '%s'", name);
+  return g;
+}
+
+/* Closes g and returns rc, or a failure if rc was fine but closing was not. */
+static int group_close(const ck_site *s, hid_t g, int rc)
+{
+  if (H5Gclose(g) < 0 && rc == FG_OK)
+    return site_fail(s, -1, "cannot close a group");
+  return rc;
+}
+
+/* ISO 8601 UTC time of now. */
+static void stamp_now(char *buf, size_t size)
+{
+  time_t now = time(NULL);
+  struct tm utc;
+  if (gmtime_r(&now, &utc) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &utc) == 0)
+    snprintf(buf, size, "unknown");
+}
+
+static int write_root(const ck_site *s, hid_t file, const fg_checkpoint *ck)
+{
+  int version = FG_CHECKPOINT_VERSION;
+  int rc = attr_write_text(s, file, "format", FG_CHECKPOINT_FORMAT);
+  if (rc == FG_OK)
+    rc = attr_write(s, file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 0, 1, &version);
+  if (rc == FG_OK)
+    rc = write_fields(s, file, ck, root_fields, NFIELDS(root_fields));
+  char created[sizeof ck->created];
+  memcpy(created, ck->created, sizeof created);
+  if (created[0] == '\0')
+    stamp_now(created, sizeof created);
+  if (rc == FG_OK)
+    rc = attr_write_text(s, file, "created", created);
+  hid_t type = rc == FG_OK ? text_type() : -1;
+  if (rc == FG_OK && type < 0)
+    rc = site_fail(s, file, "cannot make a string type for 'config'");
+  const char *text = ck->config_text ? ck->config_text : "";
+  /* a dataset, not an attribute: attributes are capped at 64 KiB */
+  if (rc == FG_OK)
+    rc = dset_write(s, file, "config", type, type, 0, NULL, &text);
+  if (type >= 0)
+    H5Tclose(type);
+  return rc;
+}
+
+static int write_theory(const ck_site *s, hid_t file, const fg_theory_config *t)
+{
+  hid_t g = group_create(s, file, "theory");
+  if (g < 0)
+    return s->code;
+  int rc = attr_write_text(s, g, "name", fg_theory_name(t->name));
+  if (rc == FG_OK)
+    rc = attr_write_ints(s, g, "lattice", t->nd, t->extent);
+  if (rc == FG_OK)
+    rc = write_fields(s, g, t, theory_fields, NFIELDS(theory_fields));
+  return group_close(s, g, rc);
+}
+
+/* conv_<c> of one coupling layer: weight [out][in][K][K] then bias [out]. */
+static int write_conv(const ck_site *s, hid_t layer, const fg_model_config *m, int c,
+                      const float *p, size_t *off)
+{
+  char name[16];
+  snprintf(name, sizeof name, "conv_%d", c);
+  hid_t g = group_create(s, layer, name);
+  if (g < 0)
+    return s->code;
+  int in, out;
+  conv_shape(m, c, &in, &out);
+  hsize_t k = (hsize_t)m->kernel_size, wd[4] = {(hsize_t)out, (hsize_t)in, k, k};
+  hsize_t bd[1] = {(hsize_t)out};
+  int rc = dset_write(s, g, "weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, wd, p + *off);
+  *off += (size_t)(wd[0] * wd[1] * k * k);
+  if (rc == FG_OK)
+    rc = dset_write(s, g, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, p + *off);
+  *off += (size_t)out;
+  return group_close(s, g, rc);
+}
+
+static int write_layers(const ck_site *s, hid_t model, const fg_checkpoint *ck)
+{
+  const fg_model_config *m = &ck->model;
+  size_t off = 0;
+  for (int l = 0; l < m->coupling_layers; ++l) {
+    char name[32];
+    layer_name(name, sizeof name, l, m->coupling_layers);
+    hid_t g = group_create(s, model, name);
+    if (g < 0)
+      return s->code;
+    int rc = FG_OK;
+    for (int c = 0; c <= m->n_hidden && rc == FG_OK; ++c)
+      rc = write_conv(s, g, m, c, ck->params, &off);
+    if ((rc = group_close(s, g, rc)) != FG_OK)
+      return rc;
+  }
+  if (m->base != FG_BASE_FREE_FIELD)
+    return FG_OK;
+  hid_t g = group_create(s, model, "base");
+  if (g < 0)
+    return s->code;
+  int rc = dset_write(s, g, "mu", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, NULL, ck->params + off);
+  return group_close(s, g, rc);
+}
+
+static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
+{
+  const fg_model_config *m = &ck->model;
+  hid_t g = group_create(s, file, "model");
+  if (g < 0)
+    return s->code;
+  int rc = attr_write_text(s, g, "base", fg_base_name(m->base));
+  if (rc == FG_OK)
+    rc = write_fields(s, g, m, model_fields, NFIELDS(model_fields));
+  if (rc == FG_OK)
+    rc = attr_write_ints(s, g, "hidden_channels", m->n_hidden, m->hidden_channels);
+  if (rc == FG_OK)
+    rc = attr_write_text(s, g, "activation", fg_activation_name(m->activation));
+  if (rc == FG_OK)
+    rc = attr_write_text(s, g, "init_scheme", fg_init_name(m->init_scheme));
+  if (rc == FG_OK)
+    rc = write_layers(s, g, ck);
+  return group_close(s, g, rc);
+}
+
+static int write_state(const ck_site *s, hid_t file, const fg_checkpoint *ck)
+{
+  hid_t g = group_create(s, file, "optimizer");
+  if (g < 0)
+    return s->code;
+  int rc = attr_write_text(s, g, "name", fg_optimizer_name(ck->optimizer));
+  if (rc == FG_OK)
+    rc = attr_write(s, g, "t", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, 1, &ck->opt_t);
+  hsize_t n = (hsize_t)ck->opt_state_len;
+  if (rc == FG_OK && n > 0)
+    rc = dset_write(s, g, "state", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, ck->opt_state);
+  if ((rc = group_close(s, g, rc)) != FG_OK)
+    return rc;
+  if ((g = group_create(s, file, "schedule")) < 0)
+    return s->code;
+  n = (hsize_t)ck->ess_window_len;
+  rc = dset_write(s, g, "ess_window", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, ck->ess_window);
+  return group_close(s, g, rc);
+}
+
+/* Refuses to write a checkpoint that could not be read back. */
+static int check_writable(const ck_site *s, const fg_checkpoint *ck)
+{
+  size_t n;
+  const fg_model_config *m = &ck->model;
+  if (count_params(m, &n) != 0 || m->kernel_size % 2 == 0)
+    return site_fail(s, -1, "invalid architecture (%d layers, kernel %d, %d hidden)",
+                     m->coupling_layers, m->kernel_size, m->n_hidden);
+  if (n != ck->nparams || (n > 0 && ck->params == NULL))
+    return site_fail(s, -1, "holds %zu parameters, the architecture has %zu", ck->nparams, n);
+  if (ck->opt_state_len > 0 && ck->opt_state == NULL)
+    return site_fail(s, -1, "optimizer state of %zu values is missing", ck->opt_state_len);
+  if (ck->ess_window_len < 0 || (size_t)ck->ess_window_len > ESS_WINDOW_CAP)
+    return site_fail(s, -1, "ESS window length %d", ck->ess_window_len);
+  if (ck->theory.nd < 1 || ck->theory.nd > FG_MAXDIM)
+    return site_fail(s, -1, "lattice dimension %d", ck->theory.nd);
+  for (int mu = 0; mu < ck->theory.nd; ++mu)
+    if (ck->theory.extent[mu] < 1)
+      return site_fail(s, -1, "lattice extent %d", ck->theory.extent[mu]);
+  if (!strcmp(fg_theory_name(ck->theory.name), "?") || !strcmp(fg_base_name(m->base), "?") ||
+      !strcmp(fg_activation_name(m->activation), "?") ||
+      !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?"))
+    return site_fail(s, -1, "unknown theory, base, activation, init or optimizer value");
+  for (int i = 0; i < NFIELDS(root_fields); ++i)
+    if (root_fields[i].kind == FIELD_TEXT &&
+        !memchr((const char *)ck + root_fields[i].offset, '\0', root_fields[i].size))
+      return site_fail(s, -1, "field '%s' is not NUL-terminated", root_fields[i].name);
+  if (!memchr(ck->created, '\0', sizeof ck->created))
+    return site_fail(s, -1, "field 'created' is not NUL-terminated");
+  return FG_OK;
+}
+
+/* The file is built with the core (memory) driver and stored by store_image:
+ * a full disk or a quota then fails our own write(), cleanly, where HDF5
+ * failing to flush on H5Fclose would keep the file id open for good. */
+static int build_image(const ck_site *s, const char *tmp, const fg_checkpoint *ck, void **image,
+                       size_t *size)
+{
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+    H5Pclose(fapl);
+    fapl = -1;
+  }
+  hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (fapl >= 0)
+    H5Pclose(fapl);
+  if (file < 0)
+    return site_fail(s, -1, "cannot create an HDF5 file in memory");
+  int rc = write_root(s, file, ck);
+  if (rc == FG_OK)
+    rc = write_theory(s, file, &ck->theory);
+  if (rc == FG_OK)
+    rc = write_model(s, file, ck);
+  if (rc == FG_OK)
+    rc = write_state(s, file, ck);
+  /* the image is the driver's buffer: the metadata cache must be in it */
+  if (rc == FG_OK && H5Fflush(file, H5F_SCOPE_LOCAL) < 0)
+    rc = site_fail(s, -1, "cannot flush the file in memory");
+  ssize_t n = rc == FG_OK ? H5Fget_file_image(file, NULL, 0) : -1;
+  if (rc == FG_OK && n <= 0)
+    rc = site_fail(s, -1, "cannot get the file image");
+  if (rc == FG_OK && (*image = fg_alloc((size_t)n, s->err, s->where)) == NULL)
+    rc = FG_ERR_RUNTIME;
+  if (rc == FG_OK && H5Fget_file_image(file, *image, (size_t)n) != n)
+    rc = site_fail(s, -1, "cannot get the file image");
+  *size = rc == FG_OK ? (size_t)n : 0;
+  if (H5Fclose(file) < 0 && rc == FG_OK)
+    rc = site_fail(s, -1, "cannot close the file in memory");
+  return rc;
+}
+
+/* Writes the image to tmp and makes it durable before anyone renames it. */
+static int store_image(const ck_site *s, const char *tmp, const void *image, size_t size)
+{
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+    return site_fail(s, -1, "cannot create the temporary file '%s': %s", tmp, strerror(errno));
+  const char *p = image;
+  size_t left = size;
+  int e = 0;
+  while (left > 0 && e == 0) {
+    ssize_t w = write(fd, p, left);
+    if (w > 0) {
+      p += w;
+      left -= (size_t)w;
+    } else if (w == 0 || errno != EINTR) {
+      e = w == 0 ? EIO : errno;
+    }
+  }
+  if (e == 0 && fsync(fd) != 0)
+    e = errno;
+  if (close(fd) != 0 && e == 0)
+    e = errno;
+  if (e != 0)
+    return site_fail(s, -1, "cannot write the temporary file '%s': %s", tmp, strerror(e));
+  return FG_OK;
+}
+
+/* mkdir -p of the folder holding path. */
+static int make_parent(const ck_site *s)
+{
+  size_t n = strlen(s->path);
+  char *dir = fg_alloc(n + 1, s->err, s->where);
+  if (dir == NULL)
+    return FG_ERR_RUNTIME;
+  memcpy(dir, s->path, n + 1);
+  char *slash = strrchr(dir, '/');
+  int rc = FG_OK;
+  if (slash != NULL && slash != dir) {
+    *slash = '\0';
+    for (char *p = dir + 1; rc == FG_OK; ++p) {
+      if (*p != '/' && *p != '\0')
+        continue;
+      char keep = *p;
+      *p = '\0';
+      struct stat st;
+      if (mkdir(dir, 0777) != 0 && (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = site_fail(s, -1, "cannot create folder '%s': %s", dir,
+                       errno == EEXIST ? "not a folder" : strerror(errno));
+      *p = keep;
+      if (keep == '\0')
+        break;
+    }
+  }
+  fg_free(dir);
+  return rc;
+}
+
+/* Gives tmp its final name: a crash leaves either the old file or the new one
+ * under path, never a torn one. */
+static int commit_file(const ck_site *s, const char *tmp)
+{
+  if (rename(tmp, s->path) != 0)
+    return site_fail(s, -1, "cannot rename '%s' to it: %s", tmp, strerror(errno));
+  /* the rename itself is durable once the folder is synced; best effort */
+  const char *slash = strrchr(s->path, '/');
+  char dir[FG_PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - s->path) + 1 : 1, slash ? s->path : ".");
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
+  }
+  return FG_OK;
+}
+
+int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err)
+{
+  static const char where[] = "fg_checkpoint_write [checkpoint.c]";
+  ck_site s = {where, path, FG_ERR_RUNTIME, err};
+  int rc = check_writable(&s, ck);
+  if (rc != FG_OK)
+    return rc;
+  size_t n = strlen(path) + 32;
+  char *tmp = fg_alloc(n, err, where);
+  if (tmp == NULL)
+    return FG_ERR_RUNTIME;
+  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+  void *image = NULL;
+  size_t size = 0;
+  h5_quiet q;
+  quiet_begin(&q);
+  rc = build_image(&s, tmp, ck, &image, &size);
+  quiet_end(&q);
+  if (rc == FG_OK)
+    rc = make_parent(&s);
+  if (rc == FG_OK)
+    rc = store_image(&s, tmp, image, size);
+  if (rc == FG_OK)
+    rc = commit_file(&s, tmp);
+  fg_free(image);
+  if (rc != FG_OK)
+    unlink(tmp);
+  fg_free(tmp);
+  return rc;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static herr_t obj_read(hid_t obj, int is_attr, hid_t mtype, void *buf)
+{
+  return is_attr ? H5Aread(obj, mtype, buf) : H5Dread(obj, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+}
+
+/* Reads one string, variable- or fixed-length (h5py writes either), into a
+ * fresh fg_alloc'd buffer. */
+static int text_fetch(const ck_site *s, hid_t loc, const char *name, hid_t obj, int is_attr,
+                      hid_t ftype, char **out)
+{
+  htri_t var = H5Tis_variable_str(ftype);
+  char *vtext = NULL;
+  herr_t st = -1;
+  size_t len = 0;
+  if (var > 0) {
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    if (mtype >= 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0)
+      st = obj_read(obj, is_attr, mtype, &vtext);
+    if (mtype >= 0)
+      H5Tclose(mtype);
+    len = st >= 0 && vtext ? strlen(vtext) : 0;
+  } else if (var == 0) {
+    len = H5Tget_size(ftype);
+    st = len > 0 ? 0 : -1;
+  }
+  if (st < 0) {
+    H5free_memory(vtext);
+    return site_fail(s, loc, "cannot read string '%s'", name);
+  }
+  *out = fg_alloc(len + 1, s->err, s->where);
+  if (*out != NULL && var > 0 && len > 0)
+    memcpy(*out, vtext, len);
+  H5free_memory(vtext);
+  if (*out == NULL)
+    return FG_ERR_RUNTIME;
+  /* fixed length: the file type doubles as memory type; fg_alloc zeroed the NUL */
+  if (var == 0 && obj_read(obj, is_attr, ftype, *out) < 0)
+    return site_fail(s, loc, "cannot read string '%s'", name);
+  return FG_OK;
+}
+
+/* Reads the scalar string attribute (is_attr) or dataset `name` of loc. */
+static int text_read(const ck_site *s, hid_t loc, const char *name, int is_attr, char **out)
+{
+  *out = NULL;
+  const char *what = is_attr ? "attribute" : "dataset";
+  htri_t there = is_attr ? H5Aexists(loc, name) : H5Lexists(loc, name, H5P_DEFAULT);
+  if (there <= 0)
+    return site_fail(s, loc, "missing %s '%s'", what, name);
+  hid_t obj = is_attr ? H5Aopen(loc, name, H5P_DEFAULT) : H5Dopen2(loc, name, H5P_DEFAULT);
+  hid_t type = obj < 0 ? -1 : is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+  hid_t space = obj < 0 ? -1 : is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+  int rc;
+  if (type < 0 || space < 0)
+    rc = site_fail(s, loc, "cannot open %s '%s'", what, name);
+  else if (H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1)
+    rc = site_fail(s, loc, "%s '%s' is not one string", what, name);
+  else
+    rc = text_fetch(s, loc, name, obj, is_attr, type, out);
+  if (space >= 0)
+    H5Sclose(space);
+  if (type >= 0)
+    H5Tclose(type);
+  if (obj >= 0)
+    is_attr ? H5Aclose(obj) : H5Dclose(obj);
+  return rc;
+}
+
+/* Reads a string attribute into a fixed char array of `size` bytes. */
+static int text_read_into(const ck_site *s, hid_t loc, const char *name, char *dst, size_t size)
+{
+  char *text;
+  int rc = text_read(s, loc, name, 1, &text);
+  if (rc == FG_OK && strlen(text) >= size)
+    rc = site_fail(s, loc, "attribute '%s' is %zu bytes long, at most %zu fit", name,
+                   strlen(text), size - 1);
+  if (rc == FG_OK)
+    memcpy(dst, text, strlen(text) + 1);
+  fg_free(text);
+  return rc;
+}
+
+/* A numeric attribute of 1..cap values, converted to mtype; *n gets the count
+ * (n NULL: exactly one value wanted). */
+static int attr_read(const ck_site *s, hid_t loc, const char *name, hid_t mtype, hssize_t cap,
+                     void *buf, int *n)
+{
+  htri_t there = H5Aexists(loc, name);
+  if (there <= 0)
+    return site_fail(s, loc, "missing attribute '%s'", name);
+  hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+  hid_t space = attr < 0 ? -1 : H5Aget_space(attr);
+  hssize_t count = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  int rc = FG_OK;
+  if (count < 0)
+    rc = site_fail(s, loc, "cannot open attribute '%s'", name);
+  else if (count > cap || (n == NULL && count != 1))
+    rc = site_fail(s, loc, "attribute '%s' holds %lld values, expected %s%lld", name,
+                   (long long)count, n ? "at most " : "", (long long)cap);
+  else if (count > 0 && H5Aread(attr, mtype, buf) < 0)
+    rc = site_fail(s, loc, "attribute '%s' cannot be read as a number", name);
+  if (n != NULL)
+    *n = (int)count;
+  if (space >= 0)
+    H5Sclose(space);
+  if (attr >= 0)
+    H5Aclose(attr);
+  return rc;
+}
+
+static int read_fields(const ck_site *s, hid_t loc, void *base, const field *f, int n)
+{
+  for (int i = 0; i < n; ++i) {
+    char *p = (char *)base + f[i].offset;
+    hid_t ftype, mtype;
+    field_types(f[i].kind, &ftype, &mtype);
+    int rc = f[i].kind == FIELD_TEXT ? text_read_into(s, loc, f[i].name, p, f[i].size)
+                                     : attr_read(s, loc, f[i].name, mtype, 1, p, NULL);
+    if (rc != FG_OK)
+      return rc;
+  }
+  return FG_OK;
+}
+
+static int enum_read(const ck_site *s, hid_t loc, const char *name, const char *(*namer)(int),
+                     int *value)
+{
+  char text[64];
+  int rc = text_read_into(s, loc, name, text, sizeof text);
+  if (rc == FG_OK && (*value = enum_of_name(namer, text)) < 0)
+    rc = site_fail(s, loc, "attribute '%s' has the unknown value '%s'", name, text);
+  return rc;
+}
+
+static int shape_matches(int frank, const hsize_t *fdims, int rank, const hsize_t *dims)
+{
+  if (rank == 0) /* a scalar may also be stored as [1] */
+    return frank == 0 || (frank == 1 && fdims[0] == 1);
+  if (frank != rank)
+    return 0;
+  for (int i = 0; i < rank; ++i)
+    if (fdims[i] != dims[i])
+      return 0;
+  return 1;
+}
+
+/* Opens dataset `name`, checks its shape is `dims` (rank 0: one value), and
+ * reads it as mtype into buf (buf NULL: only the check). */
+static int dset_read(const ck_site *s, hid_t loc, const char *name, hid_t mtype, int rank,
+                     const hsize_t *dims, void *buf)
+{
+  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+    return site_fail(s, loc, "missing dataset '%s'", name);
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  hid_t space = d < 0 ? -1 : H5Dget_space(d);
+  hsize_t fdims[H5S_MAX_RANK];
+  int frank = space < 0 ? -1 : H5Sget_simple_extent_dims(space, fdims, NULL);
+  int rc = FG_OK;
+  if (frank < 0) {
+    rc = site_fail(s, loc, "cannot open dataset '%s'", name);
+  } else if (!shape_matches(frank, fdims, rank, dims)) {
+    char have[128], want[128];
+    format_shape(have, sizeof have, frank, fdims);
+    format_shape(want, sizeof want, rank, dims);
+    rc = site_fail(s, loc, "dataset '%s' has shape %s, the architecture needs %s", name, have,
+                   want);
+  } else if (buf != NULL && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    rc = site_fail(s, loc, "cannot read dataset '%s' as numbers", name);
+  }
+  if (space >= 0)
+    H5Sclose(space);
+  if (d >= 0)
+    H5Dclose(d);
+  return rc;
+}
+
+/* The length of a one-dimensional dataset (0 when absent). */
+static int dset_length(const ck_site *s, hid_t loc, const char *name, size_t *len)
+{
+  *len = 0;
+  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+    return FG_OK;
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  hid_t space = d < 0 ? -1 : H5Dget_space(d);
+  hsize_t dims[H5S_MAX_RANK];
+  int rank = space < 0 ? -1 : H5Sget_simple_extent_dims(space, dims, NULL);
+  int rc = FG_OK;
+  if (rank != 1)
+    rc = site_fail(s, loc, "dataset '%s' is not one-dimensional", name);
+  else
+    *len = (size_t)dims[0];
+  if (space >= 0)
+    H5Sclose(space);
+  if (d >= 0)
+    H5Dclose(d);
+  return rc;
+}
+
+static hid_t group_open(const ck_site *s, hid_t loc, const char *name)
+{
+  hid_t g = H5Lexists(loc, name, H5P_DEFAULT) > 0 ? H5Gopen2(loc, name, H5P_DEFAULT) : -1;
+  if (g < 0)
+    site_fail(s, loc, "missing group '%s'", name);
+  return g;
+}
+
+/* Existence, then format name and version: the checks that tell a foreign
+ * file from a checkpoint, each with its own message. */
+static int open_checkpoint(const ck_site *s, hid_t *file)
+{
+  struct stat st;
+  *file = -1;
+  if (stat(s->path, &st) != 0)
+    return site_fail(s, -1, "%s", errno == ENOENT ? "no such file" : strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    return site_fail(s, -1, "is a folder, not a file");
+  if (access(s->path, R_OK) != 0)
+    return site_fail(s, -1, "cannot read: %s", strerror(errno));
+  if (H5Fis_hdf5(s->path) <= 0)
+    return site_fail(s, -1, "not an HDF5 file");
+  hid_t fapl = file_access_list();
+  *file = fapl < 0 ? -1 : H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
+  if (fapl >= 0)
+    H5Pclose(fapl);
+  if (*file < 0)
+    return site_fail(s, -1, "has an HDF5 signature but cannot be opened (truncated or damaged)");
+  if (H5Aexists(*file, "format") <= 0)
+    return site_fail(s, -1, "an HDF5 file but not a flowgen checkpoint (no 'format' attribute)");
+  char format[64];
+  int version = 0;
+  int rc = text_read_into(s, *file, "format", format, sizeof format);
+  if (rc == FG_OK && strcmp(format, FG_CHECKPOINT_FORMAT) != 0)
+    rc = site_fail(s, -1, "not a flowgen checkpoint (format '%s', expected '%s')", format,
+                   FG_CHECKPOINT_FORMAT);
+  if (rc == FG_OK)
+    rc = attr_read(s, *file, "format_version", H5T_NATIVE_INT, 1, &version, NULL);
+  if (rc == FG_OK && version > FG_CHECKPOINT_VERSION)
+    rc = site_fail(s, -1, "format_version %d is newer than this flowgen reads (%d)", version,
+                   FG_CHECKPOINT_VERSION);
+  if (rc == FG_OK && version < 1)
+    rc = site_fail(s, -1, "invalid format_version %d", version);
+  return rc;
+}
+
+static int read_theory(const ck_site *s, hid_t file, fg_theory_config *t)
+{
+  hid_t g = group_open(s, file, "theory");
+  if (g < 0)
+    return s->code;
+  int kind = 0, rc = enum_read(s, g, "name", theory_name_of, &kind);
+  t->name = (fg_theory_kind)kind;
+  if (rc == FG_OK)
+    rc = attr_read(s, g, "lattice", H5T_NATIVE_INT, FG_MAXDIM, t->extent, &t->nd);
+  if (rc == FG_OK && t->nd < 1)
+    rc = site_fail(s, g, "attribute 'lattice' is empty");
+  for (int mu = 0; rc == FG_OK && mu < t->nd; ++mu)
+    if (t->extent[mu] < 1)
+      rc = site_fail(s, g, "lattice extent %d of direction %d", t->extent[mu], mu);
+  if (rc == FG_OK)
+    rc = read_fields(s, g, t, theory_fields, NFIELDS(theory_fields));
+  return group_close(s, g, rc);
+}
+
+static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
+{
+  int base = 0, act = 0, init = 0;
+  int rc = enum_read(s, g, "base", base_name_of, &base);
+  if (rc == FG_OK)
+    rc = enum_read(s, g, "activation", activation_name_of, &act);
+  if (rc == FG_OK)
+    rc = enum_read(s, g, "init_scheme", init_name_of, &init);
+  m->base = (fg_base_kind)base;
+  m->activation = (fg_activation)act;
+  m->init_scheme = (fg_init_scheme)init;
+  if (rc == FG_OK)
+    rc = read_fields(s, g, m, model_fields, NFIELDS(model_fields));
+  if (rc == FG_OK)
+    rc = attr_read(s, g, "hidden_channels", H5T_NATIVE_INT, FG_MAXHIDDEN, m->hidden_channels,
+                   &m->n_hidden);
+  if (rc != FG_OK)
+    return rc;
+  if (m->coupling_layers < 0)
+    return site_fail(s, g, "coupling_layers %d is negative", m->coupling_layers);
+  if (m->kernel_size < 1 || m->kernel_size % 2 == 0)
+    return site_fail(s, g, "kernel_size %d is not a positive odd number", m->kernel_size);
+  for (int c = 0; c < m->n_hidden; ++c)
+    if (m->hidden_channels[c] < 1)
+      return site_fail(s, g, "hidden_channels[%d] = %d is not positive", c, m->hidden_channels[c]);
+  return FG_OK;
+}
+
+/* One coupling layer's convs: shapes checked, and read into p + *off unless p is NULL. */
+static int read_layer(const ck_site *s, hid_t layer, const fg_model_config *m, float *p,
+                      size_t *off)
+{
+  int rc = FG_OK;
+  for (int c = 0; c <= m->n_hidden && rc == FG_OK; ++c) {
+    char name[16];
+    snprintf(name, sizeof name, "conv_%d", c);
+    hid_t g = group_open(s, layer, name);
+    if (g < 0)
+      return s->code;
+    int in, out;
+    conv_shape(m, c, &in, &out);
+    hsize_t k = (hsize_t)m->kernel_size, wd[4] = {(hsize_t)out, (hsize_t)in, k, k};
+    hsize_t bd[1] = {(hsize_t)out};
+    rc = dset_read(s, g, "weight", H5T_NATIVE_FLOAT, 4, wd, p ? p + *off : NULL);
+    *off += (size_t)(wd[0] * wd[1] * k * k);
+    if (rc == FG_OK)
+      rc = dset_read(s, g, "bias", H5T_NATIVE_FLOAT, 1, bd, p ? p + *off : NULL);
+    *off += (size_t)out;
+    rc = group_close(s, g, rc);
+  }
+  return rc;
+}
+
+/* All layers and the base's mu, in canonical order; p NULL: shapes only, so a
+ * file that disagrees with its architecture is refused before allocating. */
+static int read_layers(const ck_site *s, hid_t model, const fg_model_config *m, float *p)
+{
+  char name[32];
+  layer_name(name, sizeof name, m->coupling_layers, m->coupling_layers);
+  if (H5Lexists(model, name, H5P_DEFAULT) > 0)
+    return site_fail(s, model, "holds group '%s' beyond coupling_layers = %d", name,
+                     m->coupling_layers);
+  size_t off = 0;
+  for (int l = 0; l < m->coupling_layers; ++l) {
+    layer_name(name, sizeof name, l, m->coupling_layers);
+    hid_t g = group_open(s, model, name);
+    if (g < 0)
+      return s->code;
+    int rc = group_close(s, g, read_layer(s, g, m, p, &off));
+    if (rc != FG_OK)
+      return rc;
+  }
+  if (m->base != FG_BASE_FREE_FIELD)
+    return FG_OK;
+  hid_t g = group_open(s, model, "base");
+  if (g < 0)
+    return s->code;
+  return group_close(s, g, dset_read(s, g, "mu", H5T_NATIVE_FLOAT, 0, NULL, p ? p + off : NULL));
+}
+
+static int read_model(const ck_site *s, hid_t file, fg_checkpoint *ck)
+{
+  hid_t g = group_open(s, file, "model");
+  if (g < 0)
+    return s->code;
+  fg_model_config *m = &ck->model;
+  int rc = read_model_attrs(s, g, m);
+  if (rc == FG_OK &&
+      (count_params(m, &ck->nparams) != 0 || ck->nparams > SIZE_MAX / sizeof(double)))
+    rc = site_fail(s, g, "the architecture's parameter count overflows");
+  if (rc == FG_OK)
+    rc = read_layers(s, g, m, NULL);
+  if (rc == FG_OK && (ck->params = fg_alloc(ck->nparams * sizeof(float), s->err, s->where)) == NULL)
+    rc = FG_ERR_RUNTIME;
+  if (rc == FG_OK)
+    rc = read_layers(s, g, m, ck->params);
+  return group_close(s, g, rc);
+}
+
+static int read_state(const ck_site *s, hid_t file, fg_checkpoint *ck)
+{
+  hid_t g = group_open(s, file, "optimizer");
+  if (g < 0)
+    return s->code;
+  int kind = 0, rc = enum_read(s, g, "name", optimizer_name_of, &kind);
+  ck->optimizer = (fg_optimizer_kind)kind;
+  if (rc == FG_OK)
+    rc = attr_read(s, g, "t", H5T_NATIVE_INT64, 1, &ck->opt_t, NULL);
+  if (rc == FG_OK)
+    rc = dset_length(s, g, "state", &ck->opt_state_len);
+  if (rc == FG_OK && ck->opt_state_len > SIZE_MAX / sizeof(double))
+    rc = site_fail(s, g, "dataset 'state' is too long");
+  hsize_t n = (hsize_t)ck->opt_state_len;
+  if (rc == FG_OK &&
+      (ck->opt_state = fg_alloc(ck->opt_state_len * sizeof(double), s->err, s->where)) == NULL)
+    rc = FG_ERR_RUNTIME;
+  if (rc == FG_OK && n > 0)
+    rc = dset_read(s, g, "state", H5T_NATIVE_DOUBLE, 1, &n, ck->opt_state);
+  if ((rc = group_close(s, g, rc)) != FG_OK)
+    return rc;
+  if ((g = group_open(s, file, "schedule")) < 0)
+    return s->code;
+  size_t len = 0;
+  rc = dset_length(s, g, "ess_window", &len);
+  if (rc == FG_OK && len > ESS_WINDOW_CAP)
+    rc = site_fail(s, g, "ess_window holds %zu values, at most %zu fit", len, ESS_WINDOW_CAP);
+  ck->ess_window_len = rc == FG_OK ? (int)len : 0;
+  n = (hsize_t)len;
+  if (rc == FG_OK && n > 0)
+    rc = dset_read(s, g, "ess_window", H5T_NATIVE_DOUBLE, 1, &n, ck->ess_window);
+  return group_close(s, g, rc);
+}
+
+static int read_file(const ck_site *s, hid_t file, fg_checkpoint *ck)
+{
+  int rc = read_fields(s, file, ck, root_fields, NFIELDS(root_fields));
+  if (rc == FG_OK)
+    rc = text_read_into(s, file, "created", ck->created, sizeof ck->created);
+  if (rc == FG_OK)
+    rc = text_read(s, file, "config", 0, &ck->config_text);
+  if (rc == FG_OK)
+    rc = read_theory(s, file, &ck->theory);
+  if (rc == FG_OK)
+    rc = read_model(s, file, ck);
+  if (rc == FG_OK)
+    rc = read_state(s, file, ck);
+  return rc;
+}
+
+int fg_checkpoint_read(const char *path, fg_checkpoint *ck, fg_error *err)
+{
+  static const char where[] = "fg_checkpoint_read [checkpoint.c]";
+  memset(ck, 0, sizeof *ck);
+  ck_site s = {where, path, FG_ERR_INPUT, err};
+  h5_quiet q;
+  quiet_begin(&q);
+  hid_t file;
+  int rc = open_checkpoint(&s, &file);
+  if (rc == FG_OK)
+    rc = read_file(&s, file, ck);
+  if (file >= 0 && H5Fclose(file) < 0 && rc == FG_OK)
+    rc = site_fail(&s, -1, "cannot close");
+  quiet_end(&q);
+  return rc;
+}
+
+void fg_checkpoint_free(fg_checkpoint *ck)
+{
+  fg_free(ck->params);
+  fg_free(ck->opt_state);
+  fg_free(ck->config_text);
+  memset(ck, 0, sizeof *ck);
+}
+
+/* ------------------------------------------------------------ printing */
+
+/* The shortest %.*g that reads back to the same double (JSON), or 6 digits (tables). */
+static void number_text(char *buf, size_t size, double x, int exact)
+{
+  for (int digits = exact ? 15 : 6; digits <= 17; ++digits) {
+    snprintf(buf, size, "%.*g", digits, x);
+    if (!exact || strtod(buf, NULL) == x || !isfinite(x))
+      return;
+  }
+}
+
+static void json_number(FILE *out, double x)
+{
+  char buf[40];
+  number_text(buf, sizeof buf, x, 1);
+  fputs(isfinite(x) ? buf : "null", out);
+}
+
+/* Parameters are float32: their shortest text reads back to the same float. */
+static void json_float(FILE *out, double x)
+{
+  char buf[40];
+  for (int digits = 6; digits <= 9; ++digits) {
+    snprintf(buf, sizeof buf, "%.*g", digits, x);
+    if ((float)strtod(buf, NULL) == (float)x)
+      break;
+  }
+  fputs(isfinite(x) ? buf : "null", out);
+}
+
+/* A JSON string of the first n bytes of text (UTF-8 passes through). */
+static void json_string(FILE *out, const char *text, size_t n)
+{
+  fputc('"', out);
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = (unsigned char)text[i];
+    switch (c) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\r': fputs("\\r", out); break;
+    case '\t': fputs("\\t", out); break;
+    case '\b': fputs("\\b", out); break;
+    case '\f': fputs("\\f", out); break;
+    default:
+      if (c < 0x20)
+        fprintf(out, "\\u%04x", c);
+      else
+        fputc(c, out);
+    }
+  }
+  fputc('"', out);
+}
+
+#define FIXED_STR(out, a) json_string(out, a, strnlen(a, sizeof(a)))
+
+static void json_ints(FILE *out, int n, const int *v)
+{
+  fputc('[', out);
+  for (int i = 0; i < n; ++i)
+    fprintf(out, "%s%d", i ? ", " : "", v[i]);
+  fputc(']', out);
+}
+
+static double window_mean(const fg_checkpoint *ck)
+{
+  double sum = 0;
+  for (int i = 0; i < ck->ess_window_len; ++i)
+    sum += ck->ess_window[i];
+  return ck->ess_window_len > 0 ? sum / ck->ess_window_len : NAN;
+}
+
+static double mu_of(const fg_checkpoint *ck)
+{
+  if (ck->model.base != FG_BASE_FREE_FIELD || ck->params == NULL || ck->nparams == 0)
+    return NAN;
+  return ck->params[ck->nparams - 1];
+}
+
+static void json_theory_model(FILE *out, const fg_checkpoint *ck)
+{
+  const fg_theory_config *t = &ck->theory;
+  const fg_model_config *m = &ck->model;
+  fprintf(out, "\"theory\": {\"name\": ");
+  json_string(out, fg_theory_name(t->name), strlen(fg_theory_name(t->name)));
+  fprintf(out, ", \"lattice\": ");
+  json_ints(out, t->nd, t->extent);
+  const char *k1 = t->name == FG_THEORY_SCHWINGER ? "beta" : "m2";
+  const char *k2 = t->name == FG_THEORY_SCHWINGER ? "kappa" : "lambda";
+  fprintf(out, ", \"%s\": ", k1);
+  json_number(out, t->name == FG_THEORY_SCHWINGER ? t->beta : t->m2);
+  fprintf(out, ", \"%s\": ", k2);
+  json_number(out, t->name == FG_THEORY_SCHWINGER ? t->kappa : t->lambda);
+  fprintf(out, "},\n \"model\": {\"base\": \"%s\", \"coupling_layers\": %d, \"kernel_size\": %d, "
+               "\"hidden_channels\": ",
+          fg_base_name(m->base), m->coupling_layers, m->kernel_size);
+  json_ints(out, m->n_hidden, m->hidden_channels);
+  fprintf(out, ", \"activation\": \"%s\", \"init_scheme\": \"%s\", \"init_scale\": ",
+          fg_activation_name(m->activation), fg_init_name(m->init_scheme));
+  json_number(out, m->init_scale);
+  fprintf(out, ", \"mu_init\": ");
+  json_number(out, m->mu_init);
+  fprintf(out, ", \"mu\": ");
+  json_float(out, mu_of(ck));
+  fprintf(out, "},\n");
+}
+
+static void json_training(FILE *out, const fg_checkpoint *ck)
+{
+  fprintf(out, " \"parameters\": %zu, \"seed\": %" PRIu64 ",\n", ck->nparams, ck->seed);
+  fprintf(out, " \"optimizer\": {\"name\": \"%s\", \"t\": %" PRId64 ", \"state_len\": %zu},\n",
+          fg_optimizer_name(ck->optimizer), ck->opt_t, ck->opt_state_len);
+  fprintf(out, " \"step\": %" PRId64 ", \"n_train\": %" PRId64 ", \"batch_size\": %d, "
+               "\"ranks\": %d, \"lr\": ",
+          ck->step, ck->n_train, ck->batch_size, ck->ranks);
+  json_number(out, ck->lr);
+  fprintf(out, ",\n \"ess\": ");
+  json_number(out, ck->ess < 0 ? NAN : ck->ess);
+  fprintf(out, ", \"ess_samples\": %" PRId64 ", \"ess_window\": {\"len\": %d, \"mean\": ",
+          ck->ess_samples, ck->ess_window_len);
+  json_number(out, window_mean(ck));
+  fprintf(out, "}, \"loss\": ");
+  json_number(out, ck->loss);
+  fprintf(out, ", \"stop_reason\": ");
+  FIXED_STR(out, ck->stop_reason);
+  fprintf(out, ",\n \"cost\": {\"setup_s\": ");
+  json_number(out, ck->wall_seconds);
+  fprintf(out, ", \"train_s_per_sample\": ");
+  json_number(out, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
+  fprintf(out, ", \"allreduce_s\": ");
+  json_number(out, ck->allreduce_seconds);
+  fprintf(out, "},\n");
+}
+
+static void print_json(FILE *out, const fg_checkpoint *ck)
+{
+  fprintf(out, "{\"format\": \"%s\", \"format_version\": %d,\n ", FG_CHECKPOINT_FORMAT,
+          FG_CHECKPOINT_VERSION);
+  json_theory_model(out, ck);
+  json_training(out, ck);
+  fprintf(out, " \"provenance\": {\"flowgen_version\": ");
+  FIXED_STR(out, ck->flowgen_version);
+  fprintf(out, ", \"git_revision\": ");
+  FIXED_STR(out, ck->git_revision);
+  fprintf(out, ", \"created\": ");
+  FIXED_STR(out, ck->created);
+  fprintf(out, "},\n \"config\": ");
+  const char *text = ck->config_text ? ck->config_text : "";
+  json_string(out, text, strlen(text));
+  fprintf(out, "}\n");
+}
+
+__attribute__((format(printf, 3, 4)))
+static void row(FILE *out, const char *label, const char *fmt, ...)
+{
+  fprintf(out, "%-20s ", label);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(out, fmt, ap);
+  va_end(ap);
+  fputc('\n', out);
+}
+
+static void table_model(FILE *out, const fg_checkpoint *ck)
+{
+  const fg_theory_config *t = &ck->theory;
+  const fg_model_config *m = &ck->model;
+  char a[40], b[40], list[160] = "";
+  int schwinger = t->name == FG_THEORY_SCHWINGER;
+  number_text(a, sizeof a, schwinger ? t->beta : t->m2, 0);
+  number_text(b, sizeof b, schwinger ? t->kappa : t->lambda, 0);
+  row(out, "theory", "%s  %s = %s  %s = %s", fg_theory_name(t->name), schwinger ? "beta" : "m2",
+      a, schwinger ? "kappa" : "lambda", b);
+  size_t n = 0;
+  for (int mu = 0; mu < t->nd && n < sizeof list; ++mu)
+    n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", mu ? " x " : "", t->extent[mu]);
+  row(out, "lattice", "%s", list);
+  n = 0;
+  list[0] = '\0';
+  for (int c = 0; c < m->n_hidden && n < sizeof list; ++c)
+    n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
+  row(out, "architecture", "%d coupling layers, kernel %dx%d, hidden [%s], %s (output tanh)",
+      m->coupling_layers, m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation));
+  number_text(a, sizeof a, mu_of(ck), 0);
+  row(out, "base", "%s%s%s", fg_base_name(m->base), m->base == FG_BASE_FREE_FIELD ? ", mu = " : "",
+      m->base == FG_BASE_FREE_FIELD ? a : "");
+  number_text(a, sizeof a, m->init_scale, 0);
+  row(out, "init", "%s, scale %s", fg_init_name(m->init_scheme), a);
+  row(out, "parameters", "%zu", ck->nparams);
+  row(out, "seed", "%" PRIu64, ck->seed);
+}
+
+static void table_training(FILE *out, const fg_checkpoint *ck)
+{
+  char a[40], b[40];
+  row(out, "optimizer", "%s, t = %" PRId64 ", %zu state values", fg_optimizer_name(ck->optimizer),
+      ck->opt_t, ck->opt_state_len);
+  row(out, "step", "%" PRId64, ck->step);
+  row(out, "N_train", "%" PRId64, ck->n_train);
+  row(out, "batch size", "%d per rank x %d ranks", ck->batch_size, ck->ranks);
+  number_text(a, sizeof a, ck->lr, 0);
+  row(out, "learning rate", "%s", a);
+  number_text(a, sizeof a, ck->ess, 0);
+  if (ck->ess < 0 || !isfinite(ck->ess))
+    row(out, "ESS", "not measured");
+  else
+    row(out, "ESS", "%s (%" PRId64 " samples)", a, ck->ess_samples);
+  number_text(a, sizeof a, window_mean(ck), 0);
+  row(out, "rolling ESS", "%s (mean of the last %d batches)",
+      ck->ess_window_len > 0 ? a : "-", ck->ess_window_len);
+  number_text(a, sizeof a, ck->loss, 0);
+  row(out, "loss", "%s", a);
+  row(out, "stop reason", "%.*s", (int)strnlen(ck->stop_reason, sizeof ck->stop_reason),
+      ck->stop_reason);
+  row(out, "C_setup", "%.3f s", ck->wall_seconds);
+  number_text(b, sizeof b, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN, 0);
+  row(out, "Delta C_train", "%s s per trained sample", ck->n_train > 0 ? b : "-");
+  row(out, "allreduce", "%.3f s", ck->allreduce_seconds);
+}
+
+static void print_table(FILE *out, const fg_checkpoint *ck)
+{
+  row(out, "checkpoint", "%s, version %d", FG_CHECKPOINT_FORMAT, FG_CHECKPOINT_VERSION);
+  table_model(out, ck);
+  table_training(out, ck);
+  row(out, "flowgen version", "%.*s", (int)strnlen(ck->flowgen_version, sizeof ck->flowgen_version),
+      ck->flowgen_version);
+  row(out, "git revision", "%.*s", (int)strnlen(ck->git_revision, sizeof ck->git_revision),
+      ck->git_revision);
+  row(out, "created", "%.*s", (int)strnlen(ck->created, sizeof ck->created), ck->created);
+  fprintf(out, "config:\n");
+  const char *p = ck->config_text ? ck->config_text : "";
+  while (*p != '\0') {
+    size_t n = strcspn(p, "\n");
+    fprintf(out, "    %.*s\n", (int)n, p);
+    p += n + (p[n] == '\n');
+  }
+}
+
+int fg_checkpoint_print(FILE *out, const fg_checkpoint *ck, int json, fg_error *err)
+{
+  static const char where[] = "fg_checkpoint_print [checkpoint.c]";
+  if (json)
+    print_json(out, ck);
+  else
+    print_table(out, ck);
+  if (ferror(out) || fflush(out) != 0)
+    return fg_fail(err, FG_ERR_RUNTIME, where, "cannot write the checkpoint summary: %s",
+                   strerror(errno));
+  return FG_OK;
+}
