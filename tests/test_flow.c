@@ -301,6 +301,75 @@ START_TEST(gradient_matches_directional_derivative_on_bigger_model)
 }
 END_TEST
 
+START_TEST(free_field_base_alone_samples_the_free_theory_exactly)
+{
+  /* No coupling layers, mu = m2, lambda = 0: log w = -S - log q is the same for all samples. */
+  fg_theory_config tc = {.name = FG_THEORY_PHI4, .nd = 2, .extent = {8, 8}, .m2 = 0.5,
+                         .lambda = 0.0};
+  fg_model_config mc = {.base = FG_BASE_FREE_FIELD, .coupling_layers = 0, .kernel_size = 3,
+                        .mu_init = 0.5, .init_scale = 1.0};
+  setup s;
+  fg_error err;
+  ck_assert_int_eq(fg_theory_create(&tc, &s.th, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, &s.th->lat, &s.flow, &err), FG_OK);
+  ck_assert_int_eq(fg_model_block_init(&s.blk, s.flow, &err), FG_OK);
+  fg_flow_init_params(s.flow, 1);
+  ck_assert_uint_eq(fg_flow_nparams(s.flow), 1);
+  ck_assert_float_eq(fg_flow_params(s.flow)[0], 0.5f);
+  double logw[4 * L];
+  for (int b = 0; b < 4; ++b) {
+    fg_model_sample_block(s.th, s.flow, &s.blk, 3, FG_RNG_TEST, (uint64_t)b * L, L);
+    memcpy(logw + b * L, s.blk.logw, sizeof s.blk.logw);
+  }
+  for (int i = 1; i < 4 * L; ++i)
+    ck_assert_double_eq_tol(logw[i], logw[0], 1e-9 * fabs(logw[0]));
+  unmake(&s);
+}
+END_TEST
+
+START_TEST(free_field_base_with_couplings_inverts)
+{
+  fg_theory_config tc = {.name = FG_THEORY_PHI4, .nd = 2, .extent = {6, 8}, .m2 = -1.0,
+                         .lambda = 0.5};
+  fg_model_config mc = {.base = FG_BASE_FREE_FIELD, .coupling_layers = 4, .kernel_size = 3,
+                        .n_hidden = 1, .hidden_channels = {4}, .mu_init = 0.7,
+                        .activation = FG_ACT_LEAKY_RELU, .init_scale = 1.0};
+  setup s;
+  fg_error err;
+  ck_assert_int_eq(fg_theory_create(&tc, &s.th, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, &s.th->lat, &s.flow, &err), FG_OK);
+  ck_assert_int_eq(fg_model_block_init(&s.blk, s.flow, &err), FG_OK);
+  fg_flow_init_params(s.flow, 5);
+  size_t n = fg_flow_nparams(s.flow);
+  ck_assert_float_eq(fg_flow_params(s.flow)[n - 1], 0.7f); /* mu comes last */
+  enum { V = 48 };
+  double z[V * L], phi[V * L], z2[V * L], logq[L], logq2[L];
+  fg_flow_draw(s.flow, 5, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
+  fg_flow_inverse(s.flow, s.blk.work, phi, z2, logq2);
+  for (int i = 0; i < V * L; ++i)
+    ck_assert_double_eq_tol(z2[i], z[i], 1e-10 * (1 + fabs(z[i])));
+  for (int l = 0; l < L; ++l)
+    ck_assert_double_eq_tol(logq2[l], logq[l], 1e-10 * fabs(logq[l]));
+  /* The gradient reaches mu: compare with a central difference of the loss. */
+  double *grad = calloc(n, sizeof(double));
+  fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 77, FG_RNG_TEST, 0, L, 1.0 / L, grad);
+  float *p = malloc(sizeof(float) * n);
+  memcpy(p, fg_flow_params(s.flow), sizeof(float) * n);
+  const float h = 1.0f / 4096;
+  p[n - 1] = 0.7f + h;
+  fg_flow_set_params(s.flow, p);
+  double lp = block_loss(&s);
+  p[n - 1] = 0.7f - h;
+  fg_flow_set_params(s.flow, p);
+  double lm = block_loss(&s);
+  double fd = (lp - lm) / (2.0 * h);
+  ck_assert_double_eq_tol(grad[n - 1], fd, 3e-2 * (1 + fabs(fd)));
+  free(grad), free(p);
+  unmake(&s);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("flow");
@@ -312,6 +381,8 @@ int main(void)
   tcase_add_test(tc, logdet_matches_lapack_determinant);
   tcase_add_test(tc, every_parameter_gradient_matches_finite_difference);
   tcase_add_test(tc, gradient_matches_directional_derivative_on_bigger_model);
+  tcase_add_test(tc, free_field_base_alone_samples_the_free_theory_exactly);
+  tcase_add_test(tc, free_field_base_with_couplings_inverts);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

@@ -32,6 +32,9 @@
  *   const float *fg_flow_params(const fg_flow *f)  the flat vector (read only)
  *   void fg_flow_set_params(fg_flow *f, const float *params)
  *     Copies params in and repacks the kernels' weights.
+ *   With model.base = free_field the first layer is the free-field layer;
+ *   its parameter mu is the last entry of the flat vector.
+ *
  *   void fg_flow_init_params(fg_flow *f, uint64_t seed)
  *     PyTorch Conv2d default (Kaiming uniform: bound = scale / sqrt(fan_in)
  *     for weights and biases) or Xavier uniform (bound = gain
@@ -115,7 +118,11 @@ void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi, doubl
 void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
                       const double *glogq, double *gparams);
 
-/* Layer constructors (flow/<layer>.c). */
+/* Layer constructors (flow/<layer>.c). The free-field layer (seed eq. A2):
+ * phi(k) -> sigma_k phi(k), sigma_k^-2 = |mu| + sum_nu (2 - 2 cos k_nu),
+ * one parameter (mu), FFTW plans made once with FFTW_ESTIMATE. */
+int fg_free_field_create(const fg_model_config *m, const fg_lattice *lat, size_t param_offset,
+                         fg_layer **out, fg_error *err);
 int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
                        int index, size_t param_offset, fg_layer **out, fg_error *err);
 

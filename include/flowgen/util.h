@@ -12,11 +12,17 @@
  *     Reports `done` units finished; extra (may be NULL) is appended.
  *   void fg_progress_done(fg_progress *p, double done, const char *extra)
  *     Final line (always printed, newline-terminated).
+ *
+ *   int fg_make_parent_dir(const char *path, fg_error *err)
+ *     mkdir -p of the folder holding path (nothing for a bare file name).
+ *     FG_ERR_RUNTIME naming the folder on failure.
  */
 #ifndef FLOWGEN_UTIL_H
 #define FLOWGEN_UTIL_H
 
 #include <stdio.h>
+
+#include "flowgen/error.h"
 
 typedef struct {
   FILE *out;
@@ -30,5 +36,6 @@ double fg_cpu_time(void);
 void fg_progress_init(fg_progress *p, FILE *out, const char *what, double total);
 void fg_progress_update(fg_progress *p, double done, const char *extra);
 void fg_progress_done(fg_progress *p, double done, const char *extra);
+int fg_make_parent_dir(const char *path, fg_error *err);
 
 #endif

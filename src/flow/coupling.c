@@ -20,6 +20,7 @@
 
 #include "flow_internal.h"
 #include "flowgen/flow.h"
+#include "../util/simd.h"
 
 enum { L = FG_VLEN };
 
@@ -51,23 +52,45 @@ static void coupling_set_params(fg_layer *layer, const float *params)
     fg_conv_set_weights(c->plan[k], params + c->woff[k], params + c->boff[k]);
 }
 
-static void activate(fg_activation a, float *x, size_t n)
+/* One block-lane vector: activations are [channel][site][FG_VLEN] and every
+ * loop below runs over whole vectors, branch-free, so it vectorises. */
+typedef float vlane __attribute__((vector_size(sizeof(float) * L)));
+typedef int vmask __attribute__((vector_size(sizeof(int) * L)));
+
+static inline vlane select_lane(vmask m, vlane a, vlane b)
+{
+  return (vlane)((m & (vmask)a) | (~m & (vmask)b));
+}
+
+/* LeakyReLU(x) = max(x, 0.01 x) for a slope below one. */
+FG_MULTIVERSION static void activate(fg_activation a, float *x, size_t n)
 {
   if (a == FG_ACT_LEAKY_RELU) {
-    for (size_t i = 0; i < n; ++i)
-      x[i] = x[i] > 0.0f ? x[i] : 0.01f * x[i];
+    for (size_t i = 0; i < n; i += L) {
+      vlane v, w;
+      memcpy(&v, x + i, sizeof v);
+      w = 0.01f * v;
+      v = select_lane(v > w, v, w);
+      memcpy(x + i, &v, sizeof v);
+    }
   } else {
     for (size_t i = 0; i < n; ++i)
-      x[i] = tanhf(x[i]);
+      x[i] = fg_tanhf_lane(x[i]);
   }
 }
 
-/* g *= act'(y) where y = act(x) is the saved output. */
-static void activate_backward(fg_activation a, const float *y, float *g, size_t n)
+/* g *= act'(y) where y = act(x) is the saved output (same sign as x). */
+FG_MULTIVERSION static void activate_backward(fg_activation a, const float *y, float *g, size_t n)
 {
   if (a == FG_ACT_LEAKY_RELU) {
-    for (size_t i = 0; i < n; ++i)
-      g[i] *= y[i] > 0.0f ? 1.0f : 0.01f;
+    const vlane one = (vlane){0} + 1.0f, slope = (vlane){0} + 0.01f, zero = {0};
+    for (size_t i = 0; i < n; i += L) {
+      vlane vy, vg;
+      memcpy(&vy, y + i, sizeof vy);
+      memcpy(&vg, g + i, sizeof vg);
+      vg *= select_lane(vy > zero, one, slope);
+      memcpy(g + i, &vg, sizeof vg);
+    }
   } else {
     for (size_t i = 0; i < n; ++i)
       g[i] *= 1.0f - y[i] * y[i];
@@ -76,12 +99,18 @@ static void activate_backward(fg_activation a, const float *y, float *g, size_t 
 
 /* Runs the conditioner on the frozen part of phi; s and t land in the last
  * activation tensor at the updated sites. */
+FG_MULTIVERSION static void load_frozen(const coupling *c, float *x, const double *phi)
+{
+  for (int y = 0; y < c->volume; ++y) {
+    float keep = c->frozen[y] ? 1.0f : 0.0f;
+    for (int l = 0; l < L; ++l)
+      x[y * L + l] = keep * (float)phi[y * L + l];
+  }
+}
+
 static void conditioner(const coupling *c, float *ws, const double *phi)
 {
-  float *x = ws + c->act_off[0];
-  for (int y = 0; y < c->volume; ++y)
-    for (int l = 0; l < L; ++l)
-      x[y * L + l] = c->frozen[y] ? (float)phi[y * L + l] : 0.0f;
+  load_frozen(c, ws + c->act_off[0], phi);
   const size_t plane = (size_t)c->volume * L;
   for (int k = 0; k < c->nconv; ++k) {
     float *in = ws + c->act_off[k], *out = ws + c->act_off[k + 1];
@@ -132,7 +161,7 @@ static void coupling_inverse(const fg_layer *layer, void *ws, double *phi, doubl
 
 /* Seeds the gradient of the conditioner's output from dL/dphi' and dL/dlogdet,
  * and turns gphi at the updated sites into dL/dphi. */
-static void seed_output_gradient(const coupling *c, const float *w, const double *phi_in,
+FG_MULTIVERSION static void seed_output_gradient(const coupling *c, const float *w, const double *phi_in,
                                  double *gphi, const double *glogdet, float *gout)
 {
   const size_t plane = (size_t)c->volume * L;

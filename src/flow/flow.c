@@ -17,6 +17,7 @@ struct fg_flow {
   const fg_lattice *lat;
   fg_stencil st;
   int nlayers;
+  int alloc_layers;   /* slots in layers (some may be NULL after a failure) */
   fg_layer **layers;
   size_t nparams;
   float *params;
@@ -36,7 +37,7 @@ void fg_flow_destroy(fg_flow *f)
 {
   if (f == NULL)
     return;
-  for (int i = 0; i < f->nlayers; ++i)
+  for (int i = 0; i < f->alloc_layers; ++i)
     if (f->layers[i] != NULL)
       f->layers[i]->ops->destroy(f->layers[i]);
   fg_free(f->layers);
@@ -50,25 +51,32 @@ int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **ou
 {
   static const char where[] = "fg_flow_create [flow.c]";
   *out = NULL;
-  if (m->base != FG_BASE_NORMAL)
-    return fg_fail(err, FG_ERR_INPUT, where, "model.base '%s' is not implemented in this version",
-                   fg_base_name(m->base));
   fg_flow *f = fg_alloc(sizeof *f, err, where);
   if (f == NULL)
     return FG_ERR_RUNTIME;
   f->m = *m;
   f->lat = lat;
-  int rc = fg_stencil_init(&f->st, lat, m->kernel_size, err);
+  /* The free-field layer acts first but its parameter (mu) comes last in the
+   * canonical order, after every coupling layer's. */
+  const int nbase = m->base == FG_BASE_FREE_FIELD ? 1 : 0;
+  int rc = m->coupling_layers > 0 ? fg_stencil_init(&f->st, lat, m->kernel_size, err) : FG_OK;
   if (rc == FG_OK) {
-    f->layers = fg_alloc(sizeof(fg_layer *) * (size_t)m->coupling_layers, err, where);
+    f->layers = fg_alloc(sizeof(fg_layer *) * (size_t)(m->coupling_layers + nbase), err, where);
     rc = f->layers ? FG_OK : FG_ERR_RUNTIME;
+    f->alloc_layers = f->layers ? m->coupling_layers + nbase : 0;
   }
+  size_t coupling_params = 0;
   for (int i = 0; i < m->coupling_layers && rc == FG_OK; ++i) {
-    rc = fg_coupling_create(m, lat, &f->st, i, f->nparams, &f->layers[i], err);
-    if (rc == FG_OK) {
-      f->nlayers = i + 1;
+    rc = fg_coupling_create(m, lat, &f->st, i, coupling_params, &f->layers[nbase + i], err);
+    if (rc == FG_OK)
+      coupling_params += f->layers[nbase + i]->nparams;
+  }
+  if (rc == FG_OK && nbase)
+    rc = fg_free_field_create(m, lat, coupling_params, &f->layers[0], err);
+  if (rc == FG_OK) {
+    f->nlayers = m->coupling_layers + nbase;
+    for (int i = 0; i < f->nlayers; ++i)
       f->nparams += f->layers[i]->nparams;
-    }
   }
   if (rc == FG_OK) {
     f->params = fg_alloc(sizeof(float) * f->nparams, err, where);
@@ -84,6 +92,8 @@ int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **ou
     f->flops += fg_conv_flops(lat->volume, cin, cout, m->kernel_size);
   }
   f->flops *= m->coupling_layers;
+  if (nbase)
+    f->params[f->nparams - 1] = (float)m->mu_init; /* mu = 0 would be singular */
   fg_flow_set_params(f, f->params);
   *out = f;
   return FG_OK;
@@ -115,7 +125,7 @@ void fg_flow_init_params(fg_flow *f, uint64_t seed)
   fg_rng r;
   fg_rng_init(&r, seed, FG_RNG_INIT, 0, 0);
   float *p = f->params;
-  for (int i = 0; i < f->nlayers; ++i) {
+  for (int i = 0; i < m->coupling_layers; ++i) {
     for (int c = 0; c <= m->n_hidden; ++c) {
       int cin, cout;
       fg_conv_shape(m, c, &cin, &cout);
@@ -130,6 +140,8 @@ void fg_flow_init_params(fg_flow *f, uint64_t seed)
       p += nw + (size_t)cout;
     }
   }
+  if (m->base == FG_BASE_FREE_FIELD)
+    *p = (float)m->mu_init;
   fg_flow_set_params(f, f->params);
 }
 

@@ -41,6 +41,7 @@
  * Every HDF5 id opened is closed on every path, failures included.
  */
 #include "flowgen/checkpoint.h"
+#include "flowgen/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -575,36 +576,6 @@ static int store_image(const ck_site *s, const char *tmp, const void *image, siz
   return FG_OK;
 }
 
-/* mkdir -p of the folder holding path. */
-static int make_parent(const ck_site *s)
-{
-  size_t n = strlen(s->path);
-  char *dir = fg_alloc(n + 1, s->err, s->where);
-  if (dir == NULL)
-    return FG_ERR_RUNTIME;
-  memcpy(dir, s->path, n + 1);
-  char *slash = strrchr(dir, '/');
-  int rc = FG_OK;
-  if (slash != NULL && slash != dir) {
-    *slash = '\0';
-    for (char *p = dir + 1; rc == FG_OK; ++p) {
-      if (*p != '/' && *p != '\0')
-        continue;
-      char keep = *p;
-      *p = '\0';
-      struct stat st;
-      if (mkdir(dir, 0777) != 0 && (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-        rc = site_fail(s, -1, "cannot create folder '%s': %s", dir,
-                       errno == EEXIST ? "not a folder" : strerror(errno));
-      *p = keep;
-      if (keep == '\0')
-        break;
-    }
-  }
-  fg_free(dir);
-  return rc;
-}
-
 /* Gives tmp its final name: a crash leaves either the old file or the new one
  * under path, never a torn one. */
 static int commit_file(const ck_site *s, const char *tmp)
@@ -642,7 +613,7 @@ int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err
   rc = build_image(&s, tmp, ck, &image, &size);
   quiet_end(&q);
   if (rc == FG_OK)
-    rc = make_parent(&s);
+    rc = fg_make_parent_dir(s.path, s.err);
   if (rc == FG_OK)
     rc = store_image(&s, tmp, image, size);
   if (rc == FG_OK)

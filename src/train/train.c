@@ -371,6 +371,11 @@ static int open_log(trainer *t, fg_error *err)
       fclose(in);
     fclose(mem);
   }
+  int rc = fg_make_parent_dir(path, err);
+  if (rc != FG_OK) {
+    free(kept);
+    return rc;
+  }
   t->log = fopen(path, "w");
   if (t->log == NULL) {
     free(kept);

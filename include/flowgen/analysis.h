@@ -1,0 +1,225 @@
+/*
+ * analysis.h -- errors of Monte Carlo averages by the Gamma method, and the
+ * observables of phi^4 (SPEC sections 6 and 8). All functions are local (no
+ * MPI) and keep no global state of their own.
+ *
+ * Thread safety: the functions that plan FFTs (fg_gamma_*, fg_phi4_obs_create,
+ * fg_phi4_obs_destroy, fg_phi4_primaries, fg_phi4_analyze) call FFTW's
+ * planner, which is not thread-safe: call them from one thread at a time.
+ * fg_phi4_obs_primaries and fg_phi4_obs_two_point only execute plans and may
+ * run concurrently on distinct contexts.
+ *
+ * ---- Gamma method (gamma.c) ----------------------------------------------
+ *
+ * U. Wolff, "Monte Carlo errors with less errors", Comput. Phys. Commun. 156
+ * (2004) 143, hep-lat/0306017, for one replicum. Input: nobs primary series
+ * a_alpha(t), t = 0..n-1, stored as a[alpha * n + t] (layout [nobs][n], each
+ * series contiguous), and a derived quantity F(abar) of their means.
+ *
+ *   1. abar_alpha = mean of series alpha (exactly a_alpha(0) for a series
+ *      whose values are all equal, so constant data have no rounding noise).
+ *   2. Gradient of F by central differences with steps
+ *      h_alpha = sqrt(Gamma_alpha alpha(0) / n) / 2, half the naive error of
+ *      abar_alpha; a primary without fluctuations gets derivative 0.
+ *   3. Projected fluctuations d(t) = sum_alpha dF/dabar_alpha
+ *      (a_alpha(t) - abar_alpha), and their autocovariance
+ *      Gamma(t) = 1/(n - t) sum_{i < n-t} d(i) d(i+t), t = 0..n/2, by an
+ *      FFT (FFTW r2c/c2r, FFTW_ESTIMATE, zero padding to >= 2n so there is
+ *      no wrap-around) or, for n <= 512, directly.
+ *   4. Automatic window: with tau_int(W) = 1/2 + sum_{t=1}^W Gamma(t)/Gamma(0),
+ *      tau(W) = S / ln((2 tau_int(W) + 1) / (2 tau_int(W) - 1)) (a tiny
+ *      number when tau_int(W) <= 1/2) and
+ *      g(W) = exp(-W / tau(W)) - tau(W) / sqrt(W n);
+ *      W is the first W = 1, 2, ... with g(W) < 0, or n/2 (then the flag
+ *      FG_GAMMA_WINDOW_MAX: the series is too short for its autocorrelation).
+ *   5. Bias of Gamma from the estimated mean (Wolff eq. 31): with
+ *      C(W) = Gamma(0) + 2 sum_{t=1}^W Gamma(t), every Gamma(t) is raised by
+ *      C(W)/n and C(W) recomputed.
+ *   6. err = sqrt(C(W)/n), err_err = err sqrt((W + 1/2)/n),
+ *      tau_int = C(W) / (2 Gamma(0)),
+ *      tau_int_err = 2 tau_int sqrt((W - tau_int + 1/2)/n) (Madras-Sokal).
+ *
+ * value is the plain F(abar). Its bias is O(1/n), a factor ~1/sqrt(n)
+ * smaller than err, so no correction is applied (Wolff's replica-based
+ * correction needs more than one replicum).
+ *
+ * Flags (bits of fg_gamma_result.flags):
+ *   FG_GAMMA_WINDOW_MAX        the window reached n/2 without g(W) < 0;
+ *   FG_GAMMA_ZERO_VARIANCE     Gamma(0) = 0: err = err_err = 0, tau_int = 0.5,
+ *                              tau_int_err = 0, window = 0;
+ *   FG_GAMMA_NEGATIVE_VARIANCE C(W) <= 0 (strongly anticorrelated or very
+ *                              short data): err = err_err = tau_int_err = 0,
+ *                              tau_int = C(W) / (2 Gamma(0)) as computed;
+ *   FG_GAMMA_UNDEFINED         F or its gradient is not finite at abar: value
+ *                              = F(abar) and every other number NaN (a JSON
+ *                              writer should print null).
+ *
+ *   typedef double (*fg_gamma_func)(const double *abar, void *ctx)
+ *     A derived quantity F of the nobs primary means; ctx is passed through.
+ *
+ *   int fg_gamma_analyze(const double *a, int nobs, size_t n, fg_gamma_func f,
+ *                        void *ctx, double S, fg_gamma_result *out, fg_error *err)
+ *     Analyses F(abar) of the series a [nobs][n]. f == NULL means the mean
+ *     of a single primary (nobs must be 1). S > 0 (FG_GAMMA_S_DEFAULT = 1.5).
+ *     FG_ERR_INPUT for nobs < 1, n < 2, S <= 0, f == NULL with nobs > 1, or a
+ *     non-finite entry of a (named); FG_ERR_RUNTIME for allocation or FFTW
+ *     planning failure. out is filled only on FG_OK.
+ *
+ *   int fg_gamma_mean(const double *x, size_t n, double S, fg_gamma_result *out,
+ *                     fg_error *err)
+ *     The mean of one series: fg_gamma_analyze(x, 1, n, NULL, NULL, S, ...).
+ *
+ *   int fg_gamma_autocov(const double *d, size_t n, size_t tmax, double *gamma,
+ *                        fg_error *err)
+ *     gamma[t] = 1/(n - t) sum_{i < n-t} d(i) d(i+t) for t = 0..tmax
+ *     (tmax < n), as step 3 computes it (the caller removes the mean).
+ *     FG_ERR_INPUT for tmax >= n; FG_ERR_RUNTIME for allocation or planning.
+ *
+ * ---- phi^4 observables (observables.c) -----------------------------------
+ *
+ * A configuration phi is V = lat->volume doubles in the site order of
+ * lattice.h (last coordinate fastest); phi(x) is read at phi[x * stride]
+ * (stride 1 for one configuration, stride = lanes for lane l of a
+ * [V][lanes] block starting at phi + l). M = sum_x phi(x). Every direction
+ * must have extent >= 2.
+ *
+ * Per configuration, FG_PHI4_NPRIM primary values (prim[FG_PHI4_P_*]):
+ *   FG_PHI4_P_M      M / V
+ *   FG_PHI4_P_ABS_M  |M| / V
+ *   FG_PHI4_P_M2     (M / V)^2
+ *   FG_PHI4_P_PHI2   (1/V) sum_x phi(x)^2
+ *   FG_PHI4_P_LINK   (1/d) sum_mu G(mu-hat), G(x) = (1/V) sum_y phi(y) phi(y+x)
+ *   FG_PHI4_P_GP+mu  Gt(p_mu) = |phi~(p_mu)|^2 / V, p_mu = (2 pi / L_mu) mu-hat,
+ *                    phi~(k) = sum_x exp(-i k x) phi(x); 0 for mu >= d.
+ * G and phi~ come from one FFTW r2c transform of the configuration (and a c2r
+ * of |phi~(k)|^2 for G); M and sum phi^2 are summed directly.
+ *
+ * The FG_PHI4_NOBS observables (results[FG_PHI4_*], Gamma method on the series
+ * of primaries; <.> is the ensemble mean):
+ *   m       <M>/V                       = <P_M>
+ *   abs_m   <|M|>/V                     = <P_ABS_M>
+ *   m2      <M^2>/V^2                   = <P_M2>
+ *   phi2    <phi(x)^2>                  = <P_PHI2>
+ *   chi2    sum_x G_c(x) = <M^2>/V - V <M/V>^2 = V (<P_M2> - <P_M>^2),
+ *           with G_c(x) = (1/V) sum_y <phi(y) phi(y+x)> - <M/V>^2
+ *   e_ising (1/d) sum_mu G_c(mu-hat)    = <P_LINK> - <P_M>^2
+ *   xi2     second-moment correlation length squared,
+ *           (Gt_c(0) / Gt(p_min) - 1) / (4 sin^2(pi/L)) with Gt_c(0) = chi2.
+ *           Directions of equal extent L are grouped: Gt(p_min) is the mean of
+ *           <P_GP+mu> over the group, and xi2 is the average over the d
+ *           directions of their group's value. On an L^d lattice this is the
+ *           usual definition with Gt(p_min) averaged over the d directions;
+ *           on L0 != L1 each direction uses its own L and the two xi2 are
+ *           averaged. A derived quantity, so F(abar) carries an O(1/n) bias.
+ *
+ *   int fg_phi4_obs_create(const fg_lattice *lat, fg_phi4_obs **out, fg_error *err)
+ *     A context holding the FFT plans and buffers for lat (lat is copied, not
+ *     kept). FG_ERR_INPUT for an extent < 2; FG_ERR_RUNTIME for allocation or
+ *     planning. *out is NULL on failure. Release with fg_phi4_obs_destroy.
+ *   void fg_phi4_obs_destroy(fg_phi4_obs *o)       NULL is allowed.
+ *   void fg_phi4_obs_primaries(fg_phi4_obs *o, const double *phi, size_t stride,
+ *                              double *prim)
+ *     Fills prim[FG_PHI4_NPRIM] for one configuration.
+ *   void fg_phi4_obs_two_point(fg_phi4_obs *o, const double *phi, size_t stride,
+ *                              double *G)
+ *     G[x] = (1/V) sum_y phi(y) phi(y+x) for every site x (by FFT).
+ *   int fg_phi4_primaries(const fg_lattice *lat, const double *phi, double *prim,
+ *                         fg_error *err)
+ *     One-shot fg_phi4_obs_primaries (stride 1) with a temporary context.
+ *
+ *   int fg_phi4_analyze(const fg_lattice *lat, const double *prim_series, size_t n,
+ *                       double S, fg_obs_result results[FG_PHI4_NOBS], fg_error *err)
+ *     prim_series is [FG_PHI4_NPRIM][n] (series of primary i at
+ *     prim_series + i * n, e.g. from fg_chain_series). Fills the seven results
+ *     (name, mean, errors, tau_int, window, flags). Errors as fg_gamma_analyze.
+ *
+ *   int fg_chain_series(const double *table, size_t nrow, size_t ncol,
+ *                       const int64_t *index, size_t nchain, double *series,
+ *                       fg_error *err)
+ *     Turns a per-configuration table [nrow][ncol] (row r: the ncol primaries
+ *     of configuration r, e.g. of row r of /configs) and a chain index
+ *     (/chain/index: for step s, the row it holds) into the chain's series
+ *     [ncol][nchain]: series[c * nchain + s] = table[index[s] * ncol + c].
+ *     index == NULL means step s holds row s (HMC; nchain <= nrow).
+ *     FG_ERR_INPUT naming the first step whose row is outside 0..nrow-1.
+ */
+#ifndef FLOWGEN_ANALYSIS_H
+#define FLOWGEN_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowgen/config.h"
+#include "flowgen/error.h"
+#include "flowgen/lattice.h"
+
+#define FG_GAMMA_S_DEFAULT 1.5
+
+enum {
+  FG_GAMMA_WINDOW_MAX = 1,
+  FG_GAMMA_ZERO_VARIANCE = 2,
+  FG_GAMMA_NEGATIVE_VARIANCE = 4,
+  FG_GAMMA_UNDEFINED = 8
+};
+
+typedef struct {
+  double value;        /* F(abar) */
+  double err;          /* its statistical error */
+  double err_err;      /* the error of err */
+  double tau_int;      /* integrated autocorrelation time of F */
+  double tau_int_err;  /* its error (Madras-Sokal) */
+  size_t n;            /* length of the series */
+  size_t window;       /* the summation window W */
+  int flags;           /* FG_GAMMA_* bits */
+} fg_gamma_result;
+
+typedef double (*fg_gamma_func)(const double *abar, void *ctx);
+
+int fg_gamma_analyze(const double *a, int nobs, size_t n, fg_gamma_func f, void *ctx,
+                     double S, fg_gamma_result *out, fg_error *err);
+int fg_gamma_mean(const double *x, size_t n, double S, fg_gamma_result *out, fg_error *err);
+int fg_gamma_autocov(const double *d, size_t n, size_t tmax, double *gamma, fg_error *err);
+
+/* Per-configuration primaries of phi^4. */
+enum {
+  FG_PHI4_P_M,
+  FG_PHI4_P_ABS_M,
+  FG_PHI4_P_M2,
+  FG_PHI4_P_PHI2,
+  FG_PHI4_P_LINK,
+  FG_PHI4_P_GP,
+  FG_PHI4_NPRIM = FG_PHI4_P_GP + FG_MAXDIM
+};
+
+/* The observables, in the order of fg_phi4_analyze's results. */
+enum {
+  FG_PHI4_M,
+  FG_PHI4_ABS_M,
+  FG_PHI4_M2,
+  FG_PHI4_PHI2,
+  FG_PHI4_CHI2,
+  FG_PHI4_E_ISING,
+  FG_PHI4_XI2,
+  FG_PHI4_NOBS
+};
+
+typedef struct {
+  const char *name;    /* "m", "abs_m", "m2", "phi2", "chi2", "e_ising", "xi2" */
+  double mean, err, err_err, tau_int, tau_int_err;
+  size_t window;
+  int flags;           /* FG_GAMMA_* bits */
+} fg_obs_result;
+
+typedef struct fg_phi4_obs fg_phi4_obs;
+
+int fg_phi4_obs_create(const fg_lattice *lat, fg_phi4_obs **out, fg_error *err);
+void fg_phi4_obs_destroy(fg_phi4_obs *o);
+void fg_phi4_obs_primaries(fg_phi4_obs *o, const double *phi, size_t stride, double *prim);
+void fg_phi4_obs_two_point(fg_phi4_obs *o, const double *phi, size_t stride, double *G);
+int fg_phi4_primaries(const fg_lattice *lat, const double *phi, double *prim, fg_error *err);
+int fg_phi4_analyze(const fg_lattice *lat, const double *prim_series, size_t n, double S,
+                    fg_obs_result results[FG_PHI4_NOBS], fg_error *err);
+int fg_chain_series(const double *table, size_t nrow, size_t ncol, const int64_t *index,
+                    size_t nchain, double *series, fg_error *err);
+
+#endif

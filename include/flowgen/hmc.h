@@ -1,0 +1,105 @@
+/*
+ * hmc.h -- Hybrid Monte Carlo on any theory (theory.h), one configuration
+ * at a time (lanes = 1), double precision: the serial baseline that flow
+ * ensembles are compared against (SPEC sections 1 and 8).
+ *
+ * H(phi, pi) = 1/2 sum_i pi_i^2 + S(phi) over the theory's ndof degrees of
+ * freedom. Molecular dynamics integrates dphi/dt = pi, dpi/dt = -dS/dphi
+ * for a time tau in n steps of eps = tau / n with a symmetric, reversible,
+ * area-preserving integrator; kicks of consecutive steps are merged, so a
+ * trajectory costs n + 1 force evaluations (leapfrog) or 2n + 1 (Omelyan):
+ *   leapfrog  P(eps/2) [X(eps) P(eps)]^(n-1) X(eps) P(eps/2)
+ *   omelyan   per step P(l eps) X(eps/2) P((1-2l) eps) X(eps/2) P(l eps),
+ *             l = 0.1931833275037836 (second-order minimum norm)
+ * with P(h): pi -= h dS/dphi and X(h): phi += h pi.
+ *
+ * Reproducibility and restarts: the momenta and the accept/reject uniform
+ * of trajectory `traj` come from the counter-based stream
+ * (seed, FG_RNG_HMC, traj, stream_id) of rng.h, in this order: ndof
+ * normals (fg_rng_normals), then one uniform. A trajectory therefore
+ * depends only on (field, seed, stream_id, traj, parameters); the state to
+ * checkpoint is the field and the next trajectory number.
+ *
+ *   void fg_hmc_params_from_config(const fg_hmc_config *c, fg_hmc_params *p)
+ *     The integrator parameters of a config's hmc section.
+ *
+ *   int fg_hmc_create(const fg_theory *t, const fg_hmc_params *p, fg_hmc **out,
+ *                     fg_error *err)
+ *     An HMC updater for theory t (borrowed: it must outlive the updater),
+ *     owning its scratch (saved field, momenta, force: 3 ndof doubles).
+ *     FG_ERR_INPUT for tau not finite and > 0, md_steps < 1 or an unknown
+ *     integrator; FG_ERR_RUNTIME if out of memory (*out = NULL on failure).
+ *     Local.
+ *
+ *   void fg_hmc_destroy(fg_hmc *h)      NULL is allowed.
+ *
+ *   void fg_hmc_md(fg_hmc *h, double *phi, double *pi)
+ *     Integrates Hamilton's equations for tau, in place (phi, pi: ndof
+ *     doubles each, not aliasing each other or h's scratch). Flipping pi
+ *     and integrating again returns to the start up to rounding.
+ *
+ *   double fg_hmc_hamiltonian(const fg_hmc *h, const double *phi, const double *pi)
+ *     H(phi, pi) as above.
+ *
+ *   void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id,
+ *                          int64_t traj, fg_hmc_outcome *out)
+ *     One HMC update of phi (in place): draws momenta, integrates, and
+ *     accepts with probability min(1, exp(-dH)) (decided in log space:
+ *     accept iff log u < -dH). On rejection phi is restored bit for bit;
+ *     a non-finite dH (an integration that blew up) is always rejected.
+ *     Fills *out (see fg_hmc_outcome). traj >= 0.
+ *
+ *   int fg_hmc_forces_per_trajectory(const fg_hmc *h)
+ *     n + 1 (leapfrog) or 2n + 1 (omelyan): the cost figure of one
+ *     trajectory in force evaluations.
+ *
+ *   int64_t fg_hmc_force_evaluations(const fg_hmc *h)
+ *     Force evaluations made by h since creation (md and trajectories).
+ *
+ *   int fg_hmc_force_rate(const fg_theory *t, double min_seconds, double *sites_per_second,
+ *                         fg_error *err)
+ *     Benchmark: times repeated single-configuration force evaluations of t
+ *     for at least min_seconds of wall time and stores lattice sites (ndof)
+ *     processed per second. FG_ERR_RUNTIME if out of memory. Local.
+ */
+#ifndef FLOWGEN_HMC_H
+#define FLOWGEN_HMC_H
+
+#include <stdint.h>
+
+#include "flowgen/config.h"
+#include "flowgen/error.h"
+#include "flowgen/theory.h"
+
+/* The Omelyan (2MN) parameter that minimises the norm of the leading error. */
+#define FG_OMELYAN_LAMBDA 0.1931833275037836
+
+typedef struct {
+  double trajectory_length;      /* tau > 0 */
+  int md_steps;                  /* n >= 1 */
+  fg_integrator_kind integrator; /* leapfrog | omelyan */
+} fg_hmc_params;
+
+typedef struct {
+  double dH;            /* H(end of MD) - H(start) of the proposal */
+  double action;        /* S of the field the call leaves (new or restored) */
+  double action_old;    /* S of the field the call started from */
+  int accepted;         /* 1 if the proposal was accepted */
+  int force_evals;      /* force evaluations of this trajectory */
+} fg_hmc_outcome;
+
+typedef struct fg_hmc fg_hmc;
+
+void fg_hmc_params_from_config(const fg_hmc_config *c, fg_hmc_params *p);
+int fg_hmc_create(const fg_theory *t, const fg_hmc_params *p, fg_hmc **out, fg_error *err);
+void fg_hmc_destroy(fg_hmc *h);
+void fg_hmc_md(fg_hmc *h, double *phi, double *pi);
+double fg_hmc_hamiltonian(const fg_hmc *h, const double *phi, const double *pi);
+void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id, int64_t traj,
+                       fg_hmc_outcome *out);
+int fg_hmc_forces_per_trajectory(const fg_hmc *h);
+int64_t fg_hmc_force_evaluations(const fg_hmc *h);
+int fg_hmc_force_rate(const fg_theory *t, double min_seconds, double *sites_per_second,
+                      fg_error *err);
+
+#endif
