@@ -19,6 +19,7 @@ static const shape shapes[] = {
   {10, 10, 5, 12, 12}, {10, 10, 5, 12, 2}, {6, 10, 3, 5, 7}, {6, 10, 5, 3, 13},
   {5, 7, 1, 4, 3},  {5, 5, 5, 2, 17},  {7, 3, 3, 9, 1},   {3, 3, 3, 1, 1},
   {4, 6, 3, 11, 20}, {9, 5, 5, 1, 2},  {6, 6, 1, 1, 1},   {10, 6, 3, 16, 5},
+  {24, 12, 3, 2, 3}, /* more than 256 sites: the weight gradient sums in chunks */
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

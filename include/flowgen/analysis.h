@@ -31,7 +31,7 @@
  *      number when tau_int(W) <= 1/2) and
  *      g(W) = exp(-W / tau(W)) - tau(W) / sqrt(W n);
  *      W is the first W = 1, 2, ... with g(W) < 0, or n/2 (then the flag
- *      FG_GAMMA_WINDOW_MAX: the series is too short for its autocorrelation).
+ *      FG_GAMMA_WINDOW_MAX).
  *   5. Bias of Gamma from the estimated mean (Wolff eq. 31): with
  *      C(W) = Gamma(0) + 2 sum_{t=1}^W Gamma(t), every Gamma(t) is raised by
  *      C(W)/n and C(W) recomputed.
@@ -39,12 +39,21 @@
  *      tau_int = C(W) / (2 Gamma(0)),
  *      tau_int_err = 2 tau_int sqrt((W - tau_int + 1/2)/n) (Madras-Sokal).
  *
+ * The effective number of independent measurements is n / (2 tau_int)
+ * (SPEC section 8: ESS of HMC = 1 / (2 tau_int) per trajectory).
+ *
  * value is the plain F(abar). Its bias is O(1/n), a factor ~1/sqrt(n)
  * smaller than err, so no correction is applied (Wolff's replica-based
  * correction needs more than one replicum).
  *
  * Flags (bits of fg_gamma_result.flags):
- *   FG_GAMMA_WINDOW_MAX        the window reached n/2 without g(W) < 0;
+ *   FG_GAMMA_WINDOW_MAX        the window reached n/2 without g(W) < 0 (a
+ *                              guard: g(n/2) < 0 holds for every S > 0 and
+ *                              n >= 2, so a too short series shows up as
+ *                              FG_GAMMA_SHORT instead, with W near n/10);
+ *   FG_GAMMA_SHORT             n < 100 tau_int: the series is too short for
+ *                              its autocorrelation, err and tau_int are biased
+ *                              low and their quoted errors unreliable;
  *   FG_GAMMA_ZERO_VARIANCE     Gamma(0) = 0: err = err_err = 0, tau_int = 0.5,
  *                              tau_int_err = 0, window = 0;
  *   FG_GAMMA_NEGATIVE_VARIANCE C(W) <= 0 (strongly anticorrelated or very
@@ -80,8 +89,8 @@
  * A configuration phi is V = lat->volume doubles in the site order of
  * lattice.h (last coordinate fastest); phi(x) is read at phi[x * stride]
  * (stride 1 for one configuration, stride = lanes for lane l of a
- * [V][lanes] block starting at phi + l). M = sum_x phi(x). Every direction
- * must have extent >= 2.
+ * [V][lanes] block starting at phi + l; stride >= 1). M = sum_x phi(x).
+ * Every direction must have extent >= 2.
  *
  * Per configuration, FG_PHI4_NPRIM primary values (prim[FG_PHI4_P_*]):
  *   FG_PHI4_P_M      M / V
@@ -91,8 +100,9 @@
  *   FG_PHI4_P_LINK   (1/d) sum_mu G(mu-hat), G(x) = (1/V) sum_y phi(y) phi(y+x)
  *   FG_PHI4_P_GP+mu  Gt(p_mu) = |phi~(p_mu)|^2 / V, p_mu = (2 pi / L_mu) mu-hat,
  *                    phi~(k) = sum_x exp(-i k x) phi(x); 0 for mu >= d.
- * G and phi~ come from one FFTW r2c transform of the configuration (and a c2r
- * of |phi~(k)|^2 for G); M and sum phi^2 are summed directly.
+ * Both two-point primaries come from one FFTW r2c transform of the
+ * configuration: P_LINK = V^-2 sum_k |phi~(k)|^2 (1/d) sum_mu cos(k_mu), and
+ * P_GP+mu read off at p_mu; M and sum phi^2 are summed directly.
  *
  * The FG_PHI4_NOBS observables (results[FG_PHI4_*], Gamma method on the series
  * of primaries; <.> is the ensemble mean):
@@ -159,8 +169,12 @@ enum {
   FG_GAMMA_WINDOW_MAX = 1,
   FG_GAMMA_ZERO_VARIANCE = 2,
   FG_GAMMA_NEGATIVE_VARIANCE = 4,
-  FG_GAMMA_UNDEFINED = 8
+  FG_GAMMA_UNDEFINED = 8,
+  FG_GAMMA_SHORT = 16
 };
+
+/* FG_GAMMA_SHORT is set when n < FG_GAMMA_SHORT_FACTOR * tau_int. */
+#define FG_GAMMA_SHORT_FACTOR 100.0
 
 typedef struct {
   double value;        /* F(abar) */

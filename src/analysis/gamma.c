@@ -208,6 +208,8 @@ static void summarize(double *gamma, size_t n, size_t w, fg_gamma_result *out)
   out->err_err = out->err * sqrt((dw + 0.5) / dn);
   double ms = dw - out->tau_int + 0.5;
   out->tau_int_err = 2.0 * out->tau_int * sqrt((ms > 0.0 ? ms : 0.0) / dn);
+  if (dn < FG_GAMMA_SHORT_FACTOR * out->tau_int)
+    out->flags |= FG_GAMMA_SHORT;
 }
 
 static int check_input(const double *a, int nobs, size_t n, fg_gamma_func f, double S,

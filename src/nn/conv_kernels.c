@@ -200,13 +200,19 @@ static double forward_cost(const forward_shape *f, int cout)
   return nob * per_tile / f->sb;
 }
 
+/* Among equal estimates the widest tile wins (the list is by ob): fewer
+ * index loads and tile set-ups, measurably a few percent faster. */
 static int forward_oblock(int cout)
 {
   int best = -1;
-  for (int j = 0; j < NFORWARD; ++j)
-    if (forward_shapes[j].ob <= cout &&
-        (best < 0 || forward_cost(&forward_shapes[j], cout) < forward_cost(&forward_shapes[best], cout)))
+  double best_cost = 0;
+  for (int j = 0; j < NFORWARD; ++j) {
+    double c = forward_cost(&forward_shapes[j], cout);
+    if (forward_shapes[j].ob <= cout && (best < 0 || c <= best_cost * (1 + 1e-9))) {
       best = j;
+      best_cost = c;
+    }
+  }
   return forward_shapes[best].ob;
 }
 
