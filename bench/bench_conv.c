@@ -112,13 +112,14 @@ enum { OP_FORWARD, OP_BACKWARD_INPUT, OP_BACKWARD_WEIGHT };
 static void run_op(layer *l, int op, int b, const int *sites, int nsites)
 {
   size_t bin = (size_t)l->cin * l->volume * FG_VLEN, bout = (size_t)l->cout * l->volume * FG_VLEN;
+  float *in = l->in + (size_t)b * bin, *gin = l->gin + (size_t)b * bin;
+  float *out = l->out + (size_t)b * bout, *gout = l->gout + (size_t)b * bout;
   if (op == OP_FORWARD)
-    fg_conv_forward(l->plan, l->in + (size_t)b * bin, l->out + (size_t)b * bout, sites, nsites);
+    fg_conv_forward(l->plan, in, out, sites, nsites);
   else if (op == OP_BACKWARD_INPUT)
-    fg_conv_backward_input(l->plan, l->gout + (size_t)b * bout, l->gin + (size_t)b * bin, sites, nsites);
+    fg_conv_backward_input(l->plan, gout, gin, sites, nsites);
   else
-    fg_conv_backward_weight(l->plan, l->in + (size_t)b * bin, l->gout + (size_t)b * bout, l->gw, l->gb, sites,
-                            nsites);
+    fg_conv_backward_weight(l->plan, in, gout, l->gw, l->gb, sites, nsites);
 }
 
 /* Seconds per call of one operation, cycling over the blocks: the best of

@@ -10,7 +10,9 @@
 #include <signal.h>
 
 int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag);
+int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag);
 int cmd_info(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Prints "flowgen: <message>" on rank 0's stderr (every rank's for rank-local

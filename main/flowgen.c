@@ -27,6 +27,8 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  train CONFIG [--resume] [--json]   train a flow (any number of MPI ranks)\n"
+          "  sample CONFIG [--resume] [--json]  ensemble from a trained flow (rank 0 coordinates)\n"
+          "  analyze FILE.h5 [--json]           observables, errors, tau_int, ESS, costs\n"
           "  info FILE.h5 [--json]              what a checkpoint holds, with provenance\n"
           "  bench CONFIG [--json] [--batch N]  kernel and throughput figures on one core\n"
           "  version                            print the version\n"
@@ -47,6 +49,10 @@ static int dispatch(int argc, char **argv)
   const char *cmd = argv[1];
   if (strcmp(cmd, "train") == 0)
     return cmd_train(argc - 2, argv + 2, &stop_requested);
+  if (strcmp(cmd, "sample") == 0)
+    return cmd_sample(argc - 2, argv + 2, &stop_requested);
+  if (strcmp(cmd, "analyze") == 0)
+    return cmd_analyze(argc - 2, argv + 2);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0)

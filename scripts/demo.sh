@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, trains the tutorial flow
-# (configs/phi4_tutorial.yaml) and prints what it reached and what the
-# checkpoint holds.
+# The main job, end to end: installs what is missing, builds, trains the
+# tutorial flow (configs/phi4_tutorial.yaml), samples an ensemble with it
+# and analyses the ensemble.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,5 +10,7 @@ export OPENBLAS_NUM_THREADS=1
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+rm -f out/tutorial/ensemble.h5 out/tutorial/ensemble.h5.tmp
 ./build/flowgen train configs/phi4_tutorial.yaml
-./build/flowgen info out/tutorial/model.h5 | head -n 30
+./build/flowgen sample configs/phi4_tutorial.yaml
+./build/flowgen analyze out/tutorial/ensemble.h5

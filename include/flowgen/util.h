@@ -16,10 +16,17 @@
  *   int fg_make_parent_dir(const char *path, fg_error *err)
  *     mkdir -p of the folder holding path (nothing for a bare file name).
  *     FG_ERR_RUNTIME naming the folder on failure.
+ *
+ *   void fg_sha256(const void *data, size_t n, uint8_t digest[32])
+ *   int fg_sha256_file(const char *path, char hex[65], fg_error *err)
+ *     SHA-256 of bytes, or the lowercase hex digest of a file's bytes
+ *     (FG_ERR_INPUT if unreadable).
  */
 #ifndef FLOWGEN_UTIL_H
 #define FLOWGEN_UTIL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "flowgen/error.h"
@@ -37,5 +44,7 @@ void fg_progress_init(fg_progress *p, FILE *out, const char *what, double total)
 void fg_progress_update(fg_progress *p, double done, const char *extra);
 void fg_progress_done(fg_progress *p, double done, const char *extra);
 int fg_make_parent_dir(const char *path, fg_error *err);
+void fg_sha256(const void *data, size_t n, uint8_t digest[32]);
+int fg_sha256_file(const char *path, char hex[65], fg_error *err);
 
 #endif

@@ -54,8 +54,12 @@ struct fg_conv_plan {
 
 static int cpu_runs_avx512(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#else
+  return 0;
+#endif
 }
 
 static const fg_conv_kernels *choose_kernels(void)

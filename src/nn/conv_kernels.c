@@ -6,23 +6,26 @@
  * with FG_KERNELS_UNAVAILABLE it exports a table marked unavailable (for a
  * compiler that cannot target AVX-512).
  *
- * One sample block is one vector of FG_VLEN = 16 floats, so every loop works
- * on whole vectors and the lanes never mix (except in the final sums of the
- * weight gradient). The speed comes from register blocking:
+ * A sample block is FG_VLEN = 16 floats per site and channel, one AVX-512
+ * vector, so the loops work on whole vectors and the lanes never mix (except
+ * in the final sums of the weight gradient). Narrower targets split a block
+ * into 16 / VW vectors ("pieces") and treat each piece like a site of its
+ * own. The speed comes from register blocking:
  *
- *  - forward: a tile of OB output channels x SB sites keeps OB*SB vector
- *    accumulators in registers while it runs over taps and input channels;
- *    each input vector loaded serves OB FMAs, each weight (broadcast from
- *    memory) serves SB FMAs.
+ *  - forward: a tile of OB output channels x SB columns (a column: one
+ *    piece of one site) keeps OB*SB vector accumulators in registers while
+ *    it runs over the taps and input channels; each input vector loaded
+ *    serves OB FMAs, each weight (broadcast) serves SB FMAs.
  *  - weight gradient: a tile of OB output x IB input channels x KB taps
  *    keeps OB*IB*KB accumulators while it runs over the sites.
  *
  * The tile shapes are compile-time constants (one function per shape,
- * generated from the lists below) so that the accumulators stay in
- * registers. Tails never need special code: a last tile that would run past
- * the end is shifted back to end at the end (it overlaps the tile before;
- * the overlap is recomputed and, for accumulations, not stored twice), and a
- * last site tile repeats its last site.
+ * generated from the lists below, picked per layer by a cost estimate) so
+ * that the accumulators stay in registers. Tails need no code of their own:
+ * a last channel or tap tile that would run past the end is shifted back to
+ * end at the end (it overlaps the tile before; the overlap is recomputed
+ * and, for accumulations, not stored twice), and a last column tile repeats
+ * its last column (the same value stored twice).
  */
 #include "conv_internal.h"
 
@@ -37,32 +40,67 @@
 #define FG_KSTR2(x) #x
 #define FG_KSTR(x) FG_KSTR2(x)
 
+/* The variant's name is the suffix without its underscore. */
+#define FG_KISA (FG_KSTR(FG_KSUFFIX) + 1)
+
 #ifdef FG_KERNELS_UNAVAILABLE
 
-const fg_conv_kernels FG_KNAME(fg_conv_kernels) = {FG_KSTR(FG_KSUFFIX) + 1, 0, NULL, NULL, NULL, NULL};
+const fg_conv_kernels FG_KNAME(fg_conv_kernels) = {FG_KISA, 0, NULL, NULL, NULL, NULL};
 
 #else
 
 /* Every vector helper is inlined (and takes vectors by pointer), so the
- * warning about returning 64-byte vectors without AVX-512 (an ABI concern
- * of real calls) never applies. */
+ * warning about returning wide vectors without the ISA that holds them in
+ * registers (an ABI concern of real calls) never applies. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #if FG_VLEN != 16
 #error "the kernels assume 16 lanes per sample block"
 #endif
 
-typedef float v16f __attribute__((vector_size(64), aligned(64)));
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
+/* The kernels work on vectors of VW lanes, the widest the target holds in
+ * registers: a sample block is PIECES = 16 / VW of them. With AVX-512 a
+ * piece is the whole block; elsewhere (GCC would otherwise emulate 64-byte
+ * vectors through memory) a tile "column" is one piece of one site. */
+#if defined(__AVX512F__)
+#define VW 16
+#elif defined(__AVX__)
+#define VW 8
+#else
+#define VW 4
+#endif
+#define PIECES (FG_VLEN / VW)
+
+typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(VW * sizeof(float))));
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-ALWAYS_INLINE v16f load16(const float *p) { return *(const v16f *)p; }
-ALWAYS_INLINE void store16(float *p, const v16f *v) { *(v16f *)p = *v; }
-ALWAYS_INLINE v16f splat16(float x)
+ALWAYS_INLINE vf load_vf(const float *p) { return *(const vf *)p; }
+ALWAYS_INLINE void store_vf(float *p, const vf *v) { *(vf *)p = *v; }
+/* Not built lane by lane: GCC then keeps the accumulator arrays that start
+ * from a splat in memory instead of registers. */
+ALWAYS_INLINE vf splat_vf(float x) { return (vf){0} + x; }
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+
+/* The sum of the lanes, pairwise (short dependency chains). Shuffles, not
+ * a copy to memory: that, too, made GCC spill the weight tiles' pointers. */
+ALWAYS_INLINE float sum_vf(const vf *pv)
 {
-  return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+  vf v = *pv;
+#if VW == 16
+  v8f a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+          __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif VW == 8
+  v8f a = v;
+#endif
+#if VW >= 8
+  v4f b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+#else
+  v4f b = v;
+#endif
+  return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
 /* A loaded vector feeding several FMAs must be loaded once: left alone, GCC
@@ -70,22 +108,16 @@ ALWAYS_INLINE v16f splat16(float x)
  * tiles with two output channels. The empty asm pins it in a register. */
 #if defined(__AVX512F__)
 #define PIN(v) __asm__("" : "+v"(v))
+#elif defined(__x86_64__) || defined(__i386__)
+#define PIN(v) __asm__("" : "+x"(v))
 #else
 #define PIN(v) ((void)0)
 #endif
 
-ALWAYS_INLINE float sum16(const v16f *pv)
-{
-  v16f v = *pv;
-  v8f a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-          __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  v4f b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
-  return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
-/* Register budgets (accumulators + operands) per ISA. The shapes are
- * (OB, SB) for the forward and (OB, IB, KB) for the weight gradient; the
- * larger a tile, the fewer loads per FMA, up to the register file. */
+/* Tile shapes per register file. (OB, SB) for the forward: OB*SB
+ * accumulators plus SB operands; (OB, IB, KB) for the weight gradient:
+ * OB*IB*KB accumulators plus OB + 1 operands. The larger a tile, the fewer
+ * loads per FMA, up to the 32 (AVX-512) or 16 registers. */
 #if defined(__AVX512F__)
 #define FORWARD_SHAPES(X)                                                                    \
   X(1, 8) X(2, 8) X(3, 6) X(4, 5) X(5, 4) X(6, 4) X(7, 3) X(8, 3) X(9, 2) X(10, 2) X(11, 2) \
@@ -98,41 +130,42 @@ ALWAYS_INLINE float sum16(const v16f *pv)
 #define MAXIB 8
 #define MAXKB 9
 #else
-#define FORWARD_SHAPES(X) X(1, 2) X(2, 1) X(3, 1) X(4, 1)
-#define WEIGHT_SHAPES(X) X(1, 1, 1) X(1, 1, 3) X(2, 1, 1) X(1, 2, 1)
-#define MAXOB 4
-#define MAXSB 2
-#define MAXIB 2
-#define MAXKB 3
+#define FORWARD_SHAPES(X) X(1, 4) X(2, 4) X(3, 3) X(4, 2) X(6, 2) X(8, 1)
+#define WEIGHT_SHAPES(X) X(1, 1, 1) X(1, 1, 9) X(1, 2, 5) X(1, 4, 3)
+#define MAXOB 8
+#define MAXSB 4
+#define MAXIB 4
+#define MAXKB 9
 #endif
 
 /* ---- forward ---------------------------------------------------------- */
 
 /* One tile: OB output channels (weights w, bias b, outputs out, all already
- * offset to the tile's first channel) at the SB sites ys. */
+ * offset to the tile's first channel) at SB columns, column s being lanes
+ * lo[s] .. lo[s] + VW - 1 of site ys[s]. */
 ALWAYS_INLINE void forward_tile(const int OB, const int SB, const int cin,
                                 const fg_conv_geometry *g, const float *restrict w,
                                 const float *restrict b, const float *restrict in,
-                                float *restrict out, const int *ys)
+                                float *restrict out, const int *ys, const int *lo)
 {
   const int ntaps = g->ntaps;
   const ptrdiff_t cs = (ptrdiff_t)g->volume * FG_VLEN;
   const int *tap[MAXSB];
-  v16f acc[MAXOB][MAXSB];
+  vf acc[MAXOB][MAXSB];
   for (int s = 0; s < SB; ++s)
     tap[s] = g->index + (ptrdiff_t)ys[s] * ntaps;
   for (int o = 0; o < OB; ++o)
     for (int s = 0; s < SB; ++s)
-      acc[o][s] = splat16(b[o]);
+      acc[o][s] = splat_vf(b[o]);
   for (int k = 0; k < ntaps; ++k) {
     const float *p[MAXSB];
     for (int s = 0; s < SB; ++s)
-      p[s] = in + (ptrdiff_t)tap[s][k] * FG_VLEN;
+      p[s] = in + (ptrdiff_t)tap[s][k] * FG_VLEN + lo[s];
     const float *wk = w + (ptrdiff_t)k * cin * OB;
     for (int i = 0; i < cin; ++i) {
-      v16f x[MAXSB];
+      vf x[MAXSB];
       for (int s = 0; s < SB; ++s) {
-        x[s] = load16(p[s] + i * cs);
+        x[s] = load_vf(p[s] + i * cs);
         if (OB > 1)
           PIN(x[s]);
       }
@@ -143,25 +176,29 @@ ALWAYS_INLINE void forward_tile(const int OB, const int SB, const int cin,
   }
   for (int o = 0; o < OB; ++o)
     for (int s = 0; s < SB; ++s)
-      store16(out + o * cs + (ptrdiff_t)ys[s] * FG_VLEN, &acc[o][s]);
+      store_vf(out + o * cs + (ptrdiff_t)ys[s] * FG_VLEN + lo[s], &acc[o][s]);
 }
 
-/* All tiles of one shape: site tiles outside (their input neighbourhood
- * stays in cache), channel tiles inside. */
+/* All tiles of one shape: column tiles outside (their input neighbourhood
+ * stays in cache), channel tiles inside. Column j is piece j % PIECES of
+ * site number j / PIECES; a last partial tile repeats the last column. */
 ALWAYS_INLINE void forward_all(const int OB, const int SB, const int cin,
                                const fg_conv_geometry *g, const float *wpack, const float *bias,
                                const float *in, float *out, const int *sites, int nsites)
 {
-  const int nob = (g->cout + OB - 1) / OB;
+  const int nob = (g->cout + OB - 1) / OB, ncols = nsites * PIECES;
   const ptrdiff_t cs = (ptrdiff_t)g->volume * FG_VLEN;
-  for (int n0 = 0; n0 < nsites; n0 += SB) {
-    int ys[MAXSB];
-    for (int s = 0; s < SB; ++s)
-      ys[s] = sites[n0 + s < nsites ? n0 + s : nsites - 1];
+  for (int j0 = 0; j0 < ncols; j0 += SB) {
+    int ys[MAXSB], lo[MAXSB];
+    for (int s = 0; s < SB; ++s) {
+      int j = j0 + s < ncols ? j0 + s : ncols - 1;
+      ys[s] = sites[j / PIECES];
+      lo[s] = j % PIECES * VW;
+    }
     for (int blk = 0; blk < nob; ++blk) {
       int o0 = blk * OB < g->cout - OB ? blk * OB : g->cout - OB;
       forward_tile(OB, SB, cin, g, wpack + (ptrdiff_t)blk * g->ntaps * cin * OB, bias + o0,
-                   in, out + o0 * cs, ys);
+                   in, out + o0 * cs, ys, lo);
     }
   }
 }
@@ -171,7 +208,7 @@ ALWAYS_INLINE void forward_all(const int OB, const int SB, const int cin,
                                   const float *bias, const float *in, float *out,           \
                                   const int *sites, int nsites)                             \
   {                                                                                         \
-    if (g->cin == 1) /* the first layer: no loop over input channels */                 \
+    if (g->cin == 1) /* the first layer: no loop over input channels */                   \
       forward_all(OB, SB, 1, g, wpack, bias, in, out, sites, nsites);                       \
     else                                                                                    \
       forward_all(OB, SB, g->cin, g, wpack, bias, in, out, sites, nsites);                  \
@@ -245,32 +282,34 @@ ALWAYS_INLINE void weight_tile(const int OB, const int IB, const int KB,
   const int *index0 = g->index + k0;
   for (int c0 = 0; c0 < nsites; c0 += WEIGHT_CHUNK) {
     int c1 = c0 + WEIGHT_CHUNK < nsites ? c0 + WEIGHT_CHUNK : nsites;
-    v16f acc[MAXOB][MAXIB][MAXKB];
+    vf acc[MAXOB][MAXIB][MAXKB];
     for (int o = 0; o < OB; ++o)
       for (int i = 0; i < IB; ++i)
         for (int k = 0; k < KB; ++k)
-          acc[o][i][k] = (v16f){0};
+          acc[o][i][k] = (vf){0};
     for (int n = c0; n < c1; ++n) {
       const ptrdiff_t y = sites[n];
       const int *t = index0 + y * ntaps;
-      v16f gv[MAXOB];
-      for (int o = 0; o < OB; ++o)
-        gv[o] = load16(g0 + o * cs + y * FG_VLEN);
-      for (int k = 0; k < KB; ++k) {
-        const float *p = in0 + (ptrdiff_t)t[k] * FG_VLEN;
-        for (int i = 0; i < IB; ++i) {
-          v16f x = load16(p + i * cs);
-          if (OB > 1)
-            PIN(x);
-          for (int o = 0; o < OB; ++o)
-            acc[o][i][k] += gv[o] * x;
+      for (int q = 0; q < FG_VLEN; q += VW) {
+        vf gv[MAXOB];
+        for (int o = 0; o < OB; ++o)
+          gv[o] = load_vf(g0 + o * cs + y * FG_VLEN + q);
+        for (int k = 0; k < KB; ++k) {
+          const float *p = in0 + (ptrdiff_t)t[k] * FG_VLEN + q;
+          for (int i = 0; i < IB; ++i) {
+            vf x = load_vf(p + i * cs);
+            if (OB > 1)
+              PIN(x);
+            for (int o = 0; o < OB; ++o)
+              acc[o][i][k] += gv[o] * x;
+          }
         }
       }
     }
     for (int o = os; o < OB; ++o)
       for (int i = is; i < IB; ++i)
         for (int k = ks; k < KB; ++k)
-          gw[((ptrdiff_t)(o0 + o) * g->cin + i0 + i) * ntaps + k0 + k] += sum16(&acc[o][i][k]);
+          gw[((ptrdiff_t)(o0 + o) * g->cin + i0 + i) * ntaps + k0 + k] += sum_vf(&acc[o][i][k]);
   }
 }
 
@@ -347,17 +386,18 @@ static void weight_grad(const fg_conv_geometry *g, int tiling, const float *in,
   for (int o = 0; o < g->cout; ++o) {
     for (int c0 = 0; c0 < nsites; c0 += WEIGHT_CHUNK) {
       int c1 = c0 + WEIGHT_CHUNK < nsites ? c0 + WEIGHT_CHUNK : nsites;
-      v16f s = {0};
+      vf s = {0};
       for (int n = c0; n < c1; ++n)
-        s += load16(gout + o * cs + (ptrdiff_t)sites[n] * FG_VLEN);
-      gbias[o] += sum16(&s);
+        for (int q = 0; q < FG_VLEN; q += VW)
+          s += load_vf(gout + o * cs + (ptrdiff_t)sites[n] * FG_VLEN + q);
+      gbias[o] += sum_vf(&s);
     }
   }
   weight_shapes[tiling].fn(g, in, gout, gweight, sites, nsites);
 }
 
 const fg_conv_kernels FG_KNAME(fg_conv_kernels) = {
-  FG_KSTR(FG_KSUFFIX) + 1, 1, forward_oblock, forward, weight_tiling, weight_grad,
+  FG_KISA, 1, forward_oblock, forward, weight_tiling, weight_grad,
 };
 
 #endif

@@ -44,6 +44,7 @@ typedef struct {
   MPI_Op op;
   int64_t step, n_train;
   double wall0, wall_prev, allreduce_s, loss, last_ess;
+  double wall_end;          /* when training ended (0: still training) */
   double window[4096];
   int window_len;
   FILE *log;
@@ -128,6 +129,14 @@ static double tail_ess(const double *t, double *err)
   return ess;
 }
 
+/* Seconds of training (C_setup): this run's since set-up began, plus the
+ * runs before a resume; the final evaluation is not training and is left
+ * out, so that resuming a finished run does not count it twice. */
+static double train_seconds(const trainer *t)
+{
+  return t->wall_prev + (t->wall_end > 0 ? t->wall_end : fg_wall_time()) - t->wall0;
+}
+
 static int allreduce(trainer *t, double *buf)
 {
   double t0 = fg_wall_time();
@@ -136,17 +145,50 @@ static int allreduce(trainer *t, double *buf)
   return rc == MPI_SUCCESS ? FG_OK : FG_ERR_RUNTIME;
 }
 
+/* Makes every rank of comm return the same status, the worst one (codes
+ * are negative), so that no rank goes on to a collective the others have
+ * left. Ranks that were fine take over the message of the lowest failing
+ * rank: whichever rank reports the error then names its real cause. */
+static int agree_status(MPI_Comm comm, int rc, fg_error *err)
+{
+  int rank, nranks;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &nranks);
+  int mine[2] = {rc, rc != FG_OK ? rank : nranks}, worst[2];
+  MPI_Allreduce(mine, worst, 2, MPI_INT, MPI_MIN, comm);
+  if (worst[0] == FG_OK)
+    return FG_OK;
+  char msg[sizeof err->msg] = "";
+  if (rank == worst[1] && err != NULL)
+    memcpy(msg, err->msg, sizeof msg);
+  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, worst[1], comm);
+  msg[sizeof msg - 1] = '\0';
+  if (rc == FG_OK)
+    fg_fail(err, worst[0], "fg_train_run [train.c]", "rank %d failed: %s", worst[1], msg);
+  else if (err != NULL)
+    err->code = worst[0];
+  return worst[0];
+}
+
 /* ---- schedule ---------------------------------------------------------- */
 
+/* The per-rank batch of step `step` (0-based): batch_size x factor^k,
+ * k = step / every, rounded, within [1, max_batch_size]. The loop stops
+ * at the bound the factor moves towards (the config allows factor <= 1),
+ * so it never runs step / every times for nothing. */
 static int batch_at(const fg_train_config *tc, int64_t step)
 {
-  if (tc->schedule.kind != FG_SCHED_BATCH_SIZE)
+  const fg_schedule_config *s = &tc->schedule;
+  if (s->kind != FG_SCHED_BATCH_SIZE || s->factor == 1.0)
     return tc->batch_size;
+  const int grows = s->factor > 1.0;
   double b = tc->batch_size;
-  for (int64_t k = step / tc->schedule.every; k > 0 && b < tc->schedule.max_batch_size; --k)
-    b *= tc->schedule.factor;
+  for (int64_t k = step / s->every; k > 0 && (grows ? b < s->max_batch_size : b > 1.0); --k)
+    b *= s->factor;
   b = floor(b + 0.5);
-  return b > tc->schedule.max_batch_size ? tc->schedule.max_batch_size : (int)b;
+  if (b < 1.0)
+    return 1;
+  return b > s->max_batch_size ? s->max_batch_size : (int)b;
 }
 
 static double lr_at(const fg_train_config *tc, int64_t step)
@@ -224,7 +266,7 @@ static int train_step(trainer *t, int *rc)
   if (t->log != NULL) {
     fprintf(t->log, "%lld,%d,%lld,%.9g,%.9g,%.6f,%lld,%.3f,%.6g,%.4f\n", (long long)t->step,
             batch, (long long)gbatch, lr, t->loss, t->last_ess, (long long)t->n_train,
-            t->wall_prev + fg_wall_time() - t->wall0, gnorm, t->allreduce_s);
+            train_seconds(t), gnorm, t->allreduce_s);
     fflush(t->log);
   }
   return tail[T_STOP] > 0.0;
@@ -240,11 +282,41 @@ static void iso_time(char *buf, size_t n)
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
 }
 
+/* FNV-1a over the parameters' bytes. */
+static uint64_t params_hash(const float *p, size_t n)
+{
+  const unsigned char *b = (const unsigned char *)p;
+  uint64_t h = 14695981039346656037ULL;
+  for (size_t i = 0; i < n * sizeof(float); ++i)
+    h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* Whether every rank holds the same parameters. They must, since all apply
+ * the same update to the same reduced gradient; a reduction that gave ranks
+ * different bits would make them drift apart silently, and only rank 0's
+ * copy reaches the checkpoint. Checked where a checkpoint is written, not
+ * every step, so a step keeps its single collective. */
+static int ranks_in_step(trainer *t, fg_error *err)
+{
+  uint64_t h = params_hash(fg_flow_params(t->flow), t->np);
+  uint64_t mine[2] = {h, ~h}, most[2];
+  MPI_Allreduce(mine, most, 2, MPI_UINT64_T, MPI_MAX, t->opt->comm);
+  if (most[0] == ~most[1])
+    return FG_OK;
+  return fg_fail(err, FG_ERR_RUNTIME, "save_checkpoint [train.c]",
+                 "the ranks hold different parameters at step %lld (the gradient reduction "
+                 "did not give every rank the same bits)",
+                 (long long)t->step);
+}
+
 /* Writes the checkpoint from rank 0; the status is broadcast so that all
  * ranks agree. */
 static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error *err)
 {
-  int rc = FG_OK;
+  int rc = ranks_in_step(t, err);
+  if (rc != FG_OK)
+    return rc;
   if (t->rank == 0) {
     fg_checkpoint ck;
     memset(&ck, 0, sizeof ck);
@@ -268,7 +340,7 @@ static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error
     ck.ess = ess;
     ck.ess_samples = ess_samples;
     ck.loss = t->loss;
-    ck.wall_seconds = t->wall_prev + fg_wall_time() - t->wall0;
+    ck.wall_seconds = train_seconds(t);
     ck.allreduce_seconds = t->allreduce_s;
     snprintf(ck.stop_reason, sizeof ck.stop_reason, "%s", t->stop_reason);
     snprintf(ck.flowgen_version, sizeof ck.flowgen_version, "%s", FLOWGEN_VERSION);
@@ -406,7 +478,10 @@ static int eval_ess(trainer *t, int64_t n, double *ess, double *ess_err)
     tail_add(tail, t->blk.logw, nv);
   }
   tail[T_NSAMP] = (double)(hi - lo);
-  int rc = allreduce(t, t->buf);
+  /* Not through allreduce(): its clock counts training communication only. */
+  int rc = MPI_Allreduce(MPI_IN_PLACE, t->buf, 1, t->dtype, t->op, t->opt->comm) == MPI_SUCCESS
+               ? FG_OK
+               : FG_ERR_RUNTIME;
   *ess = tail_ess(tail, ess_err);
   return rc;
 }
@@ -465,7 +540,6 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
     rc = load_state(t, cfg->train.init_from, 0, err);
   if (rc == FG_OK)
     rc = open_log(t, err);
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, opt->comm);
   return rc;
 }
 
@@ -515,16 +589,18 @@ static int train_loop(trainer *t, fg_error *err)
 int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_result *res,
                  fg_error *err)
 {
-  trainer *t = malloc(sizeof *t);
-  if (t == NULL)
-    return fg_fail(err, FG_ERR_RUNTIME, "fg_train_run [train.c]", "out of memory");
   memset(res, 0, sizeof *res);
-  t->wall0 = fg_wall_time();
-  double wall0 = t->wall0;
-  int rc = trainer_setup(t, cfg, opt, err);
+  double wall0 = fg_wall_time();
+  trainer *t = fg_alloc(sizeof *t, err, "fg_train_run [train.c]");
+  int rc = t != NULL ? trainer_setup(t, cfg, opt, err) : FG_ERR_RUNTIME;
+  /* Set-up is local (config, model, files); one rank's failure ends all. */
+  rc = agree_status(opt->comm, rc, err);
+  if (t == NULL)
+    return rc;
   t->wall0 = wall0;
   if (rc == FG_OK)
     rc = train_loop(t, err);
+  t->wall_end = fg_wall_time();
   double ess = -1.0, ess_err = 0.0;
   int64_t nev = 0;
   if (rc == FG_OK && strcmp(t->stop_reason, "signal") != 0) {
@@ -540,12 +616,12 @@ int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_res
     res->ess = ess;
     res->ess_err = ess_err;
     res->ess_samples = nev;
-    res->wall_seconds = t->wall_prev + fg_wall_time() - t->wall0;
+    res->wall_seconds = train_seconds(t);
     res->allreduce_seconds = t->allreduce_s;
     res->seconds_per_sample = t->n_train > 0 ? res->wall_seconds / (double)t->n_train : 0.0;
     snprintf(res->stop_reason, sizeof res->stop_reason, "%s", t->stop_reason);
   }
   trainer_free(t);
-  free(t);
+  fg_free(t);
   return rc;
 }

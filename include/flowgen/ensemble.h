@@ -1,0 +1,133 @@
+/*
+ * ensemble.h -- the ensemble file (SPEC section 6), written with parallel
+ * HDF5 by all ranks together, read by one.
+ *
+ * Layout (one file per run, the same for flow and HMC ensembles):
+ *   /configs            [n, L0, L1, ...] float64  row j = configuration j
+ *   /proposals/logq     [n] float64   (flow ensembles only)
+ *   /proposals/action   [n] float64
+ *   /proposals/logw     [n] float64   (flow ensembles only) -S - log q
+ *   /chain/index        [n_chain] int64   row of /configs each chain step holds
+ *   /chain/accepted     [n_chain] uint8
+ *   root attributes     format = "flowgen-ensemble", format_version, kind
+ *                       ("flow" | "hmc"), and whatever the writer sets
+ *                       (config text, seed, ranks, versions, git revision,
+ *                       wall and CPU seconds, acceptance, model SHA-256, ...)
+ *   progress attributes rows_done (rows of /configs and /chain written and
+ *                       flushed), complete (0 or 1), and the writer's own
+ *                       resume state (chain_current, chain_current_logw, ...).
+ *
+ * Writing. While a run is in progress the file lives at "<path>.tmp"; it is
+ * renamed to path when the run completes, so a final name always holds a
+ * complete file. All writing calls are COLLECTIVE over the communicator
+ * given at creation: every rank calls them in the same order with the same
+ * metadata arguments (ranks with nothing to write pass empty runs); data
+ * transfers are collective (MPI-IO). Datasets are created at their final
+ * size.
+ *
+ *   int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
+ *                          fg_ensemble **out, fg_error *err)
+ *     Creates "<path>.tmp" (replacing a stale one) and the parent folder.
+ *   int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
+ *                          fg_ensemble **out, fg_error *err)
+ *     Reopens "<path>.tmp" of an interrupted run for --resume; FG_ERR_INPUT
+ *     if it is missing, foreign, complete, or its layout differs from lay.
+ *   int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first,
+ *                              const int64_t *count, const double *configs,
+ *                              const double *logq, const double *action,
+ *                              const double *logw, fg_error *err)
+ *     This rank's rows: runs [first[k], first[k] + count[k]) with the data of
+ *     all runs concatenated in order (configs: V values per row). logq and
+ *     logw are ignored for HMC layouts. nruns may be 0.
+ *   int fg_ensemble_write_chain(fg_ensemble *e, int64_t first, int64_t count,
+ *                               const int64_t *index, const uint8_t *accepted,
+ *                               int root, fg_error *err)
+ *     Chain steps [first, first + count) from rank `root` (others' data unused).
+ *   int fg_ensemble_set_progress(fg_ensemble *e, const char *name, double value, fg_error *err)
+ *   int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg_error *err)
+ *     A numeric progress attribute (resume state); rows_done among them.
+ *   int fg_ensemble_set_attr_string / _double / _int64 (e, name, value, err)
+ *     Root attributes (collective, identical values on every rank).
+ *   int fg_ensemble_flush(fg_ensemble *e, fg_error *err)
+ *     H5Fflush: what was written is on disk and the file is consistent.
+ *   int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count,
+ *                             double *configs, fg_error *err)
+ *     Collective read (for resuming HMC from its last configuration).
+ *   int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err)
+ *     Closes; with complete = 1 sets complete = 1 and renames "<path>.tmp"
+ *     to path. Frees e in every case.
+ *
+ * Reading (one rank, serial HDF5; for analyze, info, compare):
+ *   int fg_ensemble_load(const char *path, fg_ensemble_data *d, fg_error *err)
+ *     Reads the whole file into memory; FG_ERR_INPUT for a missing,
+ *     foreign or incomplete file (naming it). fg_ensemble_data_free releases.
+ */
+#ifndef FLOWGEN_ENSEMBLE_H
+#define FLOWGEN_ENSEMBLE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "flowgen/config.h"
+#include "flowgen/error.h"
+
+#define FG_ENSEMBLE_FORMAT "flowgen-ensemble"
+#define FG_ENSEMBLE_VERSION 1
+
+typedef enum { FG_ENSEMBLE_FLOW = 0, FG_ENSEMBLE_HMC = 1 } fg_ensemble_kind;
+
+typedef struct {
+  fg_ensemble_kind kind;
+  int nd;
+  int extent[FG_MAXDIM];
+  int64_t n_configs;   /* rows of /configs */
+  int64_t n_chain;     /* steps of /chain */
+} fg_ensemble_layout;
+
+typedef struct fg_ensemble fg_ensemble;
+
+int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
+                       fg_ensemble **out, fg_error *err);
+int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
+                       fg_ensemble **out, fg_error *err);
+int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first, const int64_t *count,
+                           const double *configs, const double *logq, const double *action,
+                           const double *logw, fg_error *err);
+int fg_ensemble_write_chain(fg_ensemble *e, int64_t first, int64_t count, const int64_t *index,
+                            const uint8_t *accepted, int root, fg_error *err);
+int fg_ensemble_set_progress(fg_ensemble *e, const char *name, double value, fg_error *err);
+int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg_error *err);
+int fg_ensemble_set_attr_string(fg_ensemble *e, const char *name, const char *value,
+                                fg_error *err);
+int fg_ensemble_set_attr_double(fg_ensemble *e, const char *name, double value, fg_error *err);
+int fg_ensemble_set_attr_int64(fg_ensemble *e, const char *name, int64_t value, fg_error *err);
+int fg_ensemble_flush(fg_ensemble *e, fg_error *err);
+int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count, double *configs,
+                          fg_error *err);
+int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err);
+
+/* The whole file in memory (reading side). Attributes: strings and numbers
+ * by name, in the order the file lists them. */
+typedef struct {
+  char *name;
+  int is_string;
+  char *text;          /* is_string */
+  double value;        /* numeric (integers converted) */
+} fg_ensemble_attr;
+
+typedef struct {
+  fg_ensemble_layout layout;
+  int volume;
+  double *configs;     /* [n_configs][V] */
+  double *logq, *action, *logw;   /* [n_configs]; logq/logw NULL for HMC */
+  int64_t *chain_index;           /* [n_chain] */
+  uint8_t *chain_accepted;        /* [n_chain] */
+  int nattrs;
+  fg_ensemble_attr *attrs;
+} fg_ensemble_data;
+
+int fg_ensemble_load(const char *path, fg_ensemble_data *d, fg_error *err);
+void fg_ensemble_data_free(fg_ensemble_data *d);
+const fg_ensemble_attr *fg_ensemble_attr_find(const fg_ensemble_data *d, const char *name);
+
+#endif

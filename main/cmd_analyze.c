@@ -1,0 +1,48 @@
+/*
+ * cmd_analyze.c -- `flowgen analyze FILE.h5 [--json] [--window-s S]`:
+ * observables with Gamma-method errors, autocorrelation, ESS, acceptance
+ * and cost figures of an ensemble (SPEC section 6). One rank.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "flowgen/report.h"
+
+int cmd_analyze(int argc, char **argv)
+{
+  const char *path = NULL;
+  int json = 0;
+  double S = 1.5;
+  for (int i = 0; i < argc; ++i) {
+    if (strcmp(argv[i], "--json") == 0)
+      json = 1;
+    else if (strcmp(argv[i], "--window-s") == 0 && i + 1 < argc)
+      S = atof(argv[++i]);
+    else if (argv[i][0] == '-' || path != NULL) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "analyze: unexpected argument '%s'", argv[i]);
+      report_error(msg, 0);
+      return FG_ERR_INPUT;
+    } else
+      path = argv[i];
+  }
+  if (path == NULL || !(S > 0)) {
+    report_error("usage: flowgen analyze FILE.h5 [--json] [--window-s S>0]", 0);
+    return FG_ERR_INPUT;
+  }
+  fg_report *rep = malloc(sizeof *rep);
+  if (rep == NULL) {
+    report_error("analyze: out of memory", 0);
+    return FG_ERR_RUNTIME;
+  }
+  fg_error err = {0};
+  int rc = fg_report_ensemble(path, S, rep, &err);
+  if (rc == FG_OK)
+    fg_report_print(stdout, rep, json);
+  else
+    report_error(err.msg, 0);
+  free(rep);
+  return rc;
+}

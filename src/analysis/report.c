@@ -1,0 +1,186 @@
+/*
+ * report.c -- what `flowgen analyze` measures on an ensemble file (see
+ * report.h). Local.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowgen/lattice.h"
+#include "flowgen/report.h"
+#include "flowgen/train.h"
+
+static double attr_number(const fg_ensemble_data *d, const char *name, double dflt)
+{
+  const fg_ensemble_attr *a = fg_ensemble_attr_find(d, name);
+  return a != NULL && !a->is_string ? a->value : dflt;
+}
+
+/* Rejection runs: maximal stretches of steps that did not move. */
+static void rejection_runs(const fg_ensemble_data *d, fg_report *rep)
+{
+  int64_t runs = 0, total = 0, cur = 0, longest = 0, moved = 0;
+  for (int64_t t = 0; t < d->layout.n_chain; ++t) {
+    if (d->chain_accepted[t]) {
+      ++moved;
+      if (cur > 0) {
+        ++runs;
+        total += cur;
+      }
+      cur = 0;
+    } else {
+      ++cur;
+      longest = cur > longest ? cur : longest;
+    }
+  }
+  if (cur > 0) {
+    ++runs;
+    total += cur;
+  }
+  rep->longest_rejection_run = longest;
+  rep->mean_rejection_run = runs > 0 ? (double)total / (double)runs : 0.0;
+  rep->acceptance = d->layout.n_chain > 0 ? (double)moved / (double)d->layout.n_chain : 0.0;
+}
+
+static int observables(const fg_ensemble_data *d, double S, fg_report *rep, fg_error *err)
+{
+  static const char where[] = "fg_report_ensemble [report.c]";
+  fg_lattice lat;
+  int rc = fg_lattice_init(&lat, d->layout.nd, d->layout.extent, err);
+  if (rc != FG_OK)
+    return rc;
+  size_t nrow = (size_t)d->layout.n_configs, nchain = (size_t)d->layout.n_chain;
+  double *table = fg_alloc(sizeof(double) * nrow * FG_PHI4_NPRIM, err, where);
+  double *series = fg_alloc(sizeof(double) * nchain * FG_PHI4_NPRIM, err, where);
+  fg_phi4_obs *o = NULL;
+  if (table == NULL || series == NULL)
+    rc = FG_ERR_RUNTIME;
+  if (rc == FG_OK)
+    rc = fg_phi4_obs_create(&lat, &o, err);
+  for (size_t r = 0; r < nrow && rc == FG_OK; ++r)
+    fg_phi4_obs_primaries(o, d->configs + r * (size_t)lat.volume, 1, table + r * FG_PHI4_NPRIM);
+  if (rc == FG_OK)
+    rc = fg_chain_series(table, nrow, FG_PHI4_NPRIM, d->chain_index, nchain, series, err);
+  if (rc == FG_OK)
+    rc = fg_phi4_analyze(&lat, series, nchain, S, rep->obs, err);
+  fg_phi4_obs_destroy(o);
+  fg_free(table);
+  fg_free(series);
+  fg_lattice_free(&lat);
+  return rc;
+}
+
+int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err)
+{
+  memset(rep, 0, sizeof *rep);
+  snprintf(rep->path, sizeof rep->path, "%s", path);
+  fg_ensemble_data d;
+  int rc = fg_ensemble_load(path, &d, err);
+  if (rc == FG_OK && d.layout.n_chain < 2)
+    rc = fg_fail(err, FG_ERR_INPUT, "fg_report_ensemble [report.c]",
+                 "%s: a chain of %lld steps is too short to analyse", path,
+                 (long long)d.layout.n_chain);
+  if (rc == FG_OK) {
+    rep->kind = d.layout.kind;
+    rep->n_configs = d.layout.n_configs;
+    rep->n_chain = d.layout.n_chain;
+    rep->ess_model = d.logw ? fg_ess(d.logw, (size_t)d.layout.n_configs) : NAN;
+    rep->ess_target = NAN;
+    rejection_runs(&d, rep);
+    rc = observables(&d, S, rep, err);
+  }
+  if (rc == FG_OK) {
+    rep->setup_s = attr_number(&d, "model_setup_seconds", 0.0);
+    rep->wall_s = attr_number(&d, "wall_seconds", NAN);
+    rep->samp_s_per_config = rep->wall_s / (double)rep->n_configs;
+    rep->tau_int_max = 0.5;
+    rep->slowest = rep->obs[0].name;
+    for (int k = 0; k < FG_PHI4_NOBS; ++k)
+      if (isfinite(rep->obs[k].tau_int) && rep->obs[k].tau_int > rep->tau_int_max) {
+        rep->tau_int_max = rep->obs[k].tau_int;
+        rep->slowest = rep->obs[k].name;
+      }
+    rep->effective_per_s = (double)rep->n_chain / (2.0 * rep->tau_int_max) / rep->wall_s;
+  }
+  fg_ensemble_data_free(&d);
+  return rc;
+}
+
+static void json_number(FILE *out, double x)
+{
+  if (isfinite(x))
+    fprintf(out, "%.10g", x);
+  else
+    fputs("null", out);
+}
+
+static void print_json(FILE *out, const fg_report *r)
+{
+  fprintf(out, "{\"file\": \"%s\", \"kind\": \"%s\", \"n_configs\": %lld, \"n_chain\": %lld, "
+               "\"acceptance\": ", r->path, r->kind == FG_ENSEMBLE_HMC ? "hmc" : "flow",
+          (long long)r->n_configs, (long long)r->n_chain);
+  json_number(out, r->acceptance);
+  fputs(", \"ess_model\": ", out);
+  json_number(out, r->ess_model);
+  fputs(", \"ess_target\": ", out);
+  json_number(out, r->ess_target);
+  fprintf(out, ", \"rejection_runs\": {\"longest\": %lld, \"mean\": ",
+          (long long)r->longest_rejection_run);
+  json_number(out, r->mean_rejection_run);
+  fputs("}, \"cost\": {\"setup_s\": ", out);
+  json_number(out, r->setup_s);
+  fputs(", \"wall_s\": ", out);
+  json_number(out, r->wall_s);
+  fputs(", \"samp_s_per_config\": ", out);
+  json_number(out, r->samp_s_per_config);
+  fputs(", \"effective_per_s\": ", out);
+  json_number(out, r->effective_per_s);
+  fprintf(out, ", \"slowest\": \"%s\"}, \"observables\": {", r->slowest);
+  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+    const fg_obs_result *o = &r->obs[k];
+    fprintf(out, "%s\"%s\": {\"mean\": ", k ? ", " : "", o->name);
+    json_number(out, o->mean);
+    fputs(", \"err\": ", out);
+    json_number(out, o->err);
+    fputs(", \"tau_int\": ", out);
+    json_number(out, o->tau_int);
+    fputs(", \"tau_int_err\": ", out);
+    json_number(out, o->tau_int_err);
+    fputs("}", out);
+  }
+  fputs("}}\n", out);
+}
+
+static void print_table(FILE *out, const fg_report *r)
+{
+  fprintf(out, "flowgen analyze: %s (%s ensemble)\n", r->path,
+          r->kind == FG_ENSEMBLE_HMC ? "HMC" : "flow");
+  fprintf(out, "  chain              %lld steps over %lld configurations\n",
+          (long long)r->n_chain, (long long)r->n_configs);
+  fprintf(out, "  acceptance         %.4f\n", r->acceptance);
+  if (isfinite(r->ess_model))
+    fprintf(out, "  ESS (model, A7)    %.4f\n", r->ess_model);
+  if (isfinite(r->ess_target))
+    fprintf(out, "  ESS (target, A8)   %.4f\n", r->ess_target);
+  fprintf(out, "  rejection runs     longest %lld, mean %.2f\n",
+          (long long)r->longest_rejection_run, r->mean_rejection_run);
+  fprintf(out, "  C_setup            %.2f s\n", r->setup_s);
+  fprintf(out, "  Delta C_samp       %.3g s per configuration (wall %.2f s)\n",
+          r->samp_s_per_config, r->wall_s);
+  fprintf(out, "  effective/s        %.4g (tau_int %.2f of %s)\n", r->effective_per_s,
+          r->tau_int_max, r->slowest);
+  fprintf(out, "\n  %-8s %14s %12s %9s %8s\n", "obs", "mean", "err", "tau_int", "+-");
+  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+    const fg_obs_result *o = &r->obs[k];
+    fprintf(out, "  %-8s %14.8g %12.3g %9.3f %8.3f%s\n", o->name, o->mean, o->err, o->tau_int,
+            o->tau_int_err, (o->flags & FG_GAMMA_SHORT) ? "  (chain short for its tau_int)" : "");
+  }
+}
+
+void fg_report_print(FILE *out, const fg_report *rep, int json)
+{
+  if (json)
+    print_json(out, rep);
+  else
+    print_table(out, rep);
+}

@@ -1,0 +1,212 @@
+/*
+ * service.c -- set-up and tear-down of the sampling service, and the
+ * collective flush shared by the coordinator and the workers (see sample.h).
+ */
+#include <H5public.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flowgen/checkpoint.h"
+#include "flowgen/sample.h"
+#include "flowgen/train.h"
+#include "flowgen/util.h"
+#include "flowgen_build.h"
+
+static const char *const PROG_NAMES[FG_PROG_LEN] = {
+    "rows_done", "chain_current", "chain_current_logw", "chain_accepted", "wall_seconds",
+    "cpu_seconds", "logw_max", "logw_sum_w", "logw_sum_w2"};
+
+/* Collective: rows of every rank, the chain from rank 0, the resume state. */
+int fg_sample_flush(fg_sample_ctx *s, fg_row_buffer *rows, int64_t chain_first,
+                    int64_t chain_count, const int64_t *index, const uint8_t *accepted,
+                    const double *progress, fg_error *err)
+{
+  int rc = fg_ensemble_write_rows(s->ens, rows->nruns, rows->first, rows->count, rows->configs,
+                                  rows->logq, rows->action, rows->logw, err);
+  if (rc == FG_OK) {
+    /* Every rank passes the coordinator's extent; only rank 0's data is used. */
+    double ext[2] = {(double)chain_first, (double)chain_count};
+    MPI_Bcast(ext, 2, MPI_DOUBLE, 0, s->opt->comm);
+    rc = fg_ensemble_write_chain(s->ens, (int64_t)ext[0], (int64_t)ext[1], index, accepted, 0,
+                                 err);
+  }
+  for (int k = 0; k < FG_PROG_LEN && rc == FG_OK; ++k)
+    rc = fg_ensemble_set_progress(s->ens, PROG_NAMES[k], progress[k], err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_flush(s->ens, err);
+  return rc;
+}
+
+/* The model: the checkpoint's architecture on the config's lattice (volume
+ * transfer needs nothing more: the conv weights are geometry-free). */
+static int load_model(fg_sample_ctx *s, fg_checkpoint *ck, fg_error *err)
+{
+  const char *path = s->cfg->sample.model;
+  int rc = fg_checkpoint_read(path, ck, err);
+  if (rc == FG_OK)
+    rc = fg_theory_create(&s->cfg->theory, &s->theory, err);
+  if (rc == FG_OK)
+    rc = fg_flow_create(&ck->model, &s->theory->lat, &s->flow, err);
+  if (rc == FG_OK)
+    fg_flow_set_params(s->flow, ck->params);
+  return rc;
+}
+
+static int open_file(fg_sample_ctx *s, fg_error *err)
+{
+  const fg_config *cfg = s->cfg;
+  fg_ensemble_layout lay = {.kind = FG_ENSEMBLE_FLOW, .nd = cfg->theory.nd,
+                            .n_configs = cfg->sample.proposals, .n_chain = cfg->sample.proposals};
+  memcpy(lay.extent, cfg->theory.extent, sizeof lay.extent);
+  if (!s->opt->resume) {
+    int exists = s->rank == 0 && access(cfg->sample.output, F_OK) == 0;
+    MPI_Bcast(&exists, 1, MPI_INT, 0, s->opt->comm);
+    if (exists)
+      return fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
+                     "%s: sample.output exists; remove it or choose another name",
+                     cfg->sample.output);
+    return fg_ensemble_create(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
+  }
+  int rc = fg_ensemble_reopen(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
+  double v[FG_PROG_LEN];
+  for (int k = 0; k < FG_PROG_LEN && rc == FG_OK; ++k)
+    rc = fg_ensemble_get_progress(s->ens, PROG_NAMES[k], &v[k], err);
+  if (rc == FG_OK) {
+    s->chain.steps = (int64_t)v[FG_PROG_ROWS];
+    s->chain.current = (int64_t)v[FG_PROG_CURRENT];
+    s->chain.current_logw = v[FG_PROG_CURRENT_LOGW];
+    s->chain.accepted = (int64_t)v[FG_PROG_ACCEPTED];
+    s->wall_prev = v[FG_PROG_WALL];
+    s->cpu_prev = v[FG_PROG_CPU];
+    s->w_max = v[FG_PROG_W_MAX];
+    s->w_s1 = v[FG_PROG_W_S1];
+    s->w_s2 = v[FG_PROG_W_S2];
+    if (s->chain.steps % s->batch != 0 && s->chain.steps != s->n)
+      rc = fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
+                   "%s.tmp: %lld proposals done is not a multiple of sample.batch_size %d: "
+                   "resume with the batch size of the interrupted run",
+                   cfg->sample.output, (long long)s->chain.steps, s->batch);
+    s->first_batch = s->chain.steps / s->batch;
+  }
+  return rc;
+}
+
+/* Versions of the libraries this binary runs with, one line. */
+static void library_versions(char *buf, size_t n)
+{
+  unsigned maj, min, rel;
+  H5get_libversion(&maj, &min, &rel);
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len;
+  MPI_Get_library_version(mpi, &len);
+  mpi[strcspn(mpi, ",\n")] = '\0';
+  snprintf(buf, n, "flowgen %s; HDF5 %u.%u.%u; %s", FLOWGEN_VERSION, maj, min, rel, mpi);
+}
+
+/* Provenance attributes, identical on every rank (collective). */
+static int write_provenance(fg_sample_ctx *s, const fg_checkpoint *ck, fg_error *err)
+{
+  char sha[65] = "";
+  int rc = s->rank == 0 ? fg_sha256_file(s->cfg->sample.model, sha, err) : FG_OK;
+  MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
+  MPI_Bcast(sha, 65, MPI_CHAR, 0, s->opt->comm);
+  char versions[512];
+  library_versions(versions, sizeof versions);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "config", s->cfg->text, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "model", s->cfg->sample.model, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "model_sha256", sha, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "library_versions", versions, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "git_revision", FLOWGEN_GIT_REVISION, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_int64(s->ens, "seed", (int64_t)s->cfg->seed, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_int64(s->ens, "ranks", s->nranks, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_int64(s->ens, "batch_size", s->batch, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_double(s->ens, "model_setup_seconds", ck->wall_seconds, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_int64(s->ens, "model_n_train", ck->n_train, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_double(s->ens, "model_ess", ck->ess, err);
+  return rc;
+}
+
+/* Final figures, agreed by all ranks, as root attributes and in res. */
+static int finish(fg_sample_ctx *s, fg_sample_result *res, fg_error *err)
+{
+  double fig[5] = {(double)s->chain.steps, (double)s->chain.accepted,
+                   s->wall_prev + fg_wall_time() - s->t_start, 0.0, 0.0};
+  double cpu = fg_cpu_time() - s->cpu_start;
+  MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, s->opt->comm);
+  fig[3] = s->cpu_prev + cpu;
+  fig[4] = s->w_s2 > 0 ? s->w_s1 * s->w_s1 / (fig[0] * s->w_s2) : 0.0;
+  MPI_Bcast(fig, 5, MPI_DOUBLE, 0, s->opt->comm);
+  res->proposals = (int64_t)fig[0];
+  res->complete = res->proposals == s->n;
+  res->acceptance = fig[0] > 0 ? fig[1] / fig[0] : 0.0;
+  res->wall_seconds = fig[2];
+  res->cpu_seconds = fig[3];
+  res->ess_model = fig[4];
+  int rc = fg_ensemble_set_attr_double(s->ens, "acceptance", res->acceptance, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_double(s->ens, "wall_seconds", res->wall_seconds, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_double(s->ens, "cpu_seconds", res->cpu_seconds, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_double(s->ens, "ess_model", res->ess_model, err);
+  return rc;
+}
+
+static int64_t round_batches(const fg_config *cfg)
+{
+  int64_t r = (cfg->sample.flush_every + cfg->sample.batch_size - 1) / cfg->sample.batch_size;
+  return r > 0 ? r : 1;
+}
+
+int fg_sample_run(const fg_config *cfg, const fg_sample_options *opt, fg_sample_result *res,
+                  fg_error *err)
+{
+  fg_sample_ctx s;
+  memset(&s, 0, sizeof s);
+  memset(res, 0, sizeof *res);
+  s.cfg = cfg;
+  s.opt = opt;
+  s.t_start = fg_wall_time();
+  s.cpu_start = fg_cpu_time();
+  MPI_Comm_rank(opt->comm, &s.rank);
+  MPI_Comm_size(opt->comm, &s.nranks);
+  s.n = cfg->sample.proposals;
+  s.batch = cfg->sample.batch_size;
+  s.round_batches = round_batches(cfg);
+  s.w_max = -INFINITY;
+  fg_imh_init(&s.chain, cfg->seed);
+  fg_checkpoint ck;
+  int rc = load_model(&s, &ck, err);
+  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, opt->comm);
+  if (rc == FG_OK)
+    rc = open_file(&s, err);
+  if (rc == FG_OK && !opt->resume)
+    rc = write_provenance(&s, &ck, err);
+  if (rc == FG_OK)
+    rc = s.rank == 0 ? fg_coordinator_run(&s, err) : fg_worker_run(&s, err);
+  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, opt->comm);
+  if (rc == FG_OK)
+    rc = finish(&s, res, err);
+  if (s.ens != NULL) {
+    int rc2 = fg_ensemble_close(s.ens, rc == FG_OK && res->complete, rc == FG_OK ? err : NULL);
+    if (rc == FG_OK)
+      rc = rc2;
+  }
+  fg_checkpoint_free(&ck);
+  fg_flow_destroy(s.flow);
+  fg_theory_destroy(s.theory);
+  return rc;
+}

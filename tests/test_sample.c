@@ -1,0 +1,151 @@
+/* test_sample.c -- the sampling service on one rank: free-theory observables match the exact propagator, a stopped and resumed run equals an uninterrupted one bit for bit, an existing output is refused. */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowgen/ensemble.h"
+#include "flowgen/report.h"
+#include "flowgen/sample.h"
+#include "flowgen/train.h"
+#include "testutil.h"
+
+static char *dir;
+
+/* Free theory on 8x8, a small flow trained briefly, then sampled. */
+static void load(fg_config *cfg, const char *name, const char *output, int64_t proposals)
+{
+  char text[4096], path[4200];
+  snprintf(text, sizeof text,
+           "seed: 4321\n"
+           "theory: {name: phi4, lattice: [8, 8], m2: 0.5, lambda: 0.0}\n"
+           "model: {coupling_layers: 2, kernel_size: 3, hidden_channels: [8, 8]}\n"
+           "train: {steps: 300, batch_size: 64, optimizer: {name: adam, lr: 0.01},\n"
+           "        checkpoint: model.h5, eval_samples: 512}\n"
+           "sample: {model: model.h5, proposals: %lld, batch_size: 96, flush_every: 1000,\n"
+           "         output: %s}\n",
+           (long long)proposals, output);
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+  ck_assert_int_eq(fg_test_write_file(path, text), 0);
+  fg_error err = {0};
+  ck_assert_msg(fg_config_load(path, cfg, &err) == FG_OK, "%s", err.msg);
+}
+
+static int sample(const fg_config *cfg, int resume, int64_t stop_after, fg_sample_result *res,
+                  fg_error *err)
+{
+  fg_sample_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_after = stop_after};
+  return fg_sample_run(cfg, &opt, res, err);
+}
+
+static void train_model(void)
+{
+  static int done;
+  if (done++)
+    return;
+  fg_config cfg;
+  load(&cfg, "train", "unused.h5", 10);
+  fg_train_options opt = {.comm = MPI_COMM_WORLD};
+  fg_train_result res;
+  fg_error err = {0};
+  ck_assert_msg(fg_train_run(&cfg, &opt, &res, &err) == FG_OK, "%s", err.msg);
+  fg_config_free(&cfg);
+}
+
+START_TEST(free_theory_matches_the_exact_propagator)
+{
+  train_model();
+  fg_config cfg;
+  load(&cfg, "free", "free.h5", 12000);
+  fg_sample_result res;
+  fg_error err = {0};
+  ck_assert_msg(sample(&cfg, 0, 0, &res, &err) == FG_OK, "%s", err.msg);
+  ck_assert(res.complete);
+  ck_assert_int_eq(res.proposals, 12000);
+  ck_assert(res.acceptance > 0.05 && res.acceptance < 1.0);
+  fg_report rep;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/free.h5", dir);
+  ck_assert_msg(fg_report_ensemble(path, 1.5, &rep, &err) == FG_OK, "%s", err.msg);
+  ck_assert_double_eq_tol(rep.acceptance, res.acceptance, 1e-12);
+  /* Exact: phi2 = (1/V) sum_k 1/(m2 + khat^2), chi2 = 1/m2. */
+  double phi2 = 0, m2 = 0.5;
+  for (int a = 0; a < 8; ++a)
+    for (int b = 0; b < 8; ++b)
+      phi2 += 1.0 / (m2 + 4 * pow(sin(M_PI * a / 8), 2) + 4 * pow(sin(M_PI * b / 8), 2)) / 64;
+  const fg_obs_result *p = &rep.obs[FG_PHI4_PHI2], *c = &rep.obs[FG_PHI4_CHI2];
+  ck_assert_msg(fabs(p->mean - phi2) < 4 * p->err, "phi2 %g +- %g vs %g", p->mean, p->err, phi2);
+  ck_assert_msg(fabs(c->mean - 1 / m2) < 4 * c->err, "chi2 %g +- %g vs %g", c->mean, c->err, 2.0);
+  ck_assert_msg(p->err > 0 && p->err < 0.05 * phi2, "phi2 %g err %g tau %g acc %g", p->mean, p->err, p->tau_int, rep.acceptance); /* a real measurement */
+  fg_config_free(&cfg);
+}
+END_TEST
+
+static void same_files(const char *a, const char *b)
+{
+  fg_ensemble_data x, y;
+  fg_error err = {0};
+  ck_assert_msg(fg_ensemble_load(a, &x, &err) == FG_OK, "%s", err.msg);
+  ck_assert_msg(fg_ensemble_load(b, &y, &err) == FG_OK, "%s", err.msg);
+  size_t n = (size_t)x.layout.n_configs;
+  ck_assert_int_eq(x.layout.n_configs, y.layout.n_configs);
+  ck_assert(memcmp(x.configs, y.configs, sizeof(double) * n * (size_t)x.volume) == 0);
+  ck_assert(memcmp(x.logw, y.logw, sizeof(double) * n) == 0);
+  ck_assert(memcmp(x.logq, y.logq, sizeof(double) * n) == 0);
+  ck_assert(memcmp(x.action, y.action, sizeof(double) * n) == 0);
+  ck_assert(memcmp(x.chain_index, y.chain_index, sizeof(int64_t) * n) == 0);
+  ck_assert(memcmp(x.chain_accepted, y.chain_accepted, n) == 0);
+  fg_ensemble_data_free(&x);
+  fg_ensemble_data_free(&y);
+}
+
+START_TEST(stop_and_resume_equals_uninterrupted)
+{
+  train_model();
+  fg_config whole, split;
+  load(&whole, "whole", "whole.h5", 3000);
+  load(&split, "split", "split.h5", 3000);
+  fg_sample_result r;
+  fg_error err = {0};
+  ck_assert_msg(sample(&whole, 0, 0, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert_msg(sample(&split, 0, 1500, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert(!r.complete);
+  ck_assert(r.proposals > 0 && r.proposals < 3000);
+  char a[4200], b[4200];
+  snprintf(b, sizeof b, "%s/split.h5.tmp", dir);
+  FILE *f = fopen(b, "rb");
+  ck_assert_ptr_nonnull(f); /* in progress under the temporary name */
+  fclose(f);
+  ck_assert_msg(sample(&split, 1, 0, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert(r.complete);
+  snprintf(a, sizeof a, "%s/whole.h5", dir);
+  snprintf(b, sizeof b, "%s/split.h5", dir);
+  same_files(a, b);
+  /* Running again over a finished output is refused; so is resuming it. */
+  ck_assert_int_eq(sample(&whole, 0, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert(strstr(err.msg, "whole.h5") != NULL);
+  ck_assert_int_eq(sample(&whole, 1, 0, &r, &err), FG_ERR_INPUT);
+  fg_config_free(&whole);
+  fg_config_free(&split);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+  MPI_Init(&argc, &argv);
+  dir = fg_test_tmpdir();
+  Suite *s = suite_create("sample");
+  TCase *tc = tcase_create("one rank");
+  tcase_add_test(tc, free_theory_matches_the_exact_propagator);
+  tcase_add_test(tc, stop_and_resume_equals_uninterrupted);
+  suite_add_tcase(s, tc);
+  int rc = fg_test_run(s);
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    rc = 1;
+  free(dir);
+  MPI_Finalize();
+  return rc;
+}
