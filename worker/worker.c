@@ -58,13 +58,18 @@ int fg_worker_compute_batch(fg_sample_ctx *s, void *block, int64_t batch, fg_row
   return FG_OK;
 }
 
-static int send_result(fg_sample_ctx *s, const fg_row_buffer *buf, int64_t batch, double *msg)
+/* Sends (batch, stop request, log-weights) without waiting for delivery:
+ * the next batch is computed meanwhile; req guards msg until then. */
+static int send_result(fg_sample_ctx *s, const fg_row_buffer *buf, int64_t batch, double *msg,
+                       MPI_Request *req)
 {
+  if (MPI_Wait(req, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+    return FG_ERR_RUNTIME;
   int64_t n = buf->count[buf->nruns - 1];
   msg[0] = (double)batch;
   msg[1] = (s->opt->stop_flag && *s->opt->stop_flag) ? 1.0 : 0.0;
   memcpy(msg + 2, buf->logw + buf->rows - n, sizeof(double) * (size_t)n);
-  return MPI_Send(msg, (int)n + 2, MPI_DOUBLE, 0, TAG_RESULT, s->opt->comm) == MPI_SUCCESS
+  return MPI_Isend(msg, (int)n + 2, MPI_DOUBLE, 0, TAG_RESULT, s->opt->comm, req) == MPI_SUCCESS
              ? FG_OK
              : FG_ERR_RUNTIME;
 }
@@ -76,6 +81,7 @@ int fg_worker_run(fg_sample_ctx *s, fg_error *err)
   fg_row_buffer buf;
   memset(&buf, 0, sizeof buf);
   double *msg = malloc(sizeof(double) * (size_t)(s->batch + 2));
+  MPI_Request req = MPI_REQUEST_NULL;
   int rc = fg_model_block_init(&blk, s->flow, err);
   if (msg == NULL && rc == FG_OK)
     rc = fg_fail(err, FG_ERR_RUNTIME, where, "out of memory");
@@ -89,7 +95,7 @@ int fg_worker_run(fg_sample_ctx *s, fg_error *err)
       int64_t batch = (int64_t)order[1];
       rc = fg_worker_compute_batch(s, &blk, batch, &buf, err);
       if (rc == FG_OK)
-        rc = send_result(s, &buf, batch, msg);
+        rc = send_result(s, &buf, batch, msg, &req);
       if (rc != FG_OK) { /* the coordinator waits for this batch: end every rank */
         fprintf(stderr, "flowgen: rank %d: %s\n", s->rank, err->msg);
         MPI_Abort(s->opt->comm, 1);
@@ -100,6 +106,7 @@ int fg_worker_run(fg_sample_ctx *s, fg_error *err)
       buf.rows = 0;
     }
   }
+  MPI_Wait(&req, MPI_STATUS_IGNORE);
   free(msg);
   fg_row_buffer_free(&buf);
   fg_model_block_free(&blk);
