@@ -122,11 +122,13 @@ static void print_bench(const fg_config *cfg, const fg_flow *flow, int batch, do
   double flop = fg_flow_flops(flow);
   double samp_gf = sps * flop / 1e9, train_gf = 3.0 * tps * flop / 1e9;
   if (json) {
-    printf("{\"config\": \"%s\", \"isa\": \"%s\", \"batch\": %d, \"nparams\": %zu, "
-           "\"sample_per_s\": %.6g, \"train_samples_per_s\": %.6g, \"flop_per_sample\": %.6g, "
+    fputs("{\"config\": ", stdout);
+    fg_json_string(stdout, cfg->path);
+    printf(", \"isa\": \"%s\", \"batch\": %d, \"nparams\": %zu, "
+           "\"sample_per_s\": %.6g, \"train_samples_per_s\": %.6g, \"flop_per_sample\": %.0f, "
            "\"sgemm_gflops\": %.4g, \"sample_gflops\": %.4g, \"train_gflops\": %.4g, "
            "\"sample_fraction_of_sgemm\": %.4f, \"train_fraction_of_sgemm\": %.4f}\n",
-           cfg->path, fg_conv_isa(), batch, fg_flow_nparams(flow), sps, tps, flop, sgemm,
+           fg_conv_isa(), batch, fg_flow_nparams(flow), sps, tps, flop, sgemm,
            samp_gf, train_gf, samp_gf / sgemm, train_gf / sgemm);
     return;
   }

@@ -1,39 +1,385 @@
 /*
- * cmd_info.c -- `flowgen info FILE.h5 [--json]`: what a checkpoint holds,
- * with its provenance (SPEC section 3). One rank.
+ * cmd_info.c -- `flowgen info FILE.h5 [--json]`: what a checkpoint or an
+ * ensemble file holds, with its provenance (SPEC sections 3 and 6).
+ *
+ *   int cmd_info(int argc, char **argv)
+ *     argv: the arguments after "info". Reads the root attribute `format`
+ *     to tell the two kinds apart, then prints on stdout a readable table
+ *     or, with --json, one JSON object:
+ *       - "flowgen-checkpoint": what fg_checkpoint_print prints;
+ *       - "flowgen-ensemble", complete: kind, lattice, rows of /configs,
+ *         chain length, acceptance counted on /chain/accepted, and every
+ *         root attribute in file order (the config text last);
+ *       - "flowgen-ensemble", not complete (the "<output>.tmp" of a run
+ *         that was stopped or is still running): kind, rows_done of the
+ *         rows in all, and how to continue it. Status FG_OK.
+ *     FG_ERR_INPUT, with a message naming the file, for a bad argument, a
+ *     missing file (pointing at "<file>.tmp" when an unfinished run left
+ *     one), a folder, a file that is not HDF5, an HDF5 file of another
+ *     format, or a file the readers refuse. Only rank 0 reads and prints
+ *     (the file needs one reader); other ranks return FG_OK. Local.
  */
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "flowgen/checkpoint.h"
+#include "flowgen/ensemble.h"
+#include "flowgen/util.h"
 
-int cmd_info(int argc, char **argv)
+static const char WHERE[] = "cmd_info [cmd_info.c]";
+
+/* What the probe reads without loading the file. Numbers absent: NaN. */
+typedef struct {
+  char format[64];
+  char kind[16];
+  double complete, rows_done;
+  long long rows;               /* rows of /configs, -1 if unknown */
+} file_head;
+
+/* ------------------------------------------------------------- probing */
+
+/* Missing, folder, not HDF5: each its own message. */
+static int check_path(const char *path, fg_error *err)
 {
-  const char *path = NULL;
-  int json = 0;
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    int saved = errno;
+    char tmp[FG_PATH_MAX + 8];
+    int there = saved == ENOENT && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&
+                stat(tmp, &st) == 0;
+    if (there)
+      return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': no such file (an unfinished run left "
+                     "'%s': 'flowgen info %s' shows its progress)", path, tmp, tmp);
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': %s", path, strerror(saved));
+  }
+  if (S_ISDIR(st.st_mode))
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': is a folder, not a file", path);
+  if (H5Fis_hdf5(path) <= 0)
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': not an HDF5 file (neither a flowgen "
+                   "checkpoint nor an ensemble)", path);
+  return FG_OK;
+}
+
+/* A scalar string attribute (fixed or variable length) into buf; -1 if
+ * absent or not a string. */
+static int text_attr(hid_t file, const char *name, char *buf, size_t size)
+{
+  buf[0] = '\0';
+  hid_t attr = H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
+  hid_t ftype = attr < 0 ? -1 : H5Aget_type(attr);
+  int rc = -1;
+  if (ftype >= 0 && H5Tget_class(ftype) == H5T_STRING) {
+    char *v = NULL;
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mtype, H5Tget_cset(ftype)); /* HDF5 converts no ASCII <-> UTF-8 */
+    if (H5Tis_variable_str(ftype) > 0) {
+      if (H5Tset_size(mtype, H5T_VARIABLE) >= 0 && H5Aread(attr, mtype, &v) >= 0 && v) {
+        snprintf(buf, size, "%s", v);
+        rc = 0;
+      }
+      H5free_memory(v);
+    } else if (H5Tset_size(mtype, size) >= 0 && H5Aread(attr, mtype, buf) >= 0) {
+      buf[size - 1] = '\0'; /* the memory type NUL-terminates; a long value is cut */
+      rc = 0;
+    }
+    H5Tclose(mtype);
+  }
+  if (ftype >= 0)
+    H5Tclose(ftype);
+  if (attr >= 0)
+    H5Aclose(attr);
+  return rc;
+}
+
+/* A numeric attribute of one value as a double; NaN if absent or not one. */
+static double number_attr(hid_t file, const char *name)
+{
+  double v = NAN;
+  hid_t attr = H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
+  hid_t space = attr < 0 ? -1 : H5Aget_space(attr);
+  if (space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
+      H5Aread(attr, H5T_NATIVE_DOUBLE, &v) < 0)
+    v = NAN;
+  if (space >= 0)
+    H5Sclose(space);
+  if (attr >= 0)
+    H5Aclose(attr);
+  return v;
+}
+
+static long long configs_rows(hid_t file)
+{
+  hsize_t dims[H5S_MAX_RANK];
+  hid_t d = H5Lexists(file, "configs", H5P_DEFAULT) > 0 ? H5Dopen2(file, "configs", H5P_DEFAULT)
+                                                        : -1;
+  hid_t space = d < 0 ? -1 : H5Dget_space(d);
+  long long n = space >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 1 ? (long long)dims[0]
+                                                                               : -1;
+  if (space >= 0)
+    H5Sclose(space);
+  if (d >= 0)
+    H5Dclose(d);
+  return n;
+}
+
+/* Opens without locking (a running writer may hold the file) and reads the head. */
+static int read_head(const char *path, file_head *h, fg_error *err)
+{
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+  if (fapl >= 0)
+    H5Pset_file_locking(fapl, 0, 1);
+#endif
+  hid_t file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (fapl >= 0)
+    H5Pclose(fapl);
+  if (file < 0)
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': has an HDF5 signature but cannot be opened "
+                   "(truncated, damaged, or being written)", path);
+  int rc = FG_OK;
+  if (text_attr(file, "format", h->format, sizeof h->format) != 0)
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': an HDF5 file but neither a flowgen checkpoint "
+                 "nor an ensemble (no 'format' attribute)", path);
+  text_attr(file, "kind", h->kind, sizeof h->kind);
+  h->complete = number_attr(file, "complete");
+  h->rows_done = number_attr(file, "rows_done");
+  h->rows = configs_rows(file);
+  H5Fclose(file);
+  return rc;
+}
+
+static int probe(const char *path, file_head *h, fg_error *err)
+{
+  memset(h, 0, sizeof *h);
+  H5E_auto2_t func = NULL;
+  void *data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failures are reported once, by us */
+  int rc = check_path(path, err);
+  if (rc == FG_OK)
+    rc = read_head(path, h, err);
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  return rc;
+}
+
+/* ------------------------------------------------------------- printing */
+
+/* Integers exactly; other numbers with 8 digits in tables, and in JSON with
+ * the digits that read back the same (JSON has no NaN or infinity: null). */
+static void number_text(char *buf, size_t n, double x, int json)
+{
+  if (!isfinite(x)) {
+    snprintf(buf, n, "%s", json ? "null" : (isnan(x) ? "nan" : x > 0 ? "inf" : "-inf"));
+    return;
+  }
+  if (x == floor(x) && fabs(x) < 0x1p53) {
+    snprintf(buf, n, "%.0f", x);
+    return;
+  }
+  if (!json) { /* a reader wants a few digits; the JSON reader all of them */
+    snprintf(buf, n, "%.8g", x);
+    return;
+  }
+  for (int digits = 6; digits <= 17; ++digits) {
+    snprintf(buf, n, "%.*g", digits, x);
+    if (strtod(buf, NULL) == x)
+      break;
+  }
+}
+
+static double chain_acceptance(const fg_ensemble_data *d)
+{
+  int64_t moved = 0;
+  for (int64_t t = 0; t < d->layout.n_chain; ++t)
+    moved += d->chain_accepted[t] != 0;
+  return d->layout.n_chain > 0 ? (double)moved / (double)d->layout.n_chain : NAN;
+}
+
+static void lattice_text(char *buf, size_t n, const fg_ensemble_layout *lay, const char *sep)
+{
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int mu = 0; mu < lay->nd && k < n; ++mu)
+    k += (size_t)snprintf(buf + k, n - k, "%s%d", mu ? sep : "", lay->extent[mu]);
+}
+
+/* Multi-line text, every line indented. */
+static void print_indented(FILE *out, const char *text, const char *indent)
+{
+  while (*text != '\0') {
+    size_t n = strcspn(text, "\n");
+    fprintf(out, "%s%.*s\n", indent, (int)n, text);
+    text += n + (text[n] == '\n');
+  }
+}
+
+static void table_attr(FILE *out, const fg_ensemble_attr *a)
+{
+  char num[48];
+  if (!a->is_string) {
+    number_text(num, sizeof num, a->value, 0);
+    fprintf(out, "  %-22s %s\n", a->name, num);
+  } else if (strchr(a->text, '\n') == NULL) {
+    fprintf(out, "  %-22s %s\n", a->name, a->text);
+  } else {
+    fprintf(out, "  %s:\n", a->name);
+    print_indented(out, a->text, "      ");
+  }
+}
+
+static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *d)
+{
+  char lat[96], num[48];
+  lattice_text(lat, sizeof lat, &d->layout, " x ");
+  number_text(num, sizeof num, chain_acceptance(d), 0);
+  fprintf(out, "%-24s %s, %s ensemble, complete\n", path, FG_ENSEMBLE_FORMAT,
+          d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
+  fprintf(out, "%-24s %s (%d sites)\n", "lattice", lat, d->volume);
+  fprintf(out, "%-24s %lld\n", "rows (/configs)", (long long)d->layout.n_configs);
+  fprintf(out, "%-24s %lld steps\n", "chain (/chain/index)", (long long)d->layout.n_chain);
+  fprintf(out, "%-24s %s (counted on /chain/accepted)\n", "acceptance", num);
+  fprintf(out, "root attributes:\n");
+  const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
+  for (int i = 0; i < d->nattrs; ++i)
+    if (&d->attrs[i] != config)
+      table_attr(out, &d->attrs[i]);
+  if (config != NULL)
+    table_attr(out, config);
+}
+
+static void json_attr(FILE *out, const fg_ensemble_attr *a, int first)
+{
+  char num[48];
+  fputs(first ? "" : ", ", out);
+  fg_json_string(out, a->name);
+  fputs(": ", out);
+  if (a->is_string) {
+    fg_json_string(out, a->text);
+  } else {
+    number_text(num, sizeof num, a->value, 1);
+    fputs(num, out);
+  }
+}
+
+static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d)
+{
+  char lat[96], num[48];
+  lattice_text(lat, sizeof lat, &d->layout, ", ");
+  number_text(num, sizeof num, chain_acceptance(d), 1);
+  fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
+  fg_json_string(out, path);
+  fprintf(out, ", \"complete\": true, \"kind\": \"%s\", \"lattice\": [%s], \"rows\": %lld, "
+               "\"chain_length\": %lld, \"acceptance\": %s,\n \"attributes\": {",
+          d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow", lat,
+          (long long)d->layout.n_configs, (long long)d->layout.n_chain, num);
+  const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
+  int n = 0;
+  for (int i = 0; i < d->nattrs; ++i)
+    if (&d->attrs[i] != config)
+      json_attr(out, &d->attrs[i], n++ == 0);
+  if (config != NULL)
+    json_attr(out, config, n == 0);
+  fputs("}}\n", out);
+}
+
+/* The .tmp of a stopped or running run: fg_ensemble_load refuses it, but
+ * its progress attributes say how far it got. */
+static void interrupted(FILE *out, const char *path, const file_head *h, int json)
+{
+  char done[48], rows[48];
+  number_text(done, sizeof done, h->rows_done, json);
+  snprintf(rows, sizeof rows, "%lld", h->rows);
+  if (json) {
+    fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
+    fg_json_string(out, path);
+    fprintf(out, ", \"complete\": false, \"kind\": \"%s\", \"rows_done\": %s, \"rows\": %s}\n",
+            h->kind[0] ? h->kind : "unknown", done, h->rows >= 0 ? rows : "null");
+    return;
+  }
+  fprintf(out, "%-24s %s, %s ensemble, NOT complete: an interrupted (or still running) run\n",
+          path, FG_ENSEMBLE_FORMAT, h->kind[0] ? h->kind : "unknown");
+  fprintf(out, "%-24s %s of %s rows written and flushed\n", "rows_done",
+          isfinite(h->rows_done) ? done : "unknown", h->rows >= 0 ? rows : "unknown");
+  fprintf(out, "%-24s run the same command on the same config with --resume\n", "to continue");
+}
+
+/* ------------------------------------------------------------- commands */
+
+static int info_checkpoint(const char *path, int json, fg_error *err)
+{
+  fg_checkpoint ck;
+  int rc = fg_checkpoint_read(path, &ck, err);
+  if (rc == FG_OK)
+    rc = fg_checkpoint_print(stdout, &ck, json, err);
+  fg_checkpoint_free(&ck);
+  return rc;
+}
+
+static int info_ensemble(const char *path, const file_head *h, int json, fg_error *err)
+{
+  if (h->complete != 1.0) {
+    interrupted(stdout, path, h, json);
+    return FG_OK;
+  }
+  fg_ensemble_data d;
+  int rc = fg_ensemble_load(path, &d, err);
+  if (rc == FG_OK && json)
+    ensemble_json(stdout, path, &d);
+  else if (rc == FG_OK)
+    ensemble_table(stdout, path, &d);
+  fg_ensemble_data_free(&d);
+  if (rc == FG_OK && (ferror(stdout) || fflush(stdout) != 0))
+    rc = fg_fail(err, FG_ERR_RUNTIME, WHERE, "cannot write to stdout: %s", strerror(errno));
+  return rc;
+}
+
+static int parse_args(int argc, char **argv, const char **path, int *json)
+{
   for (int i = 0; i < argc; ++i) {
-    if (strcmp(argv[i], "--json") == 0)
-      json = 1;
-    else if (argv[i][0] == '-' || path != NULL) {
+    if (strcmp(argv[i], "--json") == 0) {
+      *json = 1;
+    } else if (argv[i][0] == '-' || *path != NULL) {
       char msg[256];
       snprintf(msg, sizeof msg, "info: unexpected argument '%s'", argv[i]);
       report_error(msg, 0);
       return FG_ERR_INPUT;
-    } else
-      path = argv[i];
+    } else {
+      *path = argv[i];
+    }
   }
-  if (path == NULL) {
+  if (*path == NULL) {
     report_error("usage: flowgen info FILE.h5 [--json]", 0);
     return FG_ERR_INPUT;
   }
-  fg_checkpoint ck;
+  return FG_OK;
+}
+
+int cmd_info(int argc, char **argv)
+{
+  const char *path = NULL;
+  int json = 0, rank = 0;
+  int rc = parse_args(argc, argv, &path, &json);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rc != FG_OK || rank != 0)
+    return rc;
   fg_error err = {0};
-  int rc = fg_checkpoint_read(path, &ck, &err);
-  if (rc == FG_OK)
-    rc = fg_checkpoint_print(stdout, &ck, json, &err);
+  file_head h;
+  rc = probe(path, &h, &err);
+  if (rc == FG_OK && strcmp(h.format, FG_CHECKPOINT_FORMAT) == 0)
+    rc = info_checkpoint(path, json, &err);
+  else if (rc == FG_OK && strcmp(h.format, FG_ENSEMBLE_FORMAT) == 0)
+    rc = info_ensemble(path, &h, json, &err);
+  else if (rc == FG_OK)
+    rc = fg_fail(&err, FG_ERR_INPUT, WHERE, "'%s': neither a flowgen checkpoint nor an ensemble "
+                 "(format '%s')", path, h.format);
   if (rc != FG_OK)
     report_error(err.msg, 0);
-  fg_checkpoint_free(&ck);
   return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "flowgen/sample.h"
+#include "flowgen/util.h"
 
 static void print_result(const fg_config *cfg, const fg_sample_result *r, int nranks, int json)
 {
@@ -17,9 +18,11 @@ static void print_result(const fg_config *cfg, const fg_sample_result *r, int nr
   if (json) {
     printf("{\"proposals\": %lld, \"complete\": %s, \"acceptance\": %.6f, \"ess_model\": %.6f, "
            "\"wall_s\": %.3f, \"cpu_s\": %.3f, \"samp_s_per_config\": %.6g, \"ranks\": %d, "
-           "\"output\": \"%s\"}\n",
+           "\"output\": ",
            (long long)r->proposals, r->complete ? "true" : "false", r->acceptance, r->ess_model,
-           r->wall_seconds, r->cpu_seconds, per, nranks, sc->output);
+           r->wall_seconds, r->cpu_seconds, per, nranks);
+    fg_json_string(stdout, sc->output);
+    fputs("}\n", stdout);
     return;
   }
   printf("flowgen sample: %s (%d rank%s: %s)\n", cfg->path, nranks, nranks > 1 ? "s" : "",

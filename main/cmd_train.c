@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "flowgen/train.h"
+#include "flowgen/util.h"
 
 static void print_result(const fg_config *cfg, const fg_train_result *r, int json)
 {
@@ -17,10 +18,14 @@ static void print_result(const fg_config *cfg, const fg_train_result *r, int jso
     printf("{\"step\": %lld, \"stop_reason\": \"%s\", \"n_train\": %lld, \"loss\": %.9g, "
            "\"ess_model\": %.6f, \"ess_err\": %.6f, \"ess_samples\": %lld, "
            "\"cost\": {\"setup_s\": %.3f, \"train_s_per_sample\": %.6g, \"allreduce_s\": %.4f}, "
-           "\"checkpoint\": \"%s\", \"log\": \"%s\"}\n",
+           "\"checkpoint\": ",
            (long long)r->step, r->stop_reason, (long long)r->n_train, r->loss, r->ess,
            r->ess_err, (long long)r->ess_samples, r->wall_seconds, r->seconds_per_sample,
-           r->allreduce_seconds, tc->checkpoint, tc->log);
+           r->allreduce_seconds);
+    fg_json_string(stdout, tc->checkpoint);
+    fputs(", \"log\": ", stdout);
+    fg_json_string(stdout, tc->log);
+    fputs("}\n", stdout);
     return;
   }
   printf("flowgen train: %s\n", cfg->path);

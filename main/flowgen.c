@@ -28,8 +28,9 @@ static void usage(FILE *out)
           "commands:\n"
           "  train CONFIG [--resume] [--json]   train a flow (any number of MPI ranks)\n"
           "  sample CONFIG [--resume] [--json]  ensemble from a trained flow (rank 0 coordinates)\n"
-          "  analyze FILE.h5 [--json]           observables, errors, tau_int, ESS, costs\n"
-          "  info FILE.h5 [--json]              what a checkpoint holds, with provenance\n"
+          "  analyze FILE.h5 [--json] [--window-s S] [--validate HMC.h5]\n"
+          "                                     observables, errors, tau_int, ESS, costs\n"
+          "  info FILE.h5 [--json]              what a checkpoint or ensemble holds, with provenance\n"
           "  bench CONFIG [--json] [--batch N]  kernel and throughput figures on one core\n"
           "  version                            print the version\n"
           "\n"
@@ -51,6 +52,10 @@ static int dispatch(int argc, char **argv)
     return cmd_train(argc - 2, argv + 2, &stop_requested);
   if (strcmp(cmd, "sample") == 0)
     return cmd_sample(argc - 2, argv + 2, &stop_requested);
+  if (strcmp(cmd, "hmc") == 0)
+    return cmd_hmc(argc - 2, argv + 2, &stop_requested);
+  if (strcmp(cmd, "compare") == 0)
+    return cmd_compare(argc - 2, argv + 2);
   if (strcmp(cmd, "analyze") == 0)
     return cmd_analyze(argc - 2, argv + 2);
   if (strcmp(cmd, "info") == 0)
@@ -80,6 +85,7 @@ int main(int argc, char **argv)
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART; /* slow I/O calls resume instead of failing with EINTR */
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);

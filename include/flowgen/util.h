@@ -21,6 +21,9 @@
  *   int fg_sha256_file(const char *path, char hex[65], fg_error *err)
  *     SHA-256 of bytes, or the lowercase hex digest of a file's bytes
  *     (FG_ERR_INPUT if unreadable).
+ *
+ *   void fg_json_string(FILE *out, const char *s)   s as a quoted, escaped JSON string
+ *   void fg_json_number(FILE *out, double x)        x with 17 digits, or null if not finite
  */
 #ifndef FLOWGEN_UTIL_H
 #define FLOWGEN_UTIL_H
@@ -46,5 +49,7 @@ void fg_progress_done(fg_progress *p, double done, const char *extra);
 int fg_make_parent_dir(const char *path, fg_error *err);
 void fg_sha256(const void *data, size_t n, uint8_t digest[32]);
 int fg_sha256_file(const char *path, char hex[65], fg_error *err);
+void fg_json_string(FILE *out, const char *s);
+void fg_json_number(FILE *out, double x);
 
 #endif

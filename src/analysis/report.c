@@ -9,6 +9,7 @@
 #include "flowgen/lattice.h"
 #include "flowgen/report.h"
 #include "flowgen/train.h"
+#include "flowgen/util.h"
 
 static double attr_number(const fg_ensemble_data *d, const char *name, double dflt)
 {
@@ -106,46 +107,40 @@ int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err
   return rc;
 }
 
-static void json_number(FILE *out, double x)
-{
-  if (isfinite(x))
-    fprintf(out, "%.10g", x);
-  else
-    fputs("null", out);
-}
-
 static void print_json(FILE *out, const fg_report *r)
 {
-  fprintf(out, "{\"file\": \"%s\", \"kind\": \"%s\", \"n_configs\": %lld, \"n_chain\": %lld, "
-               "\"acceptance\": ", r->path, r->kind == FG_ENSEMBLE_HMC ? "hmc" : "flow",
-          (long long)r->n_configs, (long long)r->n_chain);
-  json_number(out, r->acceptance);
+  fputs("{\"file\": ", out);
+  fg_json_string(out, r->path);
+  fprintf(out, ", \"kind\": \"%s\", \"n_configs\": %lld, \"n_chain\": %lld, \"acceptance\": ",
+          r->kind == FG_ENSEMBLE_HMC ? "hmc" : "flow", (long long)r->n_configs,
+          (long long)r->n_chain);
+  fg_json_number(out, r->acceptance);
   fputs(", \"ess_model\": ", out);
-  json_number(out, r->ess_model);
+  fg_json_number(out, r->ess_model);
   fputs(", \"ess_target\": ", out);
-  json_number(out, r->ess_target);
+  fg_json_number(out, r->ess_target);
   fprintf(out, ", \"rejection_runs\": {\"longest\": %lld, \"mean\": ",
           (long long)r->longest_rejection_run);
-  json_number(out, r->mean_rejection_run);
+  fg_json_number(out, r->mean_rejection_run);
   fputs("}, \"cost\": {\"setup_s\": ", out);
-  json_number(out, r->setup_s);
+  fg_json_number(out, r->setup_s);
   fputs(", \"wall_s\": ", out);
-  json_number(out, r->wall_s);
+  fg_json_number(out, r->wall_s);
   fputs(", \"samp_s_per_config\": ", out);
-  json_number(out, r->samp_s_per_config);
+  fg_json_number(out, r->samp_s_per_config);
   fputs(", \"effective_per_s\": ", out);
-  json_number(out, r->effective_per_s);
+  fg_json_number(out, r->effective_per_s);
   fprintf(out, ", \"slowest\": \"%s\"}, \"observables\": {", r->slowest);
   for (int k = 0; k < FG_PHI4_NOBS; ++k) {
     const fg_obs_result *o = &r->obs[k];
     fprintf(out, "%s\"%s\": {\"mean\": ", k ? ", " : "", o->name);
-    json_number(out, o->mean);
+    fg_json_number(out, o->mean);
     fputs(", \"err\": ", out);
-    json_number(out, o->err);
+    fg_json_number(out, o->err);
     fputs(", \"tau_int\": ", out);
-    json_number(out, o->tau_int);
+    fg_json_number(out, o->tau_int);
     fputs(", \"tau_int_err\": ", out);
-    json_number(out, o->tau_int_err);
+    fg_json_number(out, o->tau_int_err);
     fputs("}", out);
   }
   fputs("}}\n", out);

@@ -61,12 +61,21 @@ static int open_file(fg_sample_ctx *s, fg_error *err)
                             .n_configs = cfg->sample.proposals, .n_chain = cfg->sample.proposals};
   memcpy(lay.extent, cfg->theory.extent, sizeof lay.extent);
   if (!s->opt->resume) {
-    int exists = s->rank == 0 && access(cfg->sample.output, F_OK) == 0;
+    /* Never overwrite finished or interrupted work: 1 = output, 2 = its .tmp. */
+    char tmp[FG_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->sample.output);
+    int exists = s->rank == 0 ? (access(cfg->sample.output, F_OK) == 0 ? 1
+                                 : access(tmp, F_OK) == 0             ? 2
+                                                                      : 0)
+                              : 0;
     MPI_Bcast(&exists, 1, MPI_INT, 0, s->opt->comm);
-    if (exists)
+    if (exists == 1)
       return fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
                      "%s: sample.output exists; remove it or choose another name",
                      cfg->sample.output);
+    if (exists == 2)
+      return fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
+                     "%s: an interrupted run left it; continue with --resume or remove it", tmp);
     return fg_ensemble_create(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
   }
   int rc = fg_ensemble_reopen(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
