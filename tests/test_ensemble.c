@@ -14,7 +14,6 @@
 #include "testutil.h"
 
 /* Declared here until ensemble.h lists it (see ensemble.c). */
-void fg_ensemble_io_counts(const fg_ensemble *e, int64_t *collective, int64_t *independent);
 
 /* The folder all ranks share (made by rank 0 in main). */
 static char dir[4096];
@@ -225,20 +224,23 @@ static const char *attr_text(const fg_ensemble_data *d, const char *name)
   return a != NULL && a->is_string ? a->text : "";
 }
 
-/* Rank 0 loads path and checks it against lay and the pattern. */
+/* Whether path loads and holds lay and the pattern. Local. */
+static int loads_pattern(const char *path, const fg_ensemble_layout *lay)
+{
+  fg_ensemble_data d;
+  fg_error err = {0};
+  int ok = fg_ensemble_load(path, &d, &err) == FG_OK;
+  if (!ok)
+    fprintf(stderr, "load: %s\n", err.msg);
+  ok = ok && data_matches(&d, lay);
+  fg_ensemble_data_free(&d);
+  return ok;
+}
+
+/* Rank 0's loads_pattern, on every rank (collective). */
 static int root_loads_pattern(const char *path, const fg_ensemble_layout *lay)
 {
-  int ok = 1;
-  if (world_rank() == 0) {
-    fg_ensemble_data d;
-    fg_error err;
-    ok = fg_ensemble_load(path, &d, &err) == FG_OK;
-    if (!ok)
-      fprintf(stderr, "load: %s\n", err.msg);
-    ok = ok && data_matches(&d, lay);
-    fg_ensemble_data_free(&d);
-  }
-  return from_root(ok);
+  return from_root(world_rank() == 0 ? loads_pattern(path, lay) : 1);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -251,7 +253,7 @@ START_TEST(rows_written_by_runs_in_any_order_round_trip_bit_for_bit)
   fg_ensemble_layout lay = flow_layout(23);
   size_t v = volume_of(&lay);
   fg_ensemble *e = NULL;
-  fg_error err;
+  fg_error err = {0};
   int last = world_size() - 1;
   ck_assert_msg(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK),
                 "%s", err.msg);
@@ -276,7 +278,7 @@ START_TEST(rows_written_by_runs_in_any_order_round_trip_bit_for_bit)
   ck_assert(all_ranks(fg_ensemble_set_attr_double(e, "x", 2.5, &err) == FG_OK));
   /* enough attributes that HDF5 moves them to dense storage */
   for (int i = 0; i < 6; ++i) {
-    char name[16];
+    char name[32];
     snprintf(name, sizeof name, "extra_%d", i);
     ck_assert(all_ranks(fg_ensemble_set_attr_int64(e, name, i, &err) == FG_OK));
   }
@@ -298,7 +300,8 @@ START_TEST(rows_written_by_runs_in_any_order_round_trip_bit_for_bit)
     fg_ensemble_data d;
     ok = fg_ensemble_load(path, &d, &err) == FG_OK && d.nattrs >= 14;
     /* creation order: the identity first, then what the writer set */
-    ok = ok && strcmp(d.attrs[0].name, "format") == 0 && strcmp(d.attrs[1].name, "format_version") == 0;
+    ok = ok && strcmp(d.attrs[0].name, "format") == 0 &&
+         strcmp(d.attrs[1].name, "format_version") == 0;
     ok = ok && strcmp(attr_text(&d, "format"), FG_ENSEMBLE_FORMAT) == 0;
     ok = ok && attr_number(&d, "format_version") == FG_ENSEMBLE_VERSION;
     ok = ok && strcmp(attr_text(&d, "kind"), "flow") == 0;
@@ -315,48 +318,76 @@ START_TEST(rows_written_by_runs_in_any_order_round_trip_bit_for_bit)
 }
 END_TEST
 
-START_TEST(one_rank_and_all_ranks_write_the_same_file)
+enum { ROWS_DEALT = 40 };
+
+/* Whether the files at a and b hold identical datasets (n rows and steps). */
+static int same_datasets(const char *a, const char *b, int64_t n, size_t v)
 {
-  char many[4200], one[4200];
-  path_in_dir(many, sizeof many, "many.h5");
-  path_in_dir(one, sizeof one, "one.h5");
-  fg_ensemble_layout lay = flow_layout(20);
-  size_t v = volume_of(&lay);
-  int rank = world_rank(), size = world_size();
-  fg_error err;
-  fg_ensemble *e = NULL;
-  /* all ranks, interleaved: row j from rank j % size, one run per row, last row first */
-  ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, many, &lay, &e, &err) == FG_OK));
-  int64_t first[20], count[20];
-  int n = 0;
-  for (int64_t j = 19; j >= 0; --j)
-    if (j % size == rank) {
+  fg_ensemble_data x, y;
+  fg_error err = {0};
+  int ok = fg_ensemble_load(a, &x, &err) == FG_OK && fg_ensemble_load(b, &y, &err) == FG_OK;
+  size_t nv = (size_t)n * v * sizeof(double), nr = (size_t)n * sizeof(double);
+  ok = ok && memcmp(x.configs, y.configs, nv) == 0 && memcmp(x.logq, y.logq, nr) == 0 &&
+       memcmp(x.action, y.action, nr) == 0 && memcmp(x.logw, y.logw, nr) == 0 &&
+       memcmp(x.chain_index, y.chain_index, (size_t)n * sizeof(int64_t)) == 0 &&
+       memcmp(x.chain_accepted, y.chain_accepted, (size_t)n) == 0;
+  fg_ensemble_data_free(&x);
+  fg_ensemble_data_free(&y);
+  return ok;
+}
+
+/* All ranks write rows [0, n): row j belongs to rank owner(j), one run per
+ * row, listed in the scrambled order (j * 7) % n (n prime to 7). */
+static int write_dealt(const char *path, const fg_ensemble_layout *lay, int scattered,
+                       fg_error *err)
+{
+  int rank = world_rank(), size = world_size(), n = 0;
+  int64_t first[64], count[64];
+  ck_assert(lay->n_configs <= 64 && lay->n_configs % 7 != 0);
+  for (int64_t i = 0; i < lay->n_configs; ++i) {
+    int64_t j = scattered ? (i * 7) % lay->n_configs : lay->n_configs - 1 - i;
+    /* scattered: owners follow no stride, so each rank's rows form many patterns */
+    int owner = scattered ? (int)((j * j + j / 3) % 5 % size) : (int)(j % size);
+    if (owner == rank) {
       first[n] = j;
       count[n++] = 1;
     }
-  ck_assert(all_ranks(write_runs(e, v, n, first, count, 1, &err) == FG_OK));
-  ck_assert(all_ranks(write_chain_part(e, 0, 20, 20, 0, &err) == FG_OK));
-  ck_assert(all_ranks(fg_ensemble_close(e, 1, &err) == FG_OK));
+  }
+  fg_ensemble *e = NULL;
+  int rc = fg_ensemble_create(MPI_COMM_WORLD, path, lay, &e, err);
+  if (rc == FG_OK)
+    rc = write_runs(e, volume_of(lay), n, first, count, 1, err);
+  if (rc == FG_OK)
+    rc = write_chain_part(e, 0, lay->n_chain, lay->n_configs, 0, err);
+  int rc2 = e != NULL ? fg_ensemble_close(e, rc == FG_OK, err) : FG_OK;
+  return rc == FG_OK ? rc2 : rc;
+}
+
+START_TEST(one_rank_and_all_ranks_write_the_same_file)
+{
+  char many[4200], scattered[4200], one[4200];
+  path_in_dir(many, sizeof many, "many.h5");
+  path_in_dir(scattered, sizeof scattered, "scattered.h5");
+  path_in_dir(one, sizeof one, "one.h5");
+  fg_ensemble_layout lay = flow_layout(ROWS_DEALT);
+  size_t v = volume_of(&lay);
+  fg_error err = {0};
+  /* all ranks: interleaved (row j from rank j % size, last row first), then scattered */
+  ck_assert(all_ranks(write_dealt(many, &lay, 0, &err) == FG_OK));
+  ck_assert(all_ranks(write_dealt(scattered, &lay, 1, &err) == FG_OK));
   /* rank 0 alone, in order, in two calls */
   int ok = 1;
-  if (rank == 0) {
+  if (world_rank() == 0) {
+    fg_ensemble *e = NULL;
     ok = fg_ensemble_create(MPI_COMM_SELF, one, &lay, &e, &err) == FG_OK;
-    int64_t f1[1] = {0}, c1[1] = {12}, f2[1] = {12}, c2[1] = {8};
+    int64_t f1[1] = {0}, c1[1] = {12}, f2[1] = {12}, c2[1] = {ROWS_DEALT - 12};
     ok = ok && write_runs(e, v, 1, f1, c1, 1, &err) == FG_OK;
     ok = ok && write_runs(e, v, 1, f2, c2, 1, &err) == FG_OK;
-    ok = ok && write_chain_part(e, 0, 20, 20, 0, &err) == FG_OK;
+    ok = ok && write_chain_part(e, 0, ROWS_DEALT, ROWS_DEALT, 0, &err) == FG_OK;
     ok = ok && fg_ensemble_close(e, 1, &err) == FG_OK;
-    fg_ensemble_data a, b;
-    ok = ok && fg_ensemble_load(many, &a, &err) == FG_OK;
-    ok = ok && fg_ensemble_load(one, &b, &err) == FG_OK;
-    size_t nv = 20 * v * sizeof(double), nr = 20 * sizeof(double);
-    ok = ok && memcmp(a.configs, b.configs, nv) == 0 && memcmp(a.logq, b.logq, nr) == 0 &&
-         memcmp(a.action, b.action, nr) == 0 && memcmp(a.logw, b.logw, nr) == 0 &&
-         memcmp(a.chain_index, b.chain_index, 20 * sizeof(int64_t)) == 0 &&
-         memcmp(a.chain_accepted, b.chain_accepted, 20) == 0;
-    ok = ok && data_matches(&a, &lay);
-    fg_ensemble_data_free(&a);
-    fg_ensemble_data_free(&b);
+    ok = ok && same_datasets(many, one, ROWS_DEALT, v) &&
+         same_datasets(scattered, one, ROWS_DEALT, v);
+    ok = ok && loads_pattern(one, &lay);
   }
   ck_assert_msg(from_root(ok), "%s", err.msg);
 }
@@ -369,7 +400,7 @@ START_TEST(an_interrupted_run_resumes_where_its_progress_says)
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   fg_ensemble_layout lay = flow_layout(23);
   size_t v = volume_of(&lay);
-  fg_error err;
+  fg_error err = {0};
   fg_ensemble *e = NULL;
   ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK));
   ck_assert(all_ranks(write_blocks(e, v, 0, 12, MPI_COMM_WORLD, 1, &err) == FG_OK));
@@ -426,7 +457,7 @@ START_TEST(an_hmc_file_has_no_logq_or_logw)
   path_in_dir(path, sizeof path, "hmc.h5");
   fg_ensemble_layout lay = {FG_ENSEMBLE_HMC, 3, {2, 3, 4}, 10, 10};
   size_t v = volume_of(&lay);
-  fg_error err;
+  fg_error err = {0};
   fg_ensemble *e = NULL;
   ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK));
   ck_assert(all_ranks(write_blocks(e, v, 0, 10, MPI_COMM_WORLD, 0, &err) == FG_OK));
@@ -461,13 +492,41 @@ START_TEST(an_hmc_file_has_no_logq_or_logw)
 }
 END_TEST
 
+START_TEST(empty_ensembles_and_empty_writes_work)
+{
+  char path[4200];
+  path_in_dir(path, sizeof path, "empty.h5");
+  fg_ensemble_layout lay = {FG_ENSEMBLE_HMC, 1, {5}, 0, 0};
+  fg_error err = {0};
+  fg_ensemble *e = NULL;
+  ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK));
+  ck_assert(all_ranks(fg_ensemble_write_rows(e, 0, NULL, NULL, NULL, NULL, NULL, NULL, &err) ==
+                      FG_OK));
+  ck_assert(all_ranks(fg_ensemble_write_chain(e, 0, 0, NULL, NULL, 0, &err) == FG_OK));
+  ck_assert(all_ranks(fg_ensemble_read_rows(e, 0, 0, NULL, &err) == FG_OK));
+  ck_assert_msg(all_ranks(fg_ensemble_close(e, 1, &err) == FG_OK), "%s", err.msg);
+  ck_assert(root_loads_pattern(path, &lay));
+  /* a round in which no rank has anything to write, then the real rows */
+  path_in_dir(path, sizeof path, "idle.h5");
+  lay = flow_layout(7);
+  ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK));
+  ck_assert(all_ranks(fg_ensemble_write_rows(e, 0, NULL, NULL, NULL, NULL, NULL, NULL, &err) ==
+                      FG_OK));
+  ck_assert(all_ranks(fg_ensemble_write_chain(e, 3, 0, NULL, NULL, 0, &err) == FG_OK));
+  ck_assert(all_ranks(write_blocks(e, volume_of(&lay), 0, 7, MPI_COMM_WORLD, 1, &err) == FG_OK));
+  ck_assert(all_ranks(write_chain_part(e, 0, 7, 7, 0, &err) == FG_OK));
+  ck_assert(all_ranks(fg_ensemble_close(e, 1, &err) == FG_OK));
+  ck_assert(root_loads_pattern(path, &lay));
+}
+END_TEST
+
 START_TEST(transfers_stay_collective)
 {
   char path[4200];
   path_in_dir(path, sizeof path, "collective.h5");
   fg_ensemble_layout lay = flow_layout(23);
   size_t v = volume_of(&lay);
-  fg_error err;
+  fg_error err = {0};
   fg_ensemble *e = NULL;
   ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK));
   ck_assert(all_ranks(write_blocks(e, v, 0, 23, MPI_COMM_WORLD, 1, &err) == FG_OK));
@@ -491,7 +550,7 @@ START_TEST(an_error_on_one_rank_is_an_error_on_all)
   fg_ensemble_layout lay = flow_layout(9);
   size_t v = volume_of(&lay);
   int rank = world_rank(), last = world_size() - 1;
-  fg_error err;
+  fg_error err = {0};
   fg_ensemble *e = NULL;
   /* ranks that disagree on the layout make no file */
   fg_ensemble_layout mine = flow_layout(rank == last ? 10 : 9);
@@ -542,7 +601,7 @@ static int make_file(const char *path, int complete)
 {
   fg_ensemble_layout lay = flow_layout(3);
   fg_ensemble *e;
-  fg_error err;
+  fg_error err = {0};
   int64_t first[1] = {0}, count[1] = {3};
   int ok = fg_ensemble_create(MPI_COMM_SELF, path, &lay, &e, &err) == FG_OK;
   ok = ok && write_runs(e, volume_of(&lay), 1, first, count, 1, &err) == FG_OK;
@@ -589,7 +648,7 @@ static int set_version(const char *path, int version)
 static int refused(const char *path, const char *why)
 {
   fg_ensemble_data d;
-  fg_error err;
+  fg_error err = {0};
   int rc = fg_ensemble_load(path, &d, &err);
   int ok = rc == FG_ERR_INPUT && strstr(err.msg, path) != NULL && strstr(err.msg, why) != NULL &&
            d.configs == NULL && d.attrs == NULL && d.nattrs == 0;
@@ -634,7 +693,7 @@ START_TEST(load_refuses_missing_foreign_newer_and_incomplete_files)
   fclose(in);
   ck_assert(fclose(out) == 0);
   fg_ensemble_data d;
-  fg_error err;
+  fg_error err = {0};
   ck_assert_int_eq(fg_ensemble_load(torn, &d, &err), FG_ERR_INPUT);
   ck_assert(strstr(err.msg, torn) != NULL);
   fg_ensemble_data_free(&d);
@@ -662,6 +721,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, one_rank_and_all_ranks_write_the_same_file);
   tcase_add_test(tc, an_interrupted_run_resumes_where_its_progress_says);
   tcase_add_test(tc, an_hmc_file_has_no_logq_or_logw);
+  tcase_add_test(tc, empty_ensembles_and_empty_writes_work);
   tcase_add_test(tc, transfers_stay_collective);
   tcase_add_test(tc, an_error_on_one_rank_is_an_error_on_all);
   tcase_add_test(tc, load_refuses_missing_foreign_newer_and_incomplete_files);

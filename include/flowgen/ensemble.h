@@ -47,7 +47,7 @@
  *   int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg_error *err)
  *     A numeric progress attribute (resume state); rows_done among them.
  *   int fg_ensemble_set_attr_string / _double / _int64 (e, name, value, err)
- *     Root attributes (collective, identical values on every rank).
+ *     Root attributes (collective; rank 0's value is written).
  *   int fg_ensemble_flush(fg_ensemble *e, fg_error *err)
  *     H5Fflush: what was written is on disk and the file is consistent.
  *   int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count,
@@ -105,6 +105,9 @@ int fg_ensemble_flush(fg_ensemble *e, fg_error *err);
 int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count, double *configs,
                           fg_error *err);
 int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err);
+/* Local: how many of this rank's transfers HDF5 reported as collective, and
+ * how many fell back to independent I/O (a check that I/O stayed collective). */
+void fg_ensemble_io_counts(const fg_ensemble *e, int64_t *collective, int64_t *independent);
 
 /* The whole file in memory (reading side). Attributes: strings and numbers
  * by name, in the order the file lists them. */
