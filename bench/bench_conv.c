@@ -12,17 +12,15 @@
  * coupling layer runs it (output layer on one checkerboard half; in the
  * backward pass the first layer's input gradient on the other half), and
  * the single-core peak of a register-only AVX-512 FMA loop for reference.
+ * The net's layers keep separate arrays per block, a larger working set
+ * than the flow's (which takes one block through all layers): with 64
+ * blocks it spills from L2 to L3; a few blocks (argument 2) show the
+ * in-cache speed.
  *
  * Usage: bench_conv [seconds per measurement, default 0.3] [blocks, default 64]
- * Build (from the project root), e.g.:
- *   AVX="-mavx512f -mavx512vl -mavx512dq -mavx512bw -mfma -mavx2"
- *   gcc -std=gnu11 -O3 -D_GNU_SOURCE -Iinclude -Isrc $AVX -DFG_KSUFFIX=_avx512 \
- *       -c src/nn/conv_kernels.c -o k512.o
- *   gcc -std=gnu11 -O3 -D_GNU_SOURCE -Iinclude -Isrc -DFG_KSUFFIX=_portable \
- *       -c src/nn/conv_kernels.c -o kport.o
- *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/bench_conv.c src/nn/conv.c \
- *       src/lattice/lattice.c src/util/error.c k512.o kport.o -lm -o bench_conv
- * Run on one core: taskset -c 0 ./bench_conv
+ * Each figure is the best of five trials (the minimum time: the machine may
+ * be shared). Built by meson as build/bench/bench_conv; run it on one core,
+ * e.g. taskset -c 1 build/bench/bench_conv 1.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -230,6 +228,7 @@ static void bench_net(const fg_stencil *st, const int *half, const int *other, i
     layer_free(&l[j]);
 }
 
+#if defined(__x86_64__)
 /* Single-core FMA peak: 12 independent register chains, 16 lanes each. */
 __attribute__((target("avx512f"))) static double fma_peak(double seconds)
 {
@@ -254,14 +253,17 @@ __attribute__((target("avx512f"))) static double fma_peak(double seconds)
     printf(" ");
   return 1e-9 * (double)iters * 12 * 32 / t;
 }
+#endif
 
 int main(int argc, char **argv)
 {
   double seconds = argc > 1 ? atof(argv[1]) : 0.3;
   if (argc > 2)
     NBLOCKS = atoi(argv[2]) > 0 ? atoi(argv[2]) : 1;
+#if defined(__x86_64__)
   if (__builtin_cpu_supports("avx512f"))
     printf("AVX-512 FMA peak (one core, register-only): %.1f GFLOP/s\n", fma_peak(seconds));
+#endif
   for (int m = 0; m < 2; ++m) {
     fg_lattice lat;
     fg_stencil st;

@@ -11,6 +11,8 @@
 
 int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag);
 int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag);
+int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag);
+int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -13,8 +13,6 @@
 
 #include "testutil.h"
 
-/* Declared here until ensemble.h lists it (see ensemble.c). */
-
 /* The folder all ranks share (made by rank 0 in main). */
 static char dir[4096];
 

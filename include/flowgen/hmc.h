@@ -61,11 +61,50 @@
  *     Benchmark: times repeated single-configuration force evaluations of t
  *     for at least min_seconds of wall time and stores lattice sites (ndof)
  *     processed per second. FG_ERR_RUNTIME if out of memory. Local.
+ *
+ * ---- The run (run.c): `flowgen hmc CONFIG` as a library call ----------
+ *
+ *   int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *res,
+ *                  fg_error *err)
+ *     Generates the HMC ensemble of cfg's theory and hmc section. Every rank
+ *     of opt->comm runs its own chain, stream_id = its rank, into its own
+ *     file fg_hmc_output_path(hmc.output, rank, size) written through
+ *     MPI_COMM_SELF; the ranks meet only to agree on the returned status.
+ *     A chain starts from the zero field (a cold start), runs
+ *     hmc.thermalization trajectories that are not stored, then
+ *     hmc.trajectories stored ones: trajectory t (0-based over both phases)
+ *     draws from stream (seed, FG_RNG_HMC, t, stream_id), so a chain is a
+ *     function of (config, seed, rank) alone. The file is an ensemble of kind
+ *     hmc (ensemble.h) with n_configs = n_chain = hmc.trajectories: row i of
+ *     /configs and /proposals/action is the field after stored trajectory i,
+ *     /chain/index[i] = i and /chain/accepted[i] the Metropolis decision. It
+ *     lives at "<file>.tmp" until complete and is flushed with its resume
+ *     state at least every hmc.checkpoint_every trajectories (thermalisation
+ *     included) and on a stop; a stop (*opt->stop_flag set, or
+ *     opt->stop_after trajectories reached) flushes and returns FG_OK with
+ *     res->complete = 0. With opt->resume the chain continues from
+ *     "<file>.tmp" and the finished file equals an uninterrupted run's bit
+ *     for bit (configurations, actions, chain); a resume whose seed, rank,
+ *     couplings or hmc parameters differ from the file's is refused.
+ *     FG_ERR_INPUT: hmc section missing, an existing output (without
+ *     resume), a missing or mismatched .tmp (with resume); FG_ERR_RUNTIME
+ *     otherwise. res describes this rank's file. The same status on every
+ *     rank; err is filled on each rank that failed (on the others it names
+ *     the failure as another rank's). Collective over opt->comm.
+ *
+ *   void fg_hmc_output_path(const char *output, int rank, int nranks, char *buf, size_t n)
+ *     The file of rank `rank`: output itself when nranks == 1, otherwise
+ *     "_rank<k>" inserted before the extension ("out/hmc.h5" ->
+ *     "out/hmc_rank1.h5"; appended when the name has none). Local, pure.
  */
 #ifndef FLOWGEN_HMC_H
 #define FLOWGEN_HMC_H
 
+#include <mpi.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flowgen/config.h"
 #include "flowgen/error.h"
@@ -101,5 +140,31 @@ int fg_hmc_forces_per_trajectory(const fg_hmc *h);
 int64_t fg_hmc_force_evaluations(const fg_hmc *h);
 int fg_hmc_force_rate(const fg_theory *t, double min_seconds, double *sites_per_second,
                       fg_error *err);
+
+typedef struct {
+  MPI_Comm comm;                     /* one chain and one file per rank */
+  int resume;                        /* continue "<file>.tmp" */
+  volatile sig_atomic_t *stop_flag;  /* SIGTERM/SIGUSR1; may be NULL */
+  FILE *progress;                    /* stderr or NULL */
+  int64_t stop_after;                /* > 0: stop cleanly once this many trajectories
+                                        (thermalisation included) are done (tests) */
+} fg_hmc_options;
+
+typedef struct {
+  char output[FG_PATH_MAX];          /* this rank's file (final name) */
+  int stream_id;                     /* this rank */
+  int64_t trajectories;              /* stored trajectories in the file (all runs) */
+  int64_t thermalized;               /* thermalisation trajectories done (all runs) */
+  int complete;                      /* 0 when stopped */
+  double acceptance;                 /* over the stored trajectories */
+  double exp_minus_dH;               /* <exp(-dH)> over the stored trajectories (1 + noise) */
+  double wall_seconds, cpu_seconds;  /* stored trajectories only, all runs */
+  double thermalization_seconds;     /* wall seconds of thermalisation, all runs */
+  int64_t force_evaluations;         /* all trajectories of all runs */
+} fg_hmc_result;
+
+int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *res,
+               fg_error *err);
+void fg_hmc_output_path(const char *output, int rank, int nranks, char *buf, size_t n);
 
 #endif

@@ -15,10 +15,47 @@
  *
  *   void fg_report_print(FILE *out, const fg_report *rep, int json)
  *     A readable table, or the JSON object of SPEC section 6.
+ *
+ * ---- Target-sample ESS (validate.c) ------------------------------------
+ *
+ *   int fg_report_validate(const char *flow_path, const char *target_path,
+ *                          const char *model_path, double S, fg_validation *v,
+ *                          fg_error *err)
+ *     ESS_target (seed eq. A8) of the flow that made flow_path, measured on
+ *     the configurations of target_path (an HMC ensemble of the same theory:
+ *     checked), beside ESS_model (eq. A7) of flow_path's proposals, both
+ *     with Gamma-method errors, and the verdict: mode_collapse when
+ *     ESS_model exceeds ESS_target by more than FG_ESS_DISAGREE_SIGMA
+ *     combined errors. The model is the checkpoint model_path, or (NULL)
+ *     the flow file's "model" attribute; a checkpoint whose SHA-256 differs
+ *     from the file's "model_sha256" is refused. Loads both files whole.
+ *     FG_ERR_INPUT for missing, foreign, incomplete or mismatched files.
+ *   int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b,
+ *                             char *why, size_t n)
+ *     1 for the same theory, lattice and couplings; else 0 and why.
+ *   void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v,
+ *                                  int json)
+ *     The report followed by the validation (JSON: one object, with a
+ *     "validation" member).
+ *
+ * ---- Flow against HMC (compare.c) --------------------------------------
+ *
+ *   int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S,
+ *                            fg_comparison *c, fg_error *err)
+ *     fg_report_ensemble of both (a flow and an HMC ensemble of the same
+ *     theory: checked), their setup costs (training seconds of the flow's
+ *     model; thermalisation seconds of HMC), ESS per chain step
+ *     1 / (2 tau_int_max) of each, ratio = effective samples per second
+ *     flow / HMC, and the break-even count of effective samples above which
+ *     the flow's setup is paid back (0: always ahead; +inf: never).
+ *     FG_ERR_INPUT for missing, foreign, incomplete or mismatched files.
+ *   void fg_compare_print(FILE *out, const fg_comparison *c, int json)
+ *     A side-by-side table, or one JSON object with the same numbers.
  */
 #ifndef FLOWGEN_REPORT_H
 #define FLOWGEN_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,5 +79,40 @@ typedef struct {
 
 int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err);
 void fg_report_print(FILE *out, const fg_report *rep, int json);
+
+/* ESS_model and ESS_target disagree beyond this many combined errors. */
+#define FG_ESS_DISAGREE_SIGMA 3.0
+
+typedef struct {
+  char flow_path[FG_PATH_MAX], target_path[FG_PATH_MAX], model_path[FG_PATH_MAX];
+  int64_t n_target;            /* chain steps of the target ensemble */
+  int64_t n_model;             /* proposals of the flow ensemble */
+  double ess_model, ess_model_err;    /* eq. A7 on the flow's proposals */
+  double ess_target, ess_target_err;  /* eq. A8 on the target's chain */
+  double ess_target_tau_int;   /* of the derived quantity on the target's chain */
+  int flags;                   /* FG_GAMMA_* of ess_target */
+  double z;                    /* (ess_model - ess_target) / combined error */
+  int disagree;                /* |z| > FG_ESS_DISAGREE_SIGMA */
+  int mode_collapse;           /* z > FG_ESS_DISAGREE_SIGMA */
+} fg_validation;
+
+int fg_report_validate(const char *flow_path, const char *target_path, const char *model_path,
+                       double S, fg_validation *v, fg_error *err);
+int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b, char *why,
+                          size_t n);
+void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v, int json);
+
+typedef struct {
+  fg_report flow, hmc;         /* fg_report_ensemble of each */
+  double flow_setup_s;         /* training seconds of the flow's model */
+  double hmc_setup_s;          /* HMC thermalisation seconds */
+  double flow_ess, hmc_ess;    /* effective samples per chain step: 1 / (2 tau_int_max) */
+  double ratio;                /* effective samples per second, flow / HMC */
+  double breakeven;            /* effective samples from which the flow's total cost is lower */
+} fg_comparison;
+
+int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S, fg_comparison *c,
+                         fg_error *err);
+void fg_compare_print(FILE *out, const fg_comparison *c, int json);
 
 #endif

@@ -41,7 +41,7 @@
 #define FG_KSTR(x) FG_KSTR2(x)
 
 /* The variant's name is the suffix without its underscore. */
-#define FG_KISA (FG_KSTR(FG_KSUFFIX) + 1)
+#define FG_KISA (&FG_KSTR(FG_KSUFFIX)[1])
 
 #ifdef FG_KERNELS_UNAVAILABLE
 
