@@ -1,0 +1,153 @@
+/*
+ * cmd_hmc.c -- `flowgen hmc CONFIG [--resume] [--json]`: the serial HMC
+ * baseline (SPEC sections 1, 3 and 4). One rank runs one chain; R ranks run
+ * R independent chains (stream_id = rank), one file each.
+ */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "flowgen/hmc.h"
+
+/* The figures of one rank's chain, as rank 0 collects them. */
+enum { F_TRAJ, F_THERM, F_COMPLETE, F_ACC, F_EXP_MDH, F_WALL, F_CPU, F_THERM_WALL, F_FORCES,
+       F_LEN };
+
+static void figures(const fg_hmc_result *r, double *f)
+{
+  f[F_TRAJ] = (double)r->trajectories;
+  f[F_THERM] = (double)r->thermalized;
+  f[F_COMPLETE] = r->complete;
+  f[F_ACC] = r->acceptance;
+  f[F_EXP_MDH] = r->exp_minus_dH;
+  f[F_WALL] = r->wall_seconds;
+  f[F_CPU] = r->cpu_seconds;
+  f[F_THERM_WALL] = r->thermalization_seconds;
+  f[F_FORCES] = (double)r->force_evaluations;
+}
+
+static void print_json(const fg_config *cfg, const double *all, int nranks)
+{
+  printf("{\"integrator\": \"%s\", \"trajectory_length\": %.6g, \"md_steps\": %d, "
+         "\"ranks\": %d, \"streams\": [", fg_integrator_name(cfg->hmc.integrator),
+         cfg->hmc.trajectory_length, cfg->hmc.md_steps, nranks);
+  for (int k = 0; k < nranks; ++k) {
+    const double *f = all + k * F_LEN;
+    char out[FG_PATH_MAX];
+    fg_hmc_output_path(cfg->hmc.output, k, nranks, out, sizeof out);
+    printf("%s{\"stream_id\": %d, \"trajectories\": %.0f, \"thermalized\": %.0f, "
+           "\"complete\": %s, \"acceptance\": %.6f, \"exp_minus_dH\": %.6f, \"wall_s\": %.3f, "
+           "\"cpu_s\": %.3f, \"thermalization_s\": %.3f, \"force_evaluations\": %.0f, "
+           "\"output\": \"%s\"}", k ? ", " : "", k, f[F_TRAJ], f[F_THERM],
+           f[F_COMPLETE] != 0 ? "true" : "false", f[F_ACC], f[F_EXP_MDH], f[F_WALL], f[F_CPU],
+           f[F_THERM_WALL], f[F_FORCES], out);
+  }
+  printf("]}\n");
+}
+
+static void print_table(const fg_config *cfg, const double *all, int nranks)
+{
+  const fg_hmc_config *h = &cfg->hmc;
+  printf("flowgen hmc: %s (%d independent stream%s)\n", cfg->path, nranks, nranks > 1 ? "s" : "");
+  printf("  integrator         %s, tau %.4g in %d steps (eps %.4g)\n",
+         fg_integrator_name(h->integrator), h->trajectory_length, h->md_steps,
+         h->trajectory_length / h->md_steps);
+  for (int k = 0; k < nranks; ++k) {
+    const double *f = all + k * F_LEN;
+    char out[FG_PATH_MAX];
+    fg_hmc_output_path(h->output, k, nranks, out, sizeof out);
+    if (nranks > 1)
+      printf("  stream %d\n", k);
+    printf("  trajectories       %.0f of %lld stored after %.0f of %lld thermalising%s\n",
+           f[F_TRAJ], (long long)h->trajectories, f[F_THERM], (long long)h->thermalization,
+           f[F_COMPLETE] != 0 ? "" : " (stopped; continue with --resume)");
+    printf("  acceptance         %.4f   <exp(-dH)> %.4f\n", f[F_ACC], f[F_EXP_MDH]);
+    printf("  wall               %.2f s stored (%.3g s per trajectory), %.2f s thermalising\n",
+           f[F_WALL], f[F_TRAJ] > 0 ? f[F_WALL] / f[F_TRAJ] : 0.0, f[F_THERM_WALL]);
+    printf("  CPU                %.2f s stored; %.0f force evaluations\n", f[F_CPU],
+           f[F_FORCES]);
+    printf("  output             %s%s\n", out, f[F_COMPLETE] != 0 ? "" : ".tmp");
+  }
+}
+
+static int parse_args(int argc, char **argv, const char **path, int *resume, int *json)
+{
+  for (int i = 0; i < argc; ++i) {
+    if (strcmp(argv[i], "--resume") == 0)
+      *resume = 1;
+    else if (strcmp(argv[i], "--json") == 0)
+      *json = 1;
+    else if (argv[i][0] == '-' || *path != NULL) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "hmc: unexpected argument '%s'", argv[i]);
+      report_error(msg, 0);
+      return FG_ERR_INPUT;
+    } else
+      *path = argv[i];
+  }
+  if (*path == NULL) {
+    report_error("usage: flowgen hmc CONFIG [--resume] [--json]", 0);
+    return FG_ERR_INPUT;
+  }
+  return FG_OK;
+}
+
+int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
+{
+  const char *path = NULL;
+  int resume = 0, json = 0;
+  if (parse_args(argc, argv, &path, &resume, &json) != FG_OK)
+    return FG_ERR_INPUT;
+  fg_config cfg;
+  int rc = load_config_all(path, &cfg);
+  if (rc == FG_OK && !cfg.hmc.present) {
+    char msg[FG_PATH_MAX + 64];
+    snprintf(msg, sizeof msg, "%s: hmc: section missing (needed by 'flowgen hmc')", path);
+    report_error(msg, 0);
+    rc = FG_ERR_INPUT;
+  }
+  if (rc != FG_OK) {
+    fg_config_free(&cfg);
+    return rc;
+  }
+  int rank, nranks;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  fg_hmc_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,
+                        .progress = rank == 0 ? stderr : NULL};
+  fg_hmc_result res;
+  fg_error err = {0};
+  rc = fg_hmc_run(&cfg, &opt, &res, &err);
+  if (rc != FG_OK) {
+    if (err.msg[0])
+      report_error(err.msg, 1);
+    fg_config_free(&cfg);
+    return rc;
+  }
+  double mine[F_LEN];
+  figures(&res, mine);
+  /* rank 0 reports every stream; with no memory for that, its own */
+  double *all = rank == 0 ? malloc(sizeof(double) * F_LEN * (size_t)nranks) : NULL;
+  int gathered = rank != 0 || all != NULL;
+  MPI_Bcast(&gathered, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (gathered)
+    MPI_Gather(mine, F_LEN, MPI_DOUBLE, all, F_LEN, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (rank == 0) {
+    int shown = gathered ? nranks : 1;
+    const double *f = gathered ? all : mine;
+    if (json)
+      print_json(&cfg, f, shown);
+    else
+      print_table(&cfg, f, shown);
+    int stopped = 0;
+    for (int k = 0; k < shown; ++k)
+      stopped |= f[k * F_LEN + F_COMPLETE] == 0.0;
+    if (stopped)
+      fprintf(stderr, "flowgen: hmc stopped by signal; state flushed, continue with --resume\n");
+  }
+  free(all);
+  fg_config_free(&cfg);
+  return rc;
+}

@@ -1,0 +1,232 @@
+/*
+ * compare.c -- a flow ensemble against an HMC ensemble of the same theory,
+ * measured the same way (`flowgen compare`, see report.h). Local.
+ *
+ *   int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S,
+ *                            fg_comparison *c, fg_error *err)
+ *     fg_report_ensemble of both files (kinds checked), their theories
+ *     compared (config attributes), the setup costs (flow: the model's
+ *     training seconds; HMC: its "thermalization_seconds"), and
+ *       ESS per chain step = 1 / (2 tau_int_max)   (SPEC section 8),
+ *       ratio = effective_per_s(flow) / effective_per_s(HMC),
+ *       breakeven = the number of effective samples N above which
+ *         setup_flow + N / rate_flow < setup_HMC + N / rate_HMC
+ *         (0 if the flow is ahead from the start, +inf if never).
+ *     Both effective rates use the slowest observable of their own chain.
+ *
+ *   void fg_compare_print(FILE *out, const fg_comparison *c, int json)
+ *     Side-by-side table with the ratio column, or one JSON object.
+ */
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowgen/report.h"
+
+static const char WHERE[] = "fg_compare_ensembles [compare.c]";
+
+/* A root attribute of a (complete, already validated) ensemble: text
+ * (malloc'd) when text != NULL, else a number. -1 if absent or unreadable. */
+static int root_attribute(const char *path, const char *name, char **text, double *value)
+{
+  H5E_auto2_t func;
+  void *data;
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* an absent attribute is not an error here */
+  int rc = -1;
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t attr = file >= 0 && H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
+  if (attr >= 0 && text == NULL) {
+    rc = H5Aread(attr, H5T_NATIVE_DOUBLE, value) >= 0 ? 0 : -1;
+  } else if (attr >= 0) {
+    hid_t ftype = H5Aget_type(attr), mtype = H5Tcopy(H5T_C_S1);
+    char *v = NULL;
+    if (ftype >= 0 && H5Tis_variable_str(ftype) > 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, &v) >= 0 && v) {
+      *text = strdup(v);
+      rc = *text != NULL ? 0 : -1;
+    }
+    H5free_memory(v);
+    H5Tclose(mtype);
+    if (ftype >= 0)
+      H5Tclose(ftype);
+  }
+  if (attr >= 0)
+    H5Aclose(attr);
+  if (file >= 0)
+    H5Fclose(file);
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  return rc;
+}
+
+static int theory_of(const char *path, fg_theory_config *th, fg_error *err)
+{
+  char *text = NULL;
+  if (root_attribute(path, "config", &text, NULL) != 0)
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: no readable config attribute", path);
+  fg_config cfg;
+  fg_error perr = {0};
+  int rc = fg_config_parse(text, strlen(text), NULL, &cfg, &perr);
+  if (rc == FG_OK)
+    *th = cfg.theory;
+  else
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: its config attribute does not parse: %s", path,
+                 perr.msg);
+  fg_config_free(&cfg);
+  free(text);
+  return rc;
+}
+
+static double breakeven(double setup_f, double rate_f, double setup_h, double rate_h)
+{
+  if (!(rate_f > 0) || !(rate_h > 0))
+    return NAN;
+  double dsetup = setup_f - setup_h, dcost = 1.0 / rate_h - 1.0 / rate_f;
+  if (dcost > 0)
+    return dsetup > 0 ? dsetup / dcost : 0.0;
+  return dcost == 0 && dsetup <= 0 ? 0.0 : INFINITY;
+}
+
+static int check_kinds(const fg_comparison *c, const char *flow_path, const char *hmc_path,
+                       fg_error *err)
+{
+  if (c->flow.kind != FG_ENSEMBLE_FLOW)
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: not a flow ensemble (give the flow first)",
+                   flow_path);
+  if (c->hmc.kind != FG_ENSEMBLE_HMC)
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: not an HMC ensemble", hmc_path);
+  fg_theory_config a, b;
+  char why[256];
+  int rc = theory_of(flow_path, &a, err);
+  if (rc == FG_OK)
+    rc = theory_of(hmc_path, &b, err);
+  if (rc == FG_OK && !fg_report_same_theory(&a, &b, why, sizeof why))
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s and %s sample different theories (%s)", flow_path,
+                 hmc_path, why);
+  return rc;
+}
+
+int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S, fg_comparison *c,
+                         fg_error *err)
+{
+  memset(c, 0, sizeof *c);
+  int rc = fg_report_ensemble(flow_path, S, &c->flow, err);
+  if (rc == FG_OK)
+    rc = fg_report_ensemble(hmc_path, S, &c->hmc, err);
+  if (rc == FG_OK)
+    rc = check_kinds(c, flow_path, hmc_path, err);
+  if (rc != FG_OK)
+    return rc;
+  c->flow_setup_s = c->flow.setup_s;
+  if (root_attribute(hmc_path, "thermalization_seconds", NULL, &c->hmc_setup_s) != 0)
+    c->hmc_setup_s = 0.0; /* an HMC file of another writer: no thermalisation recorded */
+  c->flow_ess = 1.0 / (2.0 * c->flow.tau_int_max);
+  c->hmc_ess = 1.0 / (2.0 * c->hmc.tau_int_max);
+  c->ratio = c->flow.effective_per_s / c->hmc.effective_per_s;
+  c->breakeven = breakeven(c->flow_setup_s, c->flow.effective_per_s, c->hmc_setup_s,
+                           c->hmc.effective_per_s);
+  return FG_OK;
+}
+
+/* ---------------------------------------------------------------- print */
+
+static void json_num(FILE *out, double x)
+{
+  if (isfinite(x))
+    fprintf(out, "%.10g", x);
+  else
+    fputs("null", out);
+}
+
+static void json_side(FILE *out, const char *name, const fg_report *r, double setup, double ess)
+{
+  fprintf(out, "\"%s\": {\"file\": \"%s\", \"n_chain\": %lld, \"acceptance\": ", name, r->path,
+          (long long)r->n_chain);
+  json_num(out, r->acceptance);
+  fputs(", \"ess_model\": ", out);
+  json_num(out, r->ess_model);
+  fputs(", \"ess_per_step\": ", out);
+  json_num(out, ess);
+  fputs(", \"samp_s_per_config\": ", out);
+  json_num(out, r->samp_s_per_config);
+  fputs(", \"setup_s\": ", out);
+  json_num(out, setup);
+  fputs(", \"effective_per_s\": ", out);
+  json_num(out, r->effective_per_s);
+  fprintf(out, ", \"slowest\": \"%s\", \"tau_int\": {", r->slowest);
+  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+    fprintf(out, "%s\"%s\": ", k ? ", " : "", r->obs[k].name);
+    json_num(out, r->obs[k].tau_int);
+  }
+  fputs("}}", out);
+}
+
+static void print_json(FILE *out, const fg_comparison *c)
+{
+  fputc('{', out);
+  json_side(out, "flow", &c->flow, c->flow_setup_s, c->flow_ess);
+  fputs(", ", out);
+  json_side(out, "hmc", &c->hmc, c->hmc_setup_s, c->hmc_ess);
+  fputs(", \"ratio\": {\"effective_per_s\": ", out);
+  json_num(out, c->ratio);
+  fputs(", \"ess_per_step\": ", out);
+  json_num(out, c->flow_ess / c->hmc_ess);
+  fputs(", \"samp_s_per_config\": ", out);
+  json_num(out, c->flow.samp_s_per_config / c->hmc.samp_s_per_config);
+  fputs("}, \"breakeven_effective_samples\": ", out);
+  json_num(out, c->breakeven);
+  fputs("}\n", out);
+}
+
+static void cell(char *buf, size_t n, double x, const char *fmt)
+{
+  if (isfinite(x))
+    snprintf(buf, n, fmt, x);
+  else
+    snprintf(buf, n, "-");
+}
+
+/* One line of the table: flow, HMC and their ratio. */
+static void row(FILE *out, const char *label, double f, double h, const char *fmt)
+{
+  char a[32], b[32], r[32];
+  cell(a, sizeof a, f, fmt);
+  cell(b, sizeof b, h, fmt);
+  cell(r, sizeof r, f / h, "%.3g");
+  fprintf(out, "  %-22s %14s %14s %10s\n", label, a, b, r);
+}
+
+static void print_table(FILE *out, const fg_comparison *c)
+{
+  const fg_report *f = &c->flow, *h = &c->hmc;
+  fprintf(out, "flowgen compare: flow %s\n                 HMC  %s\n\n", f->path, h->path);
+  fprintf(out, "  %-22s %14s %14s %10s\n", "", "flow", "HMC", "flow/HMC");
+  row(out, "chain steps", (double)f->n_chain, (double)h->n_chain, "%.0f");
+  row(out, "acceptance", f->acceptance, h->acceptance, "%.4f");
+  row(out, "ESS model (A7)", f->ess_model, NAN, "%.4f");
+  row(out, "ESS per step 1/2tau", c->flow_ess, c->hmc_ess, "%.4f");
+  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+    char label[40];
+    snprintf(label, sizeof label, "tau_int %s", f->obs[k].name);
+    row(out, label, f->obs[k].tau_int, h->obs[k].tau_int, "%.3f");
+  }
+  row(out, "s per configuration", f->samp_s_per_config, h->samp_s_per_config, "%.4g");
+  row(out, "setup s", c->flow_setup_s, c->hmc_setup_s, "%.4g");
+  row(out, "effective per s", f->effective_per_s, h->effective_per_s, "%.4g");
+  fprintf(out, "\n  slowest observable: %s (flow), %s (HMC)\n", f->slowest, h->slowest);
+  if (c->breakeven == 0.0)
+    fprintf(out, "  the flow is ahead from the first effective sample, setup included\n");
+  else if (isfinite(c->breakeven))
+    fprintf(out, "  the flow's setup pays off after %.3g effective samples\n", c->breakeven);
+  else
+    fprintf(out, "  the flow does not catch up with HMC at these rates\n");
+}
+
+void fg_compare_print(FILE *out, const fg_comparison *c, int json)
+{
+  if (json)
+    print_json(out, c);
+  else
+    print_table(out, c);
+}

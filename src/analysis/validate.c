@@ -1,0 +1,415 @@
+/*
+ * validate.c -- the target-sample ESS (seed eq. A8) of a flow, measured on
+ * configurations drawn from the target itself (an HMC ensemble), for
+ * `flowgen analyze FLOW.h5 --validate HMC.h5` (see report.h). Local.
+ *
+ *   int fg_report_validate(const char *flow_path, const char *target_path,
+ *                          const char *model_path, double S, fg_validation *v,
+ *                          fg_error *err)
+ *     Loads both ensembles, checks that they sample the same theory (name,
+ *     lattice, couplings, from their config attributes), reads the flow's
+ *     checkpoint (model_path, or the flow file's "model" attribute when
+ *     NULL; refused when its SHA-256 differs from the file's
+ *     "model_sha256"), builds the flow on the target's lattice and
+ *     evaluates log q of every target configuration through the inverse
+ *     pass (fg_flow_inverse, FG_VLEN configurations per block).
+ *     With log w = -S - log q on the target's chain (N steps):
+ *       ESS_target = N^2 / (sum w  sum 1/w)           (eq. A8, log space),
+ *       ESS_model  = (sum w)^2 / (n sum w^2)          (eq. A7, flow file's
+ *                                                      proposals, n of them).
+ *     Both estimate 1 / integral(p^2 / q); they differ when q misses part of
+ *     p (mode collapse: the flow's own samples never see what it misses, so
+ *     ESS_model stays high while ESS_target drops). Errors: the Gamma method
+ *     on the derived quantities F(a, b) = 1 / (a b) of the target chain's
+ *     series a = w e^-c, b = e^c / w (c centres log w; the chain's
+ *     autocorrelation is taken into account) and F = a^2 / b of the
+ *     proposals' series a = w, b = w^2. z = (ESS_model - ESS_target) /
+ *     (combined error + 1e-9, a floor for rounding); |z| > 3 sets
+ *     disagree, z > 3 mode_collapse. FG_ERR_INPUT for unreadable or
+ *     mismatched files (named), FG_ERR_RUNTIME for memory.
+ *
+ *   int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b,
+ *                             char *why, size_t n)
+ *     1 if a and b are the same theory on the same lattice with the same
+ *     couplings; otherwise 0 and a description of the first difference in why.
+ *
+ *   void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v,
+ *                                  int json)
+ *     fg_report_print, followed in the table by the validation lines, and in
+ *     JSON by a "validation" member inside the same object.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowgen/checkpoint.h"
+#include "flowgen/flow.h"
+#include "flowgen/report.h"
+#include "flowgen/theory.h"
+#include "flowgen/util.h"
+
+enum { L = FG_VLEN };
+
+static const char WHERE[] = "fg_report_validate [validate.c]";
+
+int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b, char *why,
+                          size_t n)
+{
+  if (a->name != b->name) {
+    snprintf(why, n, "theory %s vs %s", fg_theory_name(a->name), fg_theory_name(b->name));
+    return 0;
+  }
+  int same_lattice = a->nd == b->nd;
+  for (int mu = 0; mu < a->nd && same_lattice; ++mu)
+    same_lattice = a->extent[mu] == b->extent[mu];
+  if (!same_lattice) {
+    snprintf(why, n, "different lattices");
+    return 0;
+  }
+  const char *names[] = {"m2", "lambda", "beta", "kappa"};
+  double x[] = {a->m2, a->lambda, a->beta, a->kappa}, y[] = {b->m2, b->lambda, b->beta, b->kappa};
+  for (int k = a->name == FG_THEORY_PHI4 ? 0 : 2; k < (a->name == FG_THEORY_PHI4 ? 2 : 4); ++k)
+    if (x[k] != y[k]) {
+      snprintf(why, n, "%s %.17g vs %.17g", names[k], x[k], y[k]);
+      return 0;
+    }
+  return 1;
+}
+
+/* The theory section of the config an ensemble was made with. */
+static int theory_of(const fg_ensemble_data *d, const char *path, fg_theory_config *th,
+                     fg_error *err)
+{
+  const fg_ensemble_attr *a = fg_ensemble_attr_find(d, "config");
+  if (a == NULL || !a->is_string)
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: no config attribute", path);
+  fg_config cfg;
+  fg_error perr = {0};
+  int rc = fg_config_parse(a->text, strlen(a->text), NULL, &cfg, &perr);
+  if (rc == FG_OK)
+    *th = cfg.theory;
+  else
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: its config attribute does not parse: %s", path,
+                 perr.msg);
+  fg_config_free(&cfg);
+  return rc;
+}
+
+/* Both files, the same theory, the target of kind hmc or flow. */
+static int load_pair(const char *flow_path, const char *target_path, fg_ensemble_data *f,
+                     fg_ensemble_data *t, fg_theory_config *th, fg_error *err)
+{
+  fg_theory_config tf, tt;
+  char why[256];
+  int rc = fg_ensemble_load(flow_path, f, err);
+  if (rc == FG_OK && (f->layout.kind != FG_ENSEMBLE_FLOW || f->logw == NULL))
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: not a flow ensemble", flow_path);
+  if (rc == FG_OK)
+    rc = fg_ensemble_load(target_path, t, err);
+  if (rc == FG_OK && t->layout.n_chain < 2)
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: fewer than 2 configurations", target_path);
+  if (rc == FG_OK)
+    rc = theory_of(f, flow_path, &tf, err);
+  if (rc == FG_OK)
+    rc = theory_of(t, target_path, &tt, err);
+  if (rc == FG_OK && !fg_report_same_theory(&tf, &tt, why, sizeof why))
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s and %s sample different theories (%s)", flow_path,
+                 target_path, why);
+  *th = tt;
+  return rc;
+}
+
+/* The checkpoint, refused if it is not the one the flow ensemble used. */
+static int read_model(const fg_ensemble_data *f, const char *flow_path, const char *model_path,
+                      fg_validation *v, fg_checkpoint *ck, fg_error *err)
+{
+  const fg_ensemble_attr *m = fg_ensemble_attr_find(f, "model");
+  if (model_path == NULL && (m == NULL || !m->is_string))
+    return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: no model attribute; name the checkpoint",
+                   flow_path);
+  snprintf(v->model_path, sizeof v->model_path, "%s", model_path ? model_path : m->text);
+  const fg_ensemble_attr *sha = fg_ensemble_attr_find(f, "model_sha256");
+  if (sha != NULL && sha->is_string && sha->text[0] != '\0') {
+    char hex[65];
+    int rc = fg_sha256_file(v->model_path, hex, err);
+    if (rc != FG_OK)
+      return rc;
+    if (strcmp(hex, sha->text) != 0)
+      return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: SHA-256 %s, but %s was sampled from a "
+                     "checkpoint with SHA-256 %s", v->model_path, hex, flow_path, sha->text);
+  }
+  return fg_checkpoint_read(v->model_path, ck, err);
+}
+
+/* log w = -S - log q of every row of the target, FG_VLEN rows at a time
+ * (unused lanes repeat the block's first row, so they hold a valid field). */
+static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
+                       const fg_ensemble_data *t, double *logw, fg_error *err)
+{
+  fg_theory *th = NULL;
+  fg_flow *flow = NULL;
+  fg_flow_work *work = NULL;
+  const size_t V = (size_t)t->volume;
+  double *phi = fg_alloc(sizeof(double) * V * L, err, WHERE);
+  double *z = fg_alloc(sizeof(double) * V * L, err, WHERE);
+  int rc = phi && z ? fg_theory_create(thc, &th, err) : FG_ERR_RUNTIME;
+  if (rc == FG_OK && (size_t)th->ndof != V)
+    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "the target's rows have %zu values, its theory %d",
+                 V, th->ndof);
+  if (rc == FG_OK)
+    rc = fg_flow_create(&ck->model, &th->lat, &flow, err);
+  if (rc == FG_OK) {
+    fg_flow_set_params(flow, ck->params);
+    if ((work = fg_flow_work_create(flow, err)) == NULL)
+      rc = FG_ERR_RUNTIME;
+  }
+  for (int64_t r0 = 0; rc == FG_OK && r0 < t->layout.n_configs; r0 += L) {
+    int nv = t->layout.n_configs - r0 < L ? (int)(t->layout.n_configs - r0) : L;
+    for (int l = 0; l < L; ++l) {
+      const double *row = t->configs + (size_t)(r0 + (l < nv ? l : 0)) * V;
+      for (size_t y = 0; y < V; ++y)
+        phi[y * L + l] = row[y];
+    }
+    double logq[L], S[L];
+    fg_flow_inverse(flow, work, phi, z, logq);
+    fg_theory_action(th, phi, L, S);
+    for (int l = 0; l < nv; ++l)
+      logw[r0 + l] = -S[l] - logq[l];
+  }
+  fg_flow_work_destroy(work);
+  fg_flow_destroy(flow);
+  fg_theory_destroy(th);
+  fg_free(phi);
+  fg_free(z);
+  return rc;
+}
+
+static double log_sum_exp(const double *x, size_t n, double sign)
+{
+  double mx = -INFINITY, s = 0.0;
+  for (size_t i = 0; i < n; ++i)
+    mx = sign * x[i] > mx ? sign * x[i] : mx;
+  if (!isfinite(mx))
+    return mx;
+  for (size_t i = 0; i < n; ++i)
+    s += exp(sign * x[i] - mx);
+  return mx + log(s);
+}
+
+static double inverse_product(const double *abar, void *ctx)
+{
+  (void)ctx;
+  return 1.0 / (abar[0] * abar[1]);
+}
+
+static double square_over(const double *abar, void *ctx)
+{
+  (void)ctx;
+  return abar[0] * abar[0] / abar[1];
+}
+
+/* ESS_target of the chain's log-weights, with its Gamma-method error. */
+static int ess_target(const double *lw, size_t n, double S, fg_validation *v, fg_error *err)
+{
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    if (!isfinite(lw[i]))
+      return fg_fail(err, FG_ERR_INPUT, WHERE, "log w of target configuration %zu is %g: the "
+                     "flow gives it no finite density", i, lw[i]);
+    lo = lw[i] < lo ? lw[i] : lo;
+    hi = lw[i] > hi ? lw[i] : hi;
+  }
+  v->ess_target = exp(2.0 * log((double)n) - log_sum_exp(lw, n, 1.0) - log_sum_exp(lw, n, -1.0));
+  v->ess_target_err = v->ess_target_tau_int = NAN;
+  const double c = 0.5 * (hi + lo);
+  if (hi - lo <= 1e-12 * fmax(1.0, fabs(c))) { /* an exact model: w constant up to rounding */
+    v->ess_target_err = 0.0;
+    v->ess_target_tau_int = 0.5;
+    v->flags = FG_GAMMA_ZERO_VARIANCE;
+    return FG_OK;
+  }
+  if ((hi - lo) / 2 > 700) /* w e^-c or e^c / w would overflow: value only */
+    return FG_OK;
+  double *a = fg_alloc(sizeof(double) * 2 * n, err, WHERE);
+  if (a == NULL)
+    return FG_ERR_RUNTIME;
+  for (size_t i = 0; i < n; ++i) {
+    a[i] = exp(lw[i] - c);
+    a[n + i] = exp(c - lw[i]);
+  }
+  fg_gamma_result g;
+  int rc = fg_gamma_analyze(a, 2, n, inverse_product, NULL, S, &g, err);
+  if (rc == FG_OK) {
+    v->ess_target_err = g.err;
+    v->ess_target_tau_int = g.tau_int;
+    v->flags = g.flags;
+  }
+  fg_free(a);
+  return rc;
+}
+
+/* ESS_model of the flow's proposals (independent draws), with its error. */
+static int ess_model(const double *lw, size_t n, double S, fg_validation *v, fg_error *err)
+{
+  double mx = -INFINITY, mn = INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    mx = lw[i] > mx ? lw[i] : mx;
+    mn = lw[i] < mn ? lw[i] : mn;
+  }
+  v->ess_model = v->ess_model_err = NAN;
+  if (!isfinite(mx) || n < 2)
+    return FG_OK;
+  if (mx - mn <= 1e-12 * fmax(1.0, fabs(mx))) { /* an exact model, as in ess_target */
+    v->ess_model = 1.0;
+    v->ess_model_err = 0.0;
+    return FG_OK;
+  }
+  double *a = fg_alloc(sizeof(double) * 2 * n, err, WHERE);
+  if (a == NULL)
+    return FG_ERR_RUNTIME;
+  for (size_t i = 0; i < n; ++i) {
+    double w = isnan(lw[i]) ? 0.0 : exp(lw[i] - mx);
+    a[i] = w;
+    a[n + i] = w * w;
+  }
+  fg_gamma_result g;
+  int rc = fg_gamma_analyze(a, 2, n, square_over, NULL, S, &g, err);
+  if (rc == FG_OK) {
+    v->ess_model = g.value; /* (mean w)^2 / mean w^2: eq. A7 */
+    v->ess_model_err = g.err;
+  }
+  fg_free(a);
+  return rc;
+}
+
+static void verdict(fg_validation *v)
+{
+  double sigma = 1e-9;
+  if (isfinite(v->ess_model_err) && isfinite(v->ess_target_err))
+    sigma += sqrt(v->ess_model_err * v->ess_model_err + v->ess_target_err * v->ess_target_err);
+  else
+    sigma = NAN;
+  v->z = (v->ess_model - v->ess_target) / sigma;
+  v->disagree = isfinite(v->z) && fabs(v->z) > FG_ESS_DISAGREE_SIGMA;
+  v->mode_collapse = isfinite(v->z) && v->z > FG_ESS_DISAGREE_SIGMA;
+}
+
+static int measure(const fg_ensemble_data *f, const fg_ensemble_data *t, const fg_checkpoint *ck,
+                   const fg_theory_config *th, double S, fg_validation *v, fg_error *err)
+{
+  size_t nrow = (size_t)t->layout.n_configs, nchain = (size_t)t->layout.n_chain;
+  double *lw = fg_alloc(sizeof(double) * nrow, err, WHERE);
+  double *series = fg_alloc(sizeof(double) * nchain, err, WHERE);
+  int rc = lw && series ? target_logw(ck, th, t, lw, err) : FG_ERR_RUNTIME;
+  if (rc == FG_OK)
+    rc = fg_chain_series(lw, nrow, 1, t->chain_index, nchain, series, err);
+  if (rc == FG_OK)
+    rc = ess_target(series, nchain, S, v, err);
+  if (rc == FG_OK)
+    rc = ess_model(f->logw, (size_t)f->layout.n_configs, S, v, err);
+  if (rc == FG_OK)
+    verdict(v);
+  fg_free(lw);
+  fg_free(series);
+  return rc;
+}
+
+int fg_report_validate(const char *flow_path, const char *target_path, const char *model_path,
+                       double S, fg_validation *v, fg_error *err)
+{
+  memset(v, 0, sizeof *v);
+  snprintf(v->flow_path, sizeof v->flow_path, "%s", flow_path);
+  snprintf(v->target_path, sizeof v->target_path, "%s", target_path);
+  fg_ensemble_data f, t;
+  memset(&f, 0, sizeof f);
+  memset(&t, 0, sizeof t);
+  fg_checkpoint ck;
+  memset(&ck, 0, sizeof ck);
+  fg_theory_config th;
+  int rc = load_pair(flow_path, target_path, &f, &t, &th, err);
+  if (rc == FG_OK)
+    rc = read_model(&f, flow_path, model_path, v, &ck, err);
+  if (rc == FG_OK) {
+    v->n_target = t.layout.n_chain;
+    v->n_model = f.layout.n_configs;
+    rc = measure(&f, &t, &ck, &th, S, v, err);
+  }
+  fg_checkpoint_free(&ck);
+  fg_ensemble_data_free(&f);
+  fg_ensemble_data_free(&t);
+  return rc;
+}
+
+static void json_number(FILE *out, const char *name, double x)
+{
+  if (isfinite(x))
+    fprintf(out, ", \"%s\": %.10g", name, x);
+  else
+    fprintf(out, ", \"%s\": null", name);
+}
+
+static void print_validation_json(FILE *out, const fg_validation *v)
+{
+  fprintf(out, "\"validation\": {\"target\": \"%s\", \"model\": \"%s\", \"n_target\": %lld, "
+               "\"n_model\": %lld", v->target_path, v->model_path, (long long)v->n_target,
+          (long long)v->n_model);
+  json_number(out, "ess_model", v->ess_model);
+  json_number(out, "ess_model_err", v->ess_model_err);
+  json_number(out, "ess_target", v->ess_target);
+  json_number(out, "ess_target_err", v->ess_target_err);
+  json_number(out, "ess_target_tau_int", v->ess_target_tau_int);
+  json_number(out, "z", v->z);
+  fprintf(out, ", \"disagree\": %s, \"mode_collapse\": %s}", v->disagree ? "true" : "false",
+          v->mode_collapse ? "true" : "false");
+}
+
+static void print_validation_table(FILE *out, const fg_validation *v)
+{
+  fprintf(out, "\n  validation         %lld configurations of %s\n", (long long)v->n_target,
+          v->target_path);
+  fprintf(out, "  model              %s\n", v->model_path);
+  fprintf(out, "  ESS (model, A7)    %.4f +- %.4f  (%lld proposals)\n", v->ess_model,
+          v->ess_model_err, (long long)v->n_model);
+  fprintf(out, "  ESS (target, A8)   %.4f +- %.4f  (tau_int %.2f)\n", v->ess_target,
+          v->ess_target_err, v->ess_target_tau_int);
+  if (v->mode_collapse)
+    fprintf(out, "  verdict            MODE COLLAPSE suspected: ESS_model exceeds ESS_target by "
+                 "%.1f sigma (the flow misses part of the target)\n", v->z);
+  else if (v->disagree)
+    fprintf(out, "  verdict            ESS_target exceeds ESS_model by %.1f sigma (is the target "
+                 "ensemble equilibrated, and of the same theory?)\n", -v->z);
+  else if (isfinite(v->z))
+    fprintf(out, "  verdict            consistent (%.1f sigma)\n", v->z);
+  else
+    fprintf(out, "  verdict            no error estimate (log-weights spread over more than "
+                 "1400 units, or too few configurations)\n");
+}
+
+void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v, int json)
+{
+  if (!json) {
+    fg_report_print(out, rep, 0);
+    print_validation_table(out, v);
+    return;
+  }
+  /* The report's object, reopened to take one more member. */
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+  if (mem != NULL) {
+    fg_report_print(mem, rep, 1);
+    fclose(mem);
+  }
+  while (buf != NULL && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+    --len;
+  if (buf == NULL || len == 0 || buf[len - 1] != '}') { /* no memory: two objects, not one */
+    fg_report_print(out, rep, 1);
+    fputc('{', out);
+  } else {
+    fwrite(buf, 1, len - 1, out);
+    fputs(", ", out);
+  }
+  print_validation_json(out, v);
+  fputs("}\n", out);
+  free(buf);
+}
