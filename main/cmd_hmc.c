@@ -72,46 +72,13 @@ static void print_table(const fg_config *cfg, const double *all, int nranks)
   }
 }
 
-static int parse_args(int argc, char **argv, const char **path, int *resume, int *json)
-{
-  for (int i = 0; i < argc; ++i) {
-    if (strcmp(argv[i], "--resume") == 0)
-      *resume = 1;
-    else if (strcmp(argv[i], "--json") == 0)
-      *json = 1;
-    else if (argv[i][0] == '-' || *path != NULL) {
-      char msg[256];
-      snprintf(msg, sizeof msg, "hmc: unexpected argument '%s'", argv[i]);
-      report_error(msg, 0);
-      return FG_ERR_INPUT;
-    } else
-      *path = argv[i];
-  }
-  if (*path == NULL) {
-    report_error("usage: flowgen hmc CONFIG [--resume] [--json]", 0);
-    return FG_ERR_INPUT;
-  }
-  return FG_OK;
-}
-
 int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
-  const char *path = NULL;
-  int resume = 0, json = 0;
-  if (parse_args(argc, argv, &path, &resume, &json) != FG_OK)
-    return FG_ERR_INPUT;
   fg_config cfg;
-  int rc = load_config_all(path, &cfg);
-  if (rc == FG_OK && !cfg.hmc.present) {
-    char msg[FG_PATH_MAX + 64];
-    snprintf(msg, sizeof msg, "%s: hmc: section missing (needed by 'flowgen hmc')", path);
-    report_error(msg, 0);
-    rc = FG_ERR_INPUT;
-  }
-  if (rc != FG_OK) {
-    fg_config_free(&cfg);
+  int resume, json;
+  int rc = load_command_config("hmc", argc, argv, &cfg, &resume, &json);
+  if (rc != FG_OK)
     return rc;
-  }
   int rank, nranks;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);

@@ -46,37 +46,11 @@ static void print_result(const fg_config *cfg, const fg_train_result *r, int jso
 
 int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
-  const char *path = NULL;
-  int resume = 0, json = 0;
-  for (int i = 0; i < argc; ++i) {
-    if (strcmp(argv[i], "--resume") == 0)
-      resume = 1;
-    else if (strcmp(argv[i], "--json") == 0)
-      json = 1;
-    else if (argv[i][0] == '-' || path != NULL) {
-      char msg[256];
-      snprintf(msg, sizeof msg, "train: unexpected argument '%s'", argv[i]);
-      report_error(msg, 0);
-      return FG_ERR_INPUT;
-    } else
-      path = argv[i];
-  }
-  if (path == NULL) {
-    report_error("usage: flowgen train CONFIG [--resume] [--json]", 0);
-    return FG_ERR_INPUT;
-  }
   fg_config cfg;
-  int rc = load_config_all(path, &cfg);
-  if (rc == FG_OK && !cfg.train.present) {
-    char msg[FG_PATH_MAX + 64];
-    snprintf(msg, sizeof msg, "%s: train: section missing (needed by 'flowgen train')", path);
-    report_error(msg, 0);
-    rc = FG_ERR_INPUT;
-  }
-  if (rc != FG_OK) {
-    fg_config_free(&cfg);
+  int resume, json;
+  int rc = load_command_config("train", argc, argv, &cfg, &resume, &json);
+  if (rc != FG_OK)
     return rc;
-  }
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   fg_train_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,

@@ -27,3 +27,9 @@ void report_error(const char *message, int all_ranks);
  * rank; prints the error and returns its status on failure. Collective. */
 #include "flowgen/config.h"
 int load_config_all(const char *path, fg_config *cfg);
+
+/* Parses "CONFIG [--resume] [--json]" for `command` (train, sample, hmc),
+ * loads the config on every rank and checks that it has the command's
+ * section. On failure prints the error, frees cfg and returns the status. */
+int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
+                        int *json);

@@ -3,6 +3,7 @@
  * rank (see commands.h: load_config_all).
  */
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,5 +43,52 @@ int load_config_all(const char *path, fg_config *cfg)
   MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (rc != FG_OK)
     report_error(err.msg[0] ? err.msg : "config differs between ranks", 1);
+  return rc;
+}
+
+static int section_present(const fg_config *cfg, const char *command)
+{
+  if (strcmp(command, "train") == 0)
+    return cfg->train.present;
+  if (strcmp(command, "sample") == 0)
+    return cfg->sample.present;
+  if (strcmp(command, "hmc") == 0)
+    return cfg->hmc.present;
+  return 1;
+}
+
+int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
+                        int *json)
+{
+  const char *path = NULL;
+  char msg[FG_PATH_MAX + 128];
+  memset(cfg, 0, sizeof *cfg);
+  *resume = *json = 0;
+  for (int i = 0; i < argc; ++i) {
+    if (strcmp(argv[i], "--resume") == 0)
+      *resume = 1;
+    else if (strcmp(argv[i], "--json") == 0)
+      *json = 1;
+    else if (argv[i][0] == '-' || path != NULL) {
+      snprintf(msg, sizeof msg, "%s: unexpected argument '%s'", command, argv[i]);
+      report_error(msg, 0);
+      return FG_ERR_INPUT;
+    } else
+      path = argv[i];
+  }
+  if (path == NULL) {
+    snprintf(msg, sizeof msg, "usage: flowgen %s CONFIG [--resume] [--json]", command);
+    report_error(msg, 0);
+    return FG_ERR_INPUT;
+  }
+  int rc = load_config_all(path, cfg);
+  if (rc == FG_OK && !section_present(cfg, command)) {
+    snprintf(msg, sizeof msg, "%s: %s: section missing (needed by 'flowgen %s')", path, command,
+             command);
+    report_error(msg, 0);
+    rc = FG_ERR_INPUT;
+  }
+  if (rc != FG_OK)
+    fg_config_free(cfg);
   return rc;
 }

@@ -133,4 +133,8 @@ int fg_ensemble_load(const char *path, fg_ensemble_data *d, fg_error *err);
 void fg_ensemble_data_free(fg_ensemble_data *d);
 const fg_ensemble_attr *fg_ensemble_attr_find(const fg_ensemble_data *d, const char *name);
 
+/* One line naming flowgen's, HDF5's and the MPI library's versions
+ * (io/provenance.c), for the files' provenance attributes. Local. */
+void fg_library_versions(char *buf, size_t n);
+
 #endif

@@ -229,18 +229,6 @@ static int run_chain(hmc_run *s, fg_error *err)
   return rc;
 }
 
-/* Versions of the libraries this binary runs with, one line. */
-static void library_versions(char *buf, size_t n)
-{
-  unsigned maj, min, rel;
-  H5get_libversion(&maj, &min, &rel);
-  char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
-  int len;
-  MPI_Get_library_version(mpi, &len);
-  mpi[strcspn(mpi, ",\n")] = '\0';
-  snprintf(buf, n, "flowgen %s; HDF5 %u.%u.%u; %s", FLOWGEN_VERSION, maj, min, rel, mpi);
-}
-
 /* The numeric attributes a resume must find unchanged (and provenance). */
 typedef struct {
   const char *name;
@@ -266,7 +254,7 @@ static int resume_keys(const hmc_run *s, key_value *kv)
 static int write_provenance(hmc_run *s, fg_error *err)
 {
   char versions[512];
-  library_versions(versions, sizeof versions);
+  fg_library_versions(versions, sizeof versions);
   const char *text[][2] = {{"config", s->cfg->text},
                            {"library_versions", versions},
                            {"git_revision", FLOWGEN_GIT_REVISION},

@@ -102,18 +102,6 @@ static int open_file(fg_sample_ctx *s, fg_error *err)
   return rc;
 }
 
-/* Versions of the libraries this binary runs with, one line. */
-static void library_versions(char *buf, size_t n)
-{
-  unsigned maj, min, rel;
-  H5get_libversion(&maj, &min, &rel);
-  char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
-  int len;
-  MPI_Get_library_version(mpi, &len);
-  mpi[strcspn(mpi, ",\n")] = '\0';
-  snprintf(buf, n, "flowgen %s; HDF5 %u.%u.%u; %s", FLOWGEN_VERSION, maj, min, rel, mpi);
-}
-
 /* Provenance attributes, identical on every rank (collective). */
 static int write_provenance(fg_sample_ctx *s, const fg_checkpoint *ck, fg_error *err)
 {
@@ -122,7 +110,7 @@ static int write_provenance(fg_sample_ctx *s, const fg_checkpoint *ck, fg_error 
   MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
   MPI_Bcast(sha, 65, MPI_CHAR, 0, s->opt->comm);
   char versions[512];
-  library_versions(versions, sizeof versions);
+  fg_library_versions(versions, sizeof versions);
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_string(s->ens, "config", s->cfg->text, err);
   if (rc == FG_OK)
