@@ -380,6 +380,8 @@ static const bad_case bad_cases[] = {
     {"max batch below batch", SEED THEORY MODEL TRAIN "  schedule: {kind: batch_size, "
      "max_batch_size: 32}\n", {"bad.yaml:15: train.schedule.max_batch_size: value 32: must be >= "
      "train.batch_size (64)"}},
+    {"shrinking batch schedule", SEED THEORY MODEL TRAIN "  schedule: {kind: batch_size, "
+     "factor: 0.5}\n", {"bad.yaml:15: train.schedule.factor: value 0.5: must be > 1"}},
     {"null checkpoint", SEED THEORY MODEL TRAIN_HEAD "  checkpoint: null\n",
      {"bad.yaml:14: train.checkpoint: value null: expected a path, got null"}},
     {"log over checkpoint", SEED THEORY MODEL TRAIN "  log: out/m.h5\n",

@@ -70,7 +70,7 @@ typedef struct {
   int64_t step, n_train;
   double loss, ess, ess_err;           /* final ESS on eval_samples, its error */
   int64_t ess_samples;
-  double wall_seconds, allreduce_seconds;
+  double wall_seconds, allreduce_seconds; /* C_setup excludes the final ESS evaluation */
   double seconds_per_sample;           /* Delta C_train */
   char stop_reason[64];
 } fg_train_result;

@@ -620,6 +620,12 @@ static int after_schedule_kind(reader *r, const fg_ynode *n, const char *key)
 static int after_schedule(reader *r, const fg_ynode *n, const char *key)
 {
   const fg_train_config *t = &r->cfg->train;
+  const fg_ynode *factor = fg_yaml_get(n, "factor");
+  if (t->schedule.kind == FG_SCHED_BATCH_SIZE && factor != NULL && !(t->schedule.factor > 1.0)) {
+    char full[KEY_MAX];
+    join_key(full, key, "factor");
+    return report(r, factor->line, full, factor, "must be > 1 for kind batch_size (it grows the batch)");
+  }
   if (t->schedule.kind != FG_SCHED_BATCH_SIZE || t->schedule.max_batch_size >= t->batch_size)
     return FG_OK;
   const fg_ynode *max = fg_yaml_get(n, "max_batch_size");
