@@ -7,6 +7,7 @@
 #include "flowgen/model.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
+#include "../src/util/simd.h"
 #include "testutil.h"
 
 enum { L = FG_VLEN };
@@ -370,6 +371,24 @@ START_TEST(free_field_base_with_couplings_inverts)
 }
 END_TEST
 
+START_TEST(vector_exp_and_tanh_are_accurate)
+{
+  double worst_exp = 0, worst_tanh = 0;
+  for (int i = -200000; i <= 200000; ++i) {
+    double x = 2.0 * i / 200000.0;
+    worst_exp = fmax(worst_exp, fabs(fg_exp_small(x) / exp(x) - 1.0));
+    float xf = (float)(6.0 * i / 200000.0);
+    double ref = tanh((double)xf);
+    if (ref != 0.0)
+      worst_tanh = fmax(worst_tanh, fabs(fg_tanhf_lane(xf) / ref - 1.0));
+  }
+  ck_assert_msg(worst_exp < 5e-16, "exp relative error %g", worst_exp);
+  ck_assert_msg(worst_tanh < 3e-7, "tanh relative error %g", worst_tanh);
+  ck_assert_float_eq(fg_tanhf_lane(40.0f), 1.0f);
+  ck_assert_float_eq(fg_tanhf_lane(-40.0f), -1.0f);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("flow");
@@ -383,6 +402,7 @@ int main(void)
   tcase_add_test(tc, gradient_matches_directional_derivative_on_bigger_model);
   tcase_add_test(tc, free_field_base_alone_samples_the_free_theory_exactly);
   tcase_add_test(tc, free_field_base_with_couplings_inverts);
+  tcase_add_test(tc, vector_exp_and_tanh_are_accurate);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

@@ -126,37 +126,37 @@ static void conditioner(const coupling *c, float *ws, const double *phi)
   }
 }
 
-static void coupling_forward(const fg_layer *layer, void *ws, double *phi, double *logdet,
-                             int save)
+/* phi <- exp(s) phi + t on the updated sites (or the inverse), logdet += s. */
+FG_MULTIVERSION static void apply_affine(const coupling *c, const float *w, double *phi,
+                                         double *logdet, int inverse)
 {
-  const coupling *c = (const coupling *)layer;
-  float *w = ws;
-  conditioner(c, w, phi);
-  if (save)
-    memcpy((char *)ws + c->phi_off, phi, sizeof(double) * (size_t)c->volume * L);
   const float *s = w + c->act_off[c->nconv], *t = s + (size_t)c->volume * L;
+  const double sign = inverse ? -1.0 : 1.0;
   for (int i = 0; i < c->nupd; ++i) {
     size_t y = (size_t)c->upd[i] * L;
     for (int l = 0; l < L; ++l) {
-      phi[y + l] = exp((double)s[y + l]) * phi[y + l] + t[y + l];
+      double e = fg_exp_small(sign * s[y + l]);
+      phi[y + l] = inverse ? (phi[y + l] - t[y + l]) * e : e * phi[y + l] + t[y + l];
       logdet[l] += s[y + l];
     }
   }
 }
 
+static void coupling_forward(const fg_layer *layer, void *ws, double *phi, double *logdet,
+                             int save)
+{
+  const coupling *c = (const coupling *)layer;
+  conditioner(c, ws, phi);
+  if (save)
+    memcpy((char *)ws + c->phi_off, phi, sizeof(double) * (size_t)c->volume * L);
+  apply_affine(c, ws, phi, logdet, 0);
+}
+
 static void coupling_inverse(const fg_layer *layer, void *ws, double *phi, double *logdet)
 {
   const coupling *c = (const coupling *)layer;
-  float *w = ws;
-  conditioner(c, w, phi); /* the frozen sites are the same before and after */
-  const float *s = w + c->act_off[c->nconv], *t = s + (size_t)c->volume * L;
-  for (int i = 0; i < c->nupd; ++i) {
-    size_t y = (size_t)c->upd[i] * L;
-    for (int l = 0; l < L; ++l) {
-      phi[y + l] = (phi[y + l] - t[y + l]) * exp(-(double)s[y + l]);
-      logdet[l] += s[y + l];
-    }
-  }
+  conditioner(c, ws, phi); /* the frozen sites are the same before and after */
+  apply_affine(c, ws, phi, logdet, 1);
 }
 
 /* Seeds the gradient of the conditioner's output from dL/dphi' and dL/dlogdet,
@@ -174,7 +174,7 @@ FG_MULTIVERSION static void seed_output_gradient(const coupling *c, const float 
   for (int i = 0; i < c->nupd; ++i) {
     size_t y = (size_t)c->upd[i] * L;
     for (int l = 0; l < L; ++l) {
-      double es = exp((double)s[y + l]), g = gphi[y + l];
+      double es = fg_exp_small(s[y + l]), g = gphi[y + l];
       double gs = g * es * phi_in[y + l] + glogdet[l];
       gout[y + l] = (float)(gs * (1.0 - (double)s[y + l] * s[y + l]));
       gout[plane + y + l] = (float)(g * (1.0 - (double)t[y + l] * t[y + l]));

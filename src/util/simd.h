@@ -10,6 +10,11 @@
  *     tanh(x) with a relative error below 3e-7, branch-free, so loops of it
  *     vectorise; tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2) with the sign of x,
  *     expm1 by Cody-Waite reduction and a degree-7 polynomial.
+ *
+ *   double fg_exp_small(double x)
+ *     exp(x) for |x| <= 2 (the scale of a coupling layer, s = tanh(...)),
+ *     within 2 ulp, branch-free: x = n ln2 + r with n in {-3..3}, |r| <= ln2/2,
+ *     a degree-13 Taylor polynomial (truncation below 1e-17), times 2^n.
  */
 #ifndef FLOWGEN_SIMD_H
 #define FLOWGEN_SIMD_H
@@ -21,6 +26,22 @@
 #define FG_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "default")))
 #else
 #define FG_MULTIVERSION
+static inline double fg_exp_small(double x)
+{
+  double n = (double)(int)(x * 1.4426950408889634 + (x < 0 ? -0.5 : 0.5));
+  double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+  double p = 1.0 / 6227020800.0;                       /* 1/13! */
+  static const double inv_fact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                      1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                                      1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+  for (int k = 0; k < 13; ++k)
+    p = p * r + inv_fact[k];
+  int64_t bits = (int64_t)((int)n + 1023) << 52;
+  double scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
 #endif
 
 static inline float fg_tanhf_lane(float x)
@@ -37,6 +58,22 @@ static inline float fg_tanhf_lane(float x)
   float em1 = scale * p + (scale - 1.0f);  /* 2^n (e^r - 1) + (2^n - 1) */
   float t = em1 / (em1 + 2.0f);
   return x < 0.0f ? -t : t;
+}
+
+static inline double fg_exp_small(double x)
+{
+  double n = (double)(int)(x * 1.4426950408889634 + (x < 0 ? -0.5 : 0.5));
+  double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+  double p = 1.0 / 6227020800.0;                       /* 1/13! */
+  static const double inv_fact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                      1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                                      1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+  for (int k = 0; k < 13; ++k)
+    p = p * r + inv_fact[k];
+  int64_t bits = (int64_t)((int)n + 1023) << 52;
+  double scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 #endif
