@@ -383,6 +383,16 @@ START_TEST(vector_exp_and_tanh_are_accurate)
       worst_tanh = fmax(worst_tanh, fabs(fg_tanhf_lane(xf) / ref - 1.0));
   }
   ck_assert_msg(worst_exp < 5e-16, "exp relative error %g", worst_exp);
+  float v[16];
+  for (int i = 0; i < 16; ++i)
+    v[i] = (float)(i - 8) * 0.37f;
+  v[3] = 30.0f;
+  v[4] = -1e-4f;
+  float w[16];
+  memcpy(w, v, sizeof w);
+  fg_tanhf_16(w);
+  for (int i = 0; i < 16; ++i)
+    ck_assert_float_eq_tol(w[i], fg_tanhf_lane(v[i]), 1e-7f * (1 + fabsf(w[i])));
   ck_assert_msg(worst_tanh < 3e-7, "tanh relative error %g", worst_tanh);
   ck_assert_float_eq(fg_tanhf_lane(40.0f), 1.0f);
   ck_assert_float_eq(fg_tanhf_lane(-40.0f), -1.0f);

@@ -163,7 +163,7 @@ cluster_leftovers() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$CLUSTER_DIR" ||
+    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$CLUSTER_DIR" ||
       ls -l "/proc/$p/cwd" "/proc/$p/fd" 2>/dev/null | grep -qF "$CLUSTER_DIR"; then
       echo "$p"
     fi
@@ -203,7 +203,7 @@ cluster_stop() {
   local left p
   left=$(cluster_leftovers)
   for p in $left; do
-    cluster_say "stopping leftover process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+    cluster_say "stopping leftover process $p: $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
     cluster_end_pid "$p" 5
   done
   left=$(cluster_leftovers)
