@@ -31,46 +31,6 @@
 #define FG_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "default")))
 #else
 #define FG_MULTIVERSION
-typedef float fg_v16f __attribute__((vector_size(64)));
-typedef int32_t fg_v16i __attribute__((vector_size(64)));
-
-static inline __attribute__((always_inline)) void fg_tanhf_16(float *x)
-{
-  fg_v16f v, sign_mask, ax, y, n, r, p, scale, em1, t;
-  memcpy(&v, x, sizeof v);
-  const fg_v16i abs_bits = (fg_v16i){0} + 0x7fffffff;
-  ax = (fg_v16f)((fg_v16i)v & abs_bits);
-  sign_mask = (fg_v16f)((fg_v16i)v & ~abs_bits);
-  fg_v16i big = ax > 9.0f;
-  y = 2.0f * (fg_v16f)((big & (fg_v16i)((fg_v16f){0} + 9.0f)) | (~big & (fg_v16i)ax));
-  fg_v16i ni = __builtin_convertvector(y * 1.44269504f + 0.5f, fg_v16i);
-  n = __builtin_convertvector(ni, fg_v16f);
-  r = (y - n * 0.693145752f) - n * 1.42860677e-06f;
-  p = r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
-      r * (8.33333377e-3f + r * (1.38888892e-3f + r * 1.98412701e-4f))))));
-  scale = (fg_v16f)((ni + 127) << 23);
-  em1 = scale * p + (scale - 1.0f);
-  t = em1 / (em1 + 2.0f);
-  v = (fg_v16f)((fg_v16i)t | (fg_v16i)sign_mask);
-  memcpy(x, &v, sizeof v);
-}
-
-static inline __attribute__((always_inline)) double fg_exp_small(double x)
-{
-  double n = (double)(int)(x * 1.4426950408889634 + (x < 0 ? -0.5 : 0.5));
-  double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;                       /* 1/13! */
-  static const double inv_fact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-                                      1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
-                                      1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
-  for (int k = 0; k < 13; ++k)
-    p = p * r + inv_fact[k];
-  int64_t bits = (int64_t)((int)n + 1023) << 52;
-  double scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
 #endif
 
 static inline float fg_tanhf_lane(float x)

@@ -253,6 +253,31 @@ per=$(json_number calibrate.json samp_s_per_config)
 proposals=$(awk -v p="$per" 'BEGIN { n = int(90 / p / 32 + 1) * 32; if (n < 256) n = 256;
   if (n > 200000) n = 200000; print n }')
 say "calibration: $per s per proposal on 2 ranks -> $proposals proposals"
+
+# scancel: flowgen flushes, the job must not requeue itself, and submitting
+# the same script again continues the .tmp to the end.
+heavy $(((proposals / 3 + 31) / 32 * 32)) cancel >cancel.yaml
+cancel_job=$(sbatch --parsable --ntasks=2 --time=5 --job-name=fg-cancel \
+  --output="$work/cancel-%j.log" "$src/jobs/sample.sbatch" cancel.yaml) || abort "sbatch failed"
+for ((i = 0; i < 60; i++)); do
+  has_line "cancel-$cancel_job.log" "running: " && break
+  sleep 1
+done
+sleep 4
+scancel "$cancel_job"
+check "cancelled job left the queue" wait_queue 60
+check "cancelled job is CANCELLED, not requeued" test "$(job_state "$cancel_job")" = CANCELLED
+check "cancelled job flushed its .tmp and did not requeue" \
+  test -e heavy/cancel.h5.tmp -a ! -e heavy/cancel.h5 -a \
+  "$(grep -c "not requeueing" "cancel-$cancel_job.log")" = 1
+resumed_job=$(sbatch --parsable --ntasks=2 --time=5 --job-name=fg-cancel \
+  --output="$work/cancel-%j.log" "$src/jobs/sample.sbatch" cancel.yaml) || abort "sbatch failed"
+check "resubmitted job finished" wait_queue 120
+check "resubmitted job continued the .tmp to the end" \
+  has_line "cancel-$resumed_job.log" "cancel.h5.tmp exists: continuing it"
+check "resubmitted job completed the ensemble" \
+  test "$(n_chain heavy/cancel.h5)" = $(((proposals / 3 + 31) / 32 * 32))
+
 heavy "$proposals" limit >limit.yaml
 heavy "$proposals" reference >reference.yaml
 t2=$(date +%s)
