@@ -59,8 +59,8 @@ cluster_port_free() {
 
 # A base port with base .. base+199 free (slurmctld, slurmd, srun's range).
 cluster_pick_ports() {
-  local try base ok p
-  for try in $(seq 1 50); do
+  local base ok p
+  for _ in $(seq 1 50); do
     base=$((20000 + (RANDOM % 400) * 100))
     ok=1
     for p in $base $((base + 1)) $(seq $((base + 100)) 10 $((base + 199))); do
@@ -158,15 +158,20 @@ cluster_logs() {
 # Pids of processes (job steps, their children) working in our folder: their
 # command line, working directory or an open file names it.
 cluster_leftovers() {
-  local p
+  local p f
   [ -n "$CLUSTER_DIR" ] || return 0
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$CLUSTER_DIR" ||
-      ls -l "/proc/$p/cwd" "/proc/$p/fd" 2>/dev/null | grep -qF "$CLUSTER_DIR"; then
+    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$CLUSTER_DIR"; then
       echo "$p"
+      continue
     fi
+    for f in "/proc/$p/cwd" "/proc/$p"/fd/*; do
+      case $(readlink "$f" 2>/dev/null) in
+        "$CLUSTER_DIR" | "$CLUSTER_DIR"/*) echo "$p"; break ;;
+      esac
+    done
   done
 }
 
