@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "../src/io/h5_quiet.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/ensemble.h"
 #include "flowgen/util.h"
@@ -158,14 +159,12 @@ static int read_head(const char *path, file_head *h, fg_error *err)
 static int probe(const char *path, file_head *h, fg_error *err)
 {
   memset(h, 0, sizeof *h);
-  H5E_auto2_t func = NULL;
-  void *data = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failures are reported once, by us */
+  fg_h5_quiet q; /* failures are reported once, by us */
+  fg_h5_quiet_begin(&q);
   int rc = check_path(path, err);
   if (rc == FG_OK)
     rc = read_head(path, h, err);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 

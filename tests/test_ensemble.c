@@ -728,9 +728,7 @@ int main(int argc, char **argv)
   /* every rank's verdict counts; rank 0 removes the shared folder */
   MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (rank == 0) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (fg_test_remove_dir(dir) != 0)
       rc = EXIT_FAILURE;
   }
   MPI_Finalize();

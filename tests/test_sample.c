@@ -171,9 +171,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, volume_transfer_samples_a_bigger_lattice);
   suite_add_tcase(s, tc);
   int rc = fg_test_run(s);
-  char cmd[4200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
+  if (fg_test_remove_dir(dir) != 0)
     rc = 1;
   free(dir);
   MPI_Finalize();

@@ -116,9 +116,7 @@ int main(int argc, char **argv)
   int rc = fg_test_run(s);
   MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (rank == 0) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (fg_test_remove_dir(dir) != 0)
       rc = 1;
   }
   MPI_Finalize();

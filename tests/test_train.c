@@ -201,9 +201,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, transfer_and_refusals);
   suite_add_tcase(s, tc);
   int rc = fg_test_run(s);
-  char cmd[4200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
+  if (fg_test_remove_dir(dir) != 0)
     rc = 1;
   free(dir);
   MPI_Finalize();

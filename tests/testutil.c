@@ -36,3 +36,10 @@ int fg_test_write_file(const char *path, const char *text)
     rc = -1;
   return rc;
 }
+
+int fg_test_remove_dir(const char *dir)
+{
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "flowgen/report.h"
+#include "../io/h5_quiet.h"
 
 static const char WHERE[] = "fg_compare_ensembles [compare.c]";
 
@@ -30,10 +31,8 @@ static const char WHERE[] = "fg_compare_ensembles [compare.c]";
  * (malloc'd) when text != NULL, else a number. -1 if absent or unreadable. */
 static int root_attribute(const char *path, const char *name, char **text, double *value)
 {
-  H5E_auto2_t func;
-  void *data;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* an absent attribute is not an error here */
+  fg_h5_quiet q; /* an absent attribute is not an error here */
+  fg_h5_quiet_begin(&q);
   int rc = -1;
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t attr = file >= 0 && H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
@@ -56,7 +55,7 @@ static int root_attribute(const char *path, const char *name, char **text, doubl
     H5Aclose(attr);
   if (file >= 0)
     H5Fclose(file);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 

@@ -40,6 +40,7 @@
  * (and restored after), so every failure is reported once, through fg_fail.
  * Every HDF5 id opened is closed on every path, failures included.
  */
+#include "h5_quiet.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/util.h"
 
@@ -84,23 +85,6 @@ static int site_fail(const ck_site *s, hid_t loc, const char *fmt, ...)
   return fg_fail(s->err, s->code, s->where, "checkpoint '%s': %s%s%s", s->path, obj,
                  obj[0] ? ": " : "", what);
 }
-
-typedef struct {
-  H5E_auto2_t func;
-  void *data;
-} h5_quiet;
-
-/* HDF5 prints its error stack to stderr by default; we report failures ourselves. */
-static void quiet_begin(h5_quiet *q)
-{
-  if (H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) < 0) {
-    q->func = NULL;
-    q->data = NULL;
-  }
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 /* File access for reading: serial driver, no flock (Lustre and NFS mounts
  * often refuse it, and files are never modified in place, only renamed). */
@@ -608,10 +592,10 @@ int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err
   snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
   void *image = NULL;
   size_t size = 0;
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   rc = build_image(&s, tmp, ck, &image, &size);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   if (rc == FG_OK)
     rc = fg_make_parent_dir(s.path, s.err);
   if (rc == FG_OK)
@@ -1045,15 +1029,15 @@ int fg_checkpoint_read(const char *path, fg_checkpoint *ck, fg_error *err)
   static const char where[] = "fg_checkpoint_read [checkpoint.c]";
   memset(ck, 0, sizeof *ck);
   ck_site s = {where, path, FG_ERR_INPUT, err};
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   hid_t file;
   int rc = open_checkpoint(&s, &file);
   if (rc == FG_OK)
     rc = read_file(&s, file, ck);
   if (file >= 0 && H5Fclose(file) < 0 && rc == FG_OK)
     rc = site_fail(&s, -1, "cannot close");
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 

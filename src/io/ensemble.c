@@ -116,6 +116,7 @@
  * restored after): every failure is reported once, through fg_fail, naming
  * the file. Every HDF5 id opened is closed on every path.
  */
+#include "h5_quiet.h"
 #include "flowgen/ensemble.h"
 #include "flowgen/util.h"
 
@@ -210,23 +211,6 @@ static en_site site_of(const fg_ensemble *e, const char *where, fg_error *err)
   en_site s = {where, e->tmp, FG_ERR_RUNTIME, err, e->rank, e->size};
   return s;
 }
-
-typedef struct {
-  H5E_auto2_t func;
-  void *data;
-} h5_quiet;
-
-/* HDF5 prints its error stack to stderr by default; we report failures ourselves. */
-static void quiet_begin(h5_quiet *q)
-{
-  if (H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) < 0) {
-    q->func = NULL;
-    q->data = NULL;
-  }
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 /* ------------------------------------------------------------ agreement */
 
@@ -847,8 +831,8 @@ int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout
   if (rc != FG_OK)
     return rc;
   en_site s = site_of(e, where, err);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   rc = agree_e(e, e->rank == 0 ? fg_make_parent_dir(e->path, err) : FG_OK, err);
   if (rc == FG_OK)
     rc = agree_e(e, file_create(&s, e), err);
@@ -863,7 +847,7 @@ int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout
     *out = e;
   else
     ensemble_abandon(&s, e, made);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -945,8 +929,8 @@ int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout
     return rc;
   en_site s = site_of(e, where, err);
   s.code = FG_ERR_INPUT;
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   rc = agree_e(e, e->rank == 0 ? reopen_preflight(&s, e) : FG_OK, err);
   hid_t fapl = rc == FG_OK ? parallel_access(e->comm) : -1;
   hid_t file = fapl < 0 ? -1 : H5Fopen(e->tmp, H5F_ACC_RDWR, fapl);
@@ -964,7 +948,7 @@ int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout
     *out = e;
   else
     ensemble_abandon(&s, e, 0);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1207,8 +1191,8 @@ int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first, cons
   if (e == NULL)
     return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
   en_site s = site_of(e, where, err);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   const double *data[DS_LOGW + 1] = {configs, logq, action, logw};
   row_run *runs = NULL;
   double *stage = NULL;
@@ -1239,7 +1223,7 @@ int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first, cons
   spaces_close(mspace, 2);
   fg_free(stage);
   fg_free(runs);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1272,8 +1256,8 @@ int fg_ensemble_write_chain(fg_ensemble *e, int64_t first, int64_t count, const 
   if (e == NULL)
     return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
   en_site s = site_of(e, where, err);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   int mine = e->rank == root;
   row_pattern run = {(hsize_t)first, 1, 1, (hsize_t)count};
   hid_t fspace = -1, mspace = -1;
@@ -1294,7 +1278,7 @@ int fg_ensemble_write_chain(fg_ensemble *e, int64_t first, int64_t count, const 
     rc = agree_e(e, transfer(&s, e, DS_ACCEPTED, 0, mspace, fspace, mine ? accepted : NULL), err);
   spaces_close(&fspace, 1);
   spaces_close(&mspace, 1);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1305,8 +1289,8 @@ int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count, double *
   if (e == NULL)
     return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
   en_site s = site_of(e, where, err);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   row_pattern run = {(hsize_t)first, 1, 1, (hsize_t)count};
   hid_t fspace = -1, mspace = -1;
   int rc = range_agreed(&s, e, first, count, 0, e->lay.n_configs, "configs");
@@ -1323,7 +1307,7 @@ int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count, double *
     rc = agree_e(e, transfer(&s, e, DS_CONFIGS, 1, mspace, fspace, configs), err);
   spaces_close(&fspace, 1);
   spaces_close(&mspace, 1);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1399,8 +1383,8 @@ static int root_attr_set(fg_ensemble *e, const char *where, const char *name, in
     return site_fail(&s, -1, "attribute name (1..%zu bytes) or value missing", sizeof m.name - 1);
   if (name_reserved(m.name))
     return site_fail(&s, -1, "attribute '%s' is reserved", m.name);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   int rc;
   if (kind == VALUE_TEXT) {
     const char *text = value;
@@ -1415,7 +1399,7 @@ static int root_attr_set(fg_ensemble *e, const char *where, const char *name, in
   } else {
     rc = agree_e(e, attr_put_double(&s, e->file, m.name, m.number), err);
   }
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1451,12 +1435,12 @@ int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg
     return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
   en_site s = site_of(e, where, err);
   s.code = FG_ERR_INPUT;
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   int rc = name == NULL || value == NULL ? site_fail(&s, -1, "no name or no place for the value")
                                          : attr_get(&s, e->file, name, 0, NULL, value);
   rc = agree_e(e, rc, err);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1468,11 +1452,11 @@ int fg_ensemble_flush(fg_ensemble *e, fg_error *err)
   if (e == NULL)
     return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
   en_site s = site_of(e, where, err);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   int rc = H5Fflush(e->file, H5F_SCOPE_GLOBAL) < 0 ? site_fail(&s, -1, "cannot flush") : FG_OK;
   rc = agree_e(e, rc, err);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   return rc;
 }
 
@@ -1507,8 +1491,8 @@ int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err)
   if (e == NULL)
     return FG_OK;
   en_site s = site_of(e, where, err);
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   int rc = FG_OK;
   if (complete)
     rc = agree_e(e, attr_put_double(&s, e->file, "complete", 1.0), err);
@@ -1522,7 +1506,7 @@ int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err)
     rc = rc2;
   if (rc == FG_OK && complete)
     rc = agree_e(e, e->rank == 0 ? commit_file(&s, e) : FG_OK, err);
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   ensemble_free(e);
   return rc;
 }
@@ -1710,15 +1694,15 @@ int fg_ensemble_load(const char *path, fg_ensemble_data *d, fg_error *err)
   en_site s = {where, path ? path : "(null)", FG_ERR_INPUT, err, 0, 1};
   if (path == NULL)
     return site_fail(&s, -1, "no file name given");
-  h5_quiet q;
-  quiet_begin(&q);
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
   hid_t file;
   int rc = open_for_reading(&s, &file);
   if (rc == FG_OK)
     rc = load_file(&s, file, d);
   if (file >= 0 && H5Fclose(file) < 0 && rc == FG_OK)
     rc = site_fail(&s, -1, "cannot close");
-  quiet_end(&q);
+  fg_h5_quiet_end(&q);
   if (rc != FG_OK)
     fg_ensemble_data_free(d);
   return rc;
