@@ -18,6 +18,12 @@
  *   void fg_theory_force(const fg_theory *t, const double *phi, int lanes, double *dS)
  *     dS[i][l] = dS/dphi_i of lane l (overwrites).
  *
+ *   int fg_theory_couplings(const fg_theory_config *cfg, fg_coupling out[FG_MAX_COUPLINGS])
+ *     The theory's named couplings in their fixed order (phi^4: m2, lambda;
+ *     schwinger: beta, kappa), read from the config section alone: what
+ *     files record as provenance and what a resume compares. Returns their
+ *     number. Local, pure.
+ *
  * phi^4 (SPEC sections 4 and 6; seed eq. A1), with d = lattice dimension:
  *   S = sum_x [ -sum_mu phi(x) phi(x+mu) + (d + m2/2) phi(x)^2 + lambda phi(x)^4 ]
  *     = sum_x [ 1/2 sum_mu (phi(x+mu) - phi(x))^2 + m2/2 phi(x)^2 + lambda phi(x)^4 ].
@@ -30,6 +36,15 @@
 #include "flowgen/lattice.h"
 
 typedef struct fg_theory fg_theory;
+
+#define FG_MAX_COUPLINGS 8
+
+typedef struct {
+  const char *name;   /* static string */
+  double value;
+} fg_coupling;
+
+int fg_theory_couplings(const fg_theory_config *cfg, fg_coupling out[FG_MAX_COUPLINGS]);
 
 typedef struct {
   const char *name;

@@ -34,3 +34,15 @@ void fg_theory_destroy(fg_theory *t)
   fg_lattice_free(&t->lat);
   fg_free(t);
 }
+
+int fg_theory_couplings(const fg_theory_config *cfg, fg_coupling out[FG_MAX_COUPLINGS])
+{
+  if (cfg->name == FG_THEORY_SCHWINGER) {
+    out[0] = (fg_coupling){"beta", cfg->beta};
+    out[1] = (fg_coupling){"kappa", cfg->kappa};
+    return 2;
+  }
+  out[0] = (fg_coupling){"m2", cfg->m2};
+  out[1] = (fg_coupling){"lambda", cfg->lambda};
+  return 2;
+}
