@@ -181,6 +181,46 @@ START_TEST(logdet_is_gauge_invariant)
 }
 END_TEST
 
+START_TEST(free_pion_correlator_is_exact)
+{
+  /* At U = 1: D^-1(y, x) = (1/V) sum_k e^{ik(y-x)} (a - i b.sigma) / (a^2 + |b|^2),
+   * a = 1 - 2 kappa sum cos k, b_mu = 2 kappa sin k_mu; C(t) = sum_{y1} |G(t, y1)|^2. */
+  fg_lattice lat;
+  fg_dirac *d;
+  const double kappa = 0.2;
+  make(8, 4, kappa, &lat, &d);
+  const int l0 = lat.extent[0], l1 = lat.extent[1];
+  double *theta = calloc(2 * (size_t)lat.volume, sizeof *theta), C[8];
+  fg_error err = {0};
+  ck_assert_int_eq(fg_dirac_pion_correlator(d, theta, 1, C, &err), FG_OK);
+  for (int t = 0; t < l0; ++t) {
+    double exact = 0;
+    for (int y1 = 0; y1 < l1; ++y1) {
+      double complex g[2][2] = {{0}};
+      for (int n0 = 0; n0 < l0; ++n0)
+        for (int n1 = 0; n1 < l1; ++n1) {
+          double k0 = M_PI * (2 * n0 + 1) / l0, k1 = 2 * M_PI * n1 / l1;
+          double a = 1 - 2 * kappa * (cos(k0) + cos(k1));
+          double b0 = 2 * kappa * sin(k0), b1 = 2 * kappa * sin(k1);
+          double complex ph = cexp(I * (k0 * t + k1 * y1)) / ((a * a + b0 * b0 + b1 * b1) * lat.volume);
+          /* a - i (b0 sigma_x + b1 sigma_y) */
+          g[0][0] += ph * a;
+          g[1][1] += ph * a;
+          g[0][1] += ph * (-I * b0 - b1);
+          g[1][0] += ph * (-I * b0 + b1);
+        }
+      for (int i = 0; i < 4; ++i)
+        exact += creal(g[i / 2][i % 2] * conj(g[i / 2][i % 2]));
+    }
+    ck_assert_msg(fabs(C[t] - exact) < 1e-12 * exact + 1e-15, "t = %d: %.15g vs %.15g", t, C[t], exact);
+  }
+  ck_assert(C[1] < C[0] && fabs(C[1] - C[l0 - 1]) < 1e-12 * C[1]); /* decays, symmetric */
+  free(theta);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_refused)
 {
   fg_lattice lat;
@@ -209,6 +249,7 @@ int main(void)
   tcase_add_test(tc, gradient_matches_finite_differences);
   tcase_add_test(tc, gamma5_hermitian_and_apply_matches_matrix);
   tcase_add_test(tc, logdet_is_gauge_invariant);
+  tcase_add_test(tc, free_pion_correlator_is_exact);
   tcase_add_test(tc, bad_arguments_are_refused);
   suite_add_tcase(s, tc);
   return fg_test_run(s);

@@ -40,6 +40,13 @@
  *     pivot: the massless point reached) or LAPACK fails. Cost: (8/3) N^3
  *     real multiply-adds for the factorisation, (16/3) N^3 more with grad.
  *     Not thread-safe on one d (it uses d's buffers).
+ *   int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride,
+ *                                double *C, fg_error *err)
+ *     C[t] = (1/V) sum_x sum_{y : y0 = x0 + t} sum_ab |D^-1(y, x)_ab|^2 for
+ *     t = 0..L0-1: the pion correlator of seed/SPEC section 9, averaged over
+ *     every source x (all-to-all from the full inverse; its expectation is
+ *     that of a single point source, by translation invariance, with less
+ *     noise). Errors as fg_dirac_logdet.
  */
 #ifndef FLOWGEN_DIRAC_H
 #define FLOWGEN_DIRAC_H
@@ -61,5 +68,8 @@ void fg_dirac_apply(const fg_dirac *d, const double *theta, size_t stride,
                     const double complex *psi, double complex *out, int dagger);
 int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *logdet,
                     double *grad, size_t grad_stride, fg_error *err);
+
+int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, double *C,
+                             fg_error *err);
 
 #endif

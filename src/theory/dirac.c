@@ -183,11 +183,10 @@ static void logdet_gradient(const fg_dirac *d, const double *theta, size_t strid
     }
 }
 
-int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *logdet,
-                    double *grad, size_t grad_stride, fg_error *err)
+/* LU factors of D in d->a; FG_ERR_RUNTIME naming a zero pivot. */
+static int factorise(fg_dirac *d, const double *theta, size_t stride, const char *here,
+                     fg_error *err)
 {
-  static const char here[] = "fg_dirac_logdet [dirac.c]";
-  const size_t n = (size_t)d->n;
   fg_dirac_matrix(d, theta, stride, d->a);
   int info = 0;
   zgetrf_(&d->n, &d->n, d->a, &d->n, d->pivot, &info);
@@ -198,15 +197,62 @@ int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *log
                    info, d->n, d->kappa);
   if (info < 0)
     return fg_fail(err, FG_ERR_RUNTIME, here, "zgetrf: argument %d is invalid", -info);
+  return FG_OK;
+}
+
+static int invert(fg_dirac *d, const char *here, fg_error *err)
+{
+  int info = 0;
+  zgetri_(&d->n, d->a, &d->n, d->pivot, d->work, &d->lwork, &info);
+  if (info != 0)
+    return fg_fail(err, FG_ERR_RUNTIME, here, "zgetri failed (info %d)", info);
+  return FG_OK;
+}
+
+int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *logdet,
+                    double *grad, size_t grad_stride, fg_error *err)
+{
+  static const char here[] = "fg_dirac_logdet [dirac.c]";
+  const size_t n = (size_t)d->n;
+  int rc = factorise(d, theta, stride, here, err);
+  if (rc != FG_OK)
+    return rc;
   double sum = 0.0;
   for (size_t i = 0; i < n; ++i)
     sum += log(cabs(d->a[i + n * i]));
   *logdet = 2.0 * sum;
   if (grad == NULL)
     return FG_OK;
-  zgetri_(&d->n, d->a, &d->n, d->pivot, d->work, &d->lwork, &info);
-  if (info != 0)
-    return fg_fail(err, FG_ERR_RUNTIME, here, "zgetri failed (info %d)", info);
-  logdet_gradient(d, theta, stride, grad, grad_stride);
+  rc = invert(d, here, err);
+  if (rc == FG_OK)
+    logdet_gradient(d, theta, stride, grad, grad_stride);
+  return rc;
+}
+
+int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, double *C,
+                             fg_error *err)
+{
+  static const char here[] = "fg_dirac_pion_correlator [dirac.c]";
+  const fg_lattice *lat = d->lat;
+  const size_t n = (size_t)d->n;
+  int rc = factorise(d, theta, stride, here, err);
+  if (rc == FG_OK)
+    rc = invert(d, here, err);
+  if (rc != FG_OK)
+    return rc;
+  const int l0 = lat->extent[0], l1 = lat->extent[1];
+  for (int t = 0; t < l0; ++t)
+    C[t] = 0.0;
+  /* Sites are x0 * L1 + x1 (lattice.h): the time of column block x is x / L1. */
+  for (size_t col = 0; col < n; ++col) {
+    int x0 = (int)(col / 2) / l1;
+    const double complex *g = d->a + n * col;
+    for (size_t row = 0; row < n; ++row) {
+      int t = ((int)(row / 2) / l1 - x0 + l0) % l0;
+      C[t] += creal(g[row]) * creal(g[row]) + cimag(g[row]) * cimag(g[row]);
+    }
+  }
+  for (int t = 0; t < l0; ++t)
+    C[t] /= lat->volume;
   return FG_OK;
 }
