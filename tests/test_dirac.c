@@ -221,6 +221,57 @@ START_TEST(free_pion_correlator_is_exact)
 }
 END_TEST
 
+/* S_pf = phi^dagger (D^dagger D)^-1 phi by CG. */
+static double pseudofermion_action(fg_dirac *d, const double *theta, const double complex *phi,
+                                   double complex *chi)
+{
+  int it;
+  fg_error err = {0};
+  ck_assert_msg(fg_dirac_cg(d, theta, 1, phi, chi, 1e-13, 1000, &it, &err) == FG_OK, "%s", err.msg);
+  double complex s = 0;
+  for (int i = 0; i < fg_dirac_size(d); ++i)
+    s += conj(phi[i]) * chi[i];
+  return creal(s);
+}
+
+START_TEST(cg_solves_and_pseudofermion_force_matches_finite_differences)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  make(4, 4, 0.24, &lat, &d);
+  int n = fg_dirac_size(d), nd = 2 * lat.volume;
+  double *theta = malloc(sizeof(double) * nd), *f = calloc(nd, sizeof(double));
+  double *re = malloc(sizeof(double) * 2 * n);
+  double complex *phi = malloc(sizeof(double complex) * n), *chi = malloc(sizeof(double complex) * n);
+  double complex *t1 = malloc(sizeof(double complex) * n), *t2 = malloc(sizeof(double complex) * n);
+  random_angles(theta, nd, 21);
+  random_angles(re, 2 * n, 22);
+  for (int i = 0; i < n; ++i)
+    phi[i] = re[2 * i] + I * re[2 * i + 1];
+  double s0 = pseudofermion_action(d, theta, phi, chi);
+  ck_assert(s0 > 0);
+  fg_dirac_apply(d, theta, 1, chi, t1, 0); /* D^dagger D chi = phi */
+  fg_dirac_apply(d, theta, 1, t1, t2, 1);
+  for (int i = 0; i < n; ++i)
+    ck_assert(cabs(t2[i] - phi[i]) < 1e-10 * cabs(phi[i]) + 1e-12);
+  fg_dirac_pseudofermion_force(d, theta, 1, chi, f, 1);
+  const double h = 1e-5;
+  for (int i = 0; i < nd; ++i) {
+    double t = theta[i];
+    theta[i] = t + h;
+    double sp = pseudofermion_action(d, theta, phi, t1);
+    theta[i] = t - h;
+    double sm = pseudofermion_action(d, theta, phi, t1);
+    theta[i] = t;
+    ck_assert_msg(fabs((sp - sm) / (2 * h) - f[i]) < 1e-6 * (1 + fabs(f[i])), "dof %d: %g vs %g",
+                  i, (sp - sm) / (2 * h), f[i]);
+  }
+  free(theta), free(f), free(re), free(phi), free(chi), free(t1), free(t2);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_refused)
 {
   fg_lattice lat;
@@ -250,6 +301,7 @@ int main(void)
   tcase_add_test(tc, gamma5_hermitian_and_apply_matches_matrix);
   tcase_add_test(tc, logdet_is_gauge_invariant);
   tcase_add_test(tc, free_pion_correlator_is_exact);
+  tcase_add_test(tc, cg_solves_and_pseudofermion_force_matches_finite_differences);
   tcase_add_test(tc, bad_arguments_are_refused);
   suite_add_tcase(s, tc);
   return fg_test_run(s);

@@ -47,6 +47,19 @@
  *     every source x (all-to-all from the full inverse; its expectation is
  *     that of a single point source, by translation invariance, with less
  *     noise). Errors as fg_dirac_logdet.
+ *
+ * Pseudofermions (HMC with two flavours): S_pf = phi^dagger (D^dagger D)^-1 phi.
+ *   int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride,
+ *                   const double complex *b, double complex *x, double tol, int max_iter,
+ *                   int *iterations, fg_error *err)
+ *     Solves D^dagger D x = b by conjugate gradient from the start x = 0,
+ *     until |r| <= tol |b| (true residual checked at the end). *iterations
+ *     = iterations made. FG_ERR_RUNTIME if max_iter is reached first.
+ *   void fg_dirac_pseudofermion_force(fg_dirac *d, const double *theta, size_t stride,
+ *                                     const double complex *chi, double *force,
+ *                                     size_t force_stride)
+ *     Given chi = (D^dagger D)^-1 phi, ADDS dS_pf/dtheta_mu(x)
+ *     = -2 Re[(D chi)^dagger dD/dtheta_mu(x) chi] to force[(mu V + x) force_stride].
  */
 #ifndef FLOWGEN_DIRAC_H
 #define FLOWGEN_DIRAC_H
@@ -71,5 +84,10 @@ int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *log
 
 int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, double *C,
                              fg_error *err);
+
+int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double complex *b,
+                double complex *x, double tol, int max_iter, int *iterations, fg_error *err);
+void fg_dirac_pseudofermion_force(fg_dirac *d, const double *theta, size_t stride,
+                                  const double complex *chi, double *force, size_t force_stride);
 
 #endif

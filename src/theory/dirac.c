@@ -25,6 +25,7 @@ struct fg_dirac {
   double complex *work;
   int lwork;
   int *pivot;
+  double complex *v[4];  /* CG's vectors r, p, D p, D^dagger D p; N each */
 };
 
 /* (1 - sigma_mu) and (1 + sigma_mu), sigma_0 = sigma_x, sigma_1 = sigma_y. */
@@ -42,6 +43,8 @@ void fg_dirac_destroy(fg_dirac *d)
   fg_free(d->a);
   fg_free(d->work);
   fg_free(d->pivot);
+  for (int i = 0; i < 4; ++i)
+    fg_free(d->v[i]);
   fg_free(d);
 }
 
@@ -82,7 +85,11 @@ int fg_dirac_create(const fg_lattice *lat, double kappa, const int bc[2], fg_dir
   d->phase_back = fg_alloc(sizeof(double) * 2 * (size_t)lat->volume, err, where);
   d->a = fg_alloc(sizeof(double complex) * nn, err, where);
   d->pivot = fg_alloc(sizeof(int) * (size_t)d->n, err, where);
-  if (d->phase == NULL || d->phase_back == NULL || d->a == NULL || d->pivot == NULL) {
+  int vectors_ok = 1;
+  for (int i = 0; i < 4; ++i)
+    vectors_ok &= (d->v[i] = fg_alloc(sizeof(double complex) * (size_t)d->n, err, where)) != NULL;
+  if (d->phase == NULL || d->phase_back == NULL || d->a == NULL || d->pivot == NULL ||
+      !vectors_ok) {
     fg_dirac_destroy(d);
     return FG_ERR_RUNTIME;
   }
@@ -255,4 +262,82 @@ int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, do
   for (int t = 0; t < l0; ++t)
     C[t] /= lat->volume;
   return FG_OK;
+}
+
+static double norm2(const double complex *x, int n)
+{
+  double s = 0.0;
+  for (int i = 0; i < n; ++i)
+    s += creal(x[i]) * creal(x[i]) + cimag(x[i]) * cimag(x[i]);
+  return s;
+}
+
+/* out = D^dagger D in (tmp: N scratch). */
+static void normal_apply(const fg_dirac *d, const double *theta, size_t stride,
+                         const double complex *in, double complex *tmp, double complex *out)
+{
+  fg_dirac_apply(d, theta, stride, in, tmp, 0);
+  fg_dirac_apply(d, theta, stride, tmp, out, 1);
+}
+
+int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double complex *b,
+                double complex *x, double tol, int max_iter, int *iterations, fg_error *err)
+{
+  static const char here[] = "fg_dirac_cg [dirac.c]";
+  const int n = d->n;
+  double complex *r = d->v[0], *p = d->v[1], *tmp = d->v[2], *ap = d->v[3];
+  const double bb = norm2(b, n), stop = tol * tol * bb;
+  for (int i = 0; i < n; ++i) {
+    x[i] = 0;
+    r[i] = p[i] = b[i];
+  }
+  double rr = bb;
+  int k = 0;
+  while (rr > stop && k < max_iter) {
+    normal_apply(d, theta, stride, p, tmp, ap);
+    double pap = 0.0;
+    for (int i = 0; i < n; ++i)
+      pap += creal(conj(p[i]) * ap[i]);
+    double alpha = rr / pap;
+    for (int i = 0; i < n; ++i) {
+      x[i] += alpha * p[i];
+      r[i] -= alpha * ap[i];
+    }
+    double rr_new = norm2(r, n), beta = rr_new / rr;
+    rr = rr_new;
+    for (int i = 0; i < n; ++i)
+      p[i] = r[i] + beta * p[i];
+    ++k;
+  }
+  *iterations = k;
+  /* The recursive residual drifts from the true one: check the true one. */
+  normal_apply(d, theta, stride, x, tmp, ap);
+  for (int i = 0; i < n; ++i)
+    r[i] = b[i] - ap[i];
+  double true_rr = norm2(r, n);
+  if (true_rr > 4.0 * stop && true_rr > 0.0)
+    return fg_fail(err, FG_ERR_RUNTIME, here,
+                   "no convergence: relative residual %.3g after %d iterations (tolerance %.3g)",
+                   sqrt(true_rr / bb), k, tol);
+  return FG_OK;
+}
+
+void fg_dirac_pseudofermion_force(fg_dirac *d, const double *theta, size_t stride,
+                                  const double complex *chi, double *force, size_t force_stride)
+{
+  const fg_lattice *lat = d->lat;
+  double complex *psi = d->v[2];
+  fg_dirac_apply(d, theta, stride, chi, psi, 0);
+  for (int mu = 0; mu < 2; ++mu)
+    for (int x = 0; x < lat->volume; ++x) {
+      int xf = lat->up[x * 2 + mu];
+      double complex u = d->phase[x * 2 + mu] * link(theta, stride, lat->volume, mu, x);
+      double complex df = -d->kappa * I * u, db = d->kappa * I * conj(u), s = 0;
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          s += conj(psi[2 * x + a]) * minus_sigma[mu][a][b] * df * chi[2 * xf + b];
+          s += conj(psi[2 * xf + a]) * plus_sigma[mu][a][b] * db * chi[2 * x + b];
+        }
+      force[((size_t)mu * (size_t)lat->volume + (size_t)x) * force_stride] += -2.0 * creal(s);
+    }
 }
