@@ -3,11 +3,9 @@
  * observables of phi^4 (SPEC sections 6 and 8). All functions are local (no
  * MPI) and keep no global state of their own.
  *
- * Thread safety: the functions that plan FFTs (fg_gamma_*, fg_phi4_obs_create,
- * fg_phi4_obs_destroy, fg_phi4_primaries, fg_phi4_analyze) call FFTW's
- * planner, which is not thread-safe: call them from one thread at a time.
- * fg_phi4_obs_primaries and fg_phi4_obs_two_point only execute plans and may
- * run concurrently on distinct contexts.
+ * Thread safety: the functions that plan FFTs (fg_gamma_*, fg_measure_primaries,
+ * fg_analyze_observables) call FFTW's planner, which is not thread-safe:
+ * call them from one thread at a time.
  *
  * ---- Gamma method (gamma.c) ----------------------------------------------
  *
@@ -84,64 +82,25 @@
  *     (tmax < n), as step 3 computes it (the caller removes the mean).
  *     FG_ERR_INPUT for tmax >= n; FG_ERR_RUNTIME for allocation or planning.
  *
- * ---- phi^4 observables (observables.c) -----------------------------------
+ * ---- Observables of any theory (observables.c) ---------------------------
  *
- * A configuration phi is V = lat->volume doubles in the site order of
- * lattice.h (last coordinate fastest); phi(x) is read at phi[x * stride]
- * (stride 1 for one configuration, stride = lanes for lane l of a
- * [V][lanes] block starting at phi + l; stride >= 1). M = sum_x phi(x).
- * Every direction must have extent >= 2.
+ * A theory (theory.h) declares nprim primaries per configuration and its
+ * observables: the mean of one primary, or a derived F(primary means).
  *
- * Per configuration, FG_PHI4_NPRIM primary values (prim[FG_PHI4_P_*]):
- *   FG_PHI4_P_M      M / V
- *   FG_PHI4_P_ABS_M  |M| / V
- *   FG_PHI4_P_M2     (M / V)^2
- *   FG_PHI4_P_PHI2   (1/V) sum_x phi(x)^2
- *   FG_PHI4_P_LINK   (1/d) sum_mu G(mu-hat), G(x) = (1/V) sum_y phi(y) phi(y+x)
- *   FG_PHI4_P_GP+mu  Gt(p_mu) = |phi~(p_mu)|^2 / V, p_mu = (2 pi / L_mu) mu-hat,
- *                    phi~(k) = sum_x exp(-i k x) phi(x); 0 for mu >= d.
- * Both two-point primaries come from one FFTW r2c transform of the
- * configuration: P_LINK = V^-2 sum_k |phi~(k)|^2 (1/d) sum_mu cos(k_mu), and
- * P_GP+mu read off at p_mu; M and sum phi^2 are summed directly.
+ *   int fg_measure_primaries(const fg_theory *t, const double *configs, size_t nrow,
+ *                            double *table, fg_error *err)
+ *     table[r * nprim + i] = primary i of configuration r, where
+ *     configuration r is configs + r * ndof (the rows of /configs).
+ *     FG_ERR_INPUT for a lattice the theory's observables cannot take;
+ *     FG_ERR_RUNTIME for memory or FFT planning.
  *
- * The FG_PHI4_NOBS observables (results[FG_PHI4_*], Gamma method on the series
- * of primaries; <.> is the ensemble mean):
- *   m       <M>/V                       = <P_M>
- *   abs_m   <|M|>/V                     = <P_ABS_M>
- *   m2      <M^2>/V^2                   = <P_M2>
- *   phi2    <phi(x)^2>                  = <P_PHI2>
- *   chi2    sum_x G_c(x) = <M^2>/V - V <M/V>^2 = V (<P_M2> - <P_M>^2),
- *           with G_c(x) = (1/V) sum_y <phi(y) phi(y+x)> - <M/V>^2
- *   e_ising (1/d) sum_mu G_c(mu-hat)    = <P_LINK> - <P_M>^2
- *   xi2     second-moment correlation length squared,
- *           (Gt_c(0) / Gt(p_min) - 1) / (4 sin^2(pi/L)) with Gt_c(0) = chi2.
- *           Directions of equal extent L are grouped: Gt(p_min) is the mean of
- *           <P_GP+mu> over the group, and xi2 is the average over the d
- *           directions of their group's value. On an L^d lattice this is the
- *           usual definition with Gt(p_min) averaged over the d directions;
- *           on L0 != L1 each direction uses its own L and the two xi2 are
- *           averaged. A derived quantity, so F(abar) carries an O(1/n) bias.
- *
- *   int fg_phi4_obs_create(const fg_lattice *lat, fg_phi4_obs **out, fg_error *err)
- *     A context holding the FFT plans and buffers for lat (lat is copied, not
- *     kept). FG_ERR_INPUT for an extent < 2; FG_ERR_RUNTIME for allocation or
- *     planning. *out is NULL on failure. Release with fg_phi4_obs_destroy.
- *   void fg_phi4_obs_destroy(fg_phi4_obs *o)       NULL is allowed.
- *   void fg_phi4_obs_primaries(fg_phi4_obs *o, const double *phi, size_t stride,
- *                              double *prim)
- *     Fills prim[FG_PHI4_NPRIM] for one configuration.
- *   void fg_phi4_obs_two_point(fg_phi4_obs *o, const double *phi, size_t stride,
- *                              double *G)
- *     G[x] = (1/V) sum_y phi(y) phi(y+x) for every site x (by FFT).
- *   int fg_phi4_primaries(const fg_lattice *lat, const double *phi, double *prim,
- *                         fg_error *err)
- *     One-shot fg_phi4_obs_primaries (stride 1) with a temporary context.
- *
- *   int fg_phi4_analyze(const fg_lattice *lat, const double *prim_series, size_t n,
- *                       double S, fg_obs_result results[FG_PHI4_NOBS], fg_error *err)
- *     prim_series is [FG_PHI4_NPRIM][n] (series of primary i at
- *     prim_series + i * n, e.g. from fg_chain_series). Fills the seven results
- *     (name, mean, errors, tau_int, window, flags). Errors as fg_gamma_analyze.
+ *   int fg_analyze_observables(const fg_theory *t, const double *prim_series, size_t n,
+ *                              double S, fg_obs_result *results, fg_error *err)
+ *     prim_series is [nprim][n] (series of primary i at prim_series + i * n,
+ *     e.g. from fg_chain_series). Fills results[k] for each of the theory's
+ *     nobs declared observables, in its order (name, mean, errors, tau_int,
+ *     window, flags): fg_gamma_mean of the primary, or fg_gamma_analyze of
+ *     the derived F with ctx = the theory. Errors as fg_gamma_analyze.
  *
  *   int fg_chain_series(const double *table, size_t nrow, size_t ncol,
  *                       const int64_t *index, size_t nchain, double *series,
@@ -162,6 +121,7 @@
 #include "flowgen/config.h"
 #include "flowgen/error.h"
 #include "flowgen/lattice.h"
+#include "flowgen/theory.h"
 
 #define FG_GAMMA_S_DEFAULT 1.5
 
@@ -194,45 +154,17 @@ int fg_gamma_analyze(const double *a, int nobs, size_t n, fg_gamma_func f, void 
 int fg_gamma_mean(const double *x, size_t n, double S, fg_gamma_result *out, fg_error *err);
 int fg_gamma_autocov(const double *d, size_t n, size_t tmax, double *gamma, fg_error *err);
 
-/* Per-configuration primaries of phi^4. */
-enum {
-  FG_PHI4_P_M,
-  FG_PHI4_P_ABS_M,
-  FG_PHI4_P_M2,
-  FG_PHI4_P_PHI2,
-  FG_PHI4_P_LINK,
-  FG_PHI4_P_GP,
-  FG_PHI4_NPRIM = FG_PHI4_P_GP + FG_MAXDIM
-};
-
-/* The observables, in the order of fg_phi4_analyze's results. */
-enum {
-  FG_PHI4_M,
-  FG_PHI4_ABS_M,
-  FG_PHI4_M2,
-  FG_PHI4_PHI2,
-  FG_PHI4_CHI2,
-  FG_PHI4_E_ISING,
-  FG_PHI4_XI2,
-  FG_PHI4_NOBS
-};
-
 typedef struct {
-  const char *name;    /* "m", "abs_m", "m2", "phi2", "chi2", "e_ising", "xi2" */
+  const char *name;    /* the theory's name for it (static) */
   double mean, err, err_err, tau_int, tau_int_err;
   size_t window;
   int flags;           /* FG_GAMMA_* bits */
 } fg_obs_result;
 
-typedef struct fg_phi4_obs fg_phi4_obs;
-
-int fg_phi4_obs_create(const fg_lattice *lat, fg_phi4_obs **out, fg_error *err);
-void fg_phi4_obs_destroy(fg_phi4_obs *o);
-void fg_phi4_obs_primaries(fg_phi4_obs *o, const double *phi, size_t stride, double *prim);
-void fg_phi4_obs_two_point(fg_phi4_obs *o, const double *phi, size_t stride, double *G);
-int fg_phi4_primaries(const fg_lattice *lat, const double *phi, double *prim, fg_error *err);
-int fg_phi4_analyze(const fg_lattice *lat, const double *prim_series, size_t n, double S,
-                    fg_obs_result results[FG_PHI4_NOBS], fg_error *err);
+int fg_measure_primaries(const fg_theory *t, const double *configs, size_t nrow, double *table,
+                         fg_error *err);
+int fg_analyze_observables(const fg_theory *t, const double *prim_series, size_t n, double S,
+                           fg_obs_result *results, fg_error *err);
 int fg_chain_series(const double *table, size_t nrow, size_t ncol, const int64_t *index,
                     size_t nchain, double *series, fg_error *err);
 

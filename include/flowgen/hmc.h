@@ -4,21 +4,26 @@
  * ensembles are compared against (SPEC sections 1 and 8).
  *
  * H(phi, pi) = 1/2 sum_i pi_i^2 + S(phi) over the theory's ndof degrees of
- * freedom. Molecular dynamics integrates dphi/dt = pi, dpi/dt = -dS/dphi
- * for a time tau in n steps of eps = tau / n with a symmetric, reversible,
- * area-preserving integrator; kicks of consecutive steps are merged, so a
- * trajectory costs n + 1 force evaluations (leapfrog) or 2n + 1 (Omelyan):
+ * freedom, S at the theory's auxiliary fields (pseudofermions; none for
+ * phi^4), which are refreshed at the start of each trajectory and held
+ * fixed during it. Molecular dynamics integrates dphi/dt = pi,
+ * dpi/dt = -dS/dphi for a time tau in n steps of eps = tau / n with a
+ * symmetric, reversible, area-preserving integrator; kicks of consecutive
+ * steps are merged, so a trajectory costs n + 1 force evaluations
+ * (leapfrog) or 2n + 1 (Omelyan):
  *   leapfrog  P(eps/2) [X(eps) P(eps)]^(n-1) X(eps) P(eps/2)
  *   omelyan   per step P(l eps) X(eps/2) P((1-2l) eps) X(eps/2) P(l eps),
  *             l = 0.1931833275037836 (second-order minimum norm)
- * with P(h): pi -= h dS/dphi and X(h): phi += h pi.
+ * with P(h): pi -= h dS/dphi and X(h): phi += h pi (angle components of
+ * the field wrapped back into (-pi, pi] after each X).
  *
- * Reproducibility and restarts: the momenta and the accept/reject uniform
- * of trajectory `traj` come from the counter-based stream
- * (seed, FG_RNG_HMC, traj, stream_id) of rng.h, in this order: ndof
- * normals (fg_rng_normals), then one uniform. A trajectory therefore
- * depends only on (field, seed, stream_id, traj, parameters); the state to
- * checkpoint is the field and the next trajectory number.
+ * Reproducibility and restarts: the randomness of trajectory `traj` comes
+ * from the counter-based stream (seed, FG_RNG_HMC, traj, stream_id) of
+ * rng.h, in this order: the theory's refresh (fg_theory_hmc_refresh, in
+ * the order fg_theory_hmc_stream states; phi^4: ndof normals, the
+ * momenta), then one uniform. A trajectory therefore depends only on
+ * (field, seed, stream_id, traj, parameters); the state to checkpoint is
+ * the field and the next trajectory number.
  *
  *   void fg_hmc_params_from_config(const fg_hmc_config *c, fg_hmc_params *p)
  *     The integrator parameters of a config's hmc section.
@@ -26,7 +31,8 @@
  *   int fg_hmc_create(const fg_theory *t, const fg_hmc_params *p, fg_hmc **out,
  *                     fg_error *err)
  *     An HMC updater for theory t (borrowed: it must outlive the updater),
- *     owning its scratch (saved field, momenta, force: 3 ndof doubles).
+ *     owning its scratch (saved field, momenta, force: 3 ndof doubles, and
+ *     the theory's aux fields).
  *     FG_ERR_INPUT for tau not finite and > 0, md_steps < 1 or an unknown
  *     integrator; FG_ERR_RUNTIME if out of memory (*out = NULL on failure).
  *     Local.
@@ -35,15 +41,17 @@
  *
  *   void fg_hmc_md(fg_hmc *h, double *phi, double *pi)
  *     Integrates Hamilton's equations for tau, in place (phi, pi: ndof
- *     doubles each, not aliasing each other or h's scratch). Flipping pi
+ *     doubles each, not aliasing each other or h's scratch), at the aux
+ *     fields of h's last trajectory (zero before the first). Flipping pi
  *     and integrating again returns to the start up to rounding.
  *
  *   double fg_hmc_hamiltonian(const fg_hmc *h, const double *phi, const double *pi)
- *     H(phi, pi) as above.
+ *     H(phi, pi) as above (at the same aux fields).
  *
  *   void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id,
  *                          int64_t traj, fg_hmc_outcome *out)
- *     One HMC update of phi (in place): draws momenta, integrates, and
+ *     One HMC update of phi (in place): refreshes momenta and aux fields,
+ *     integrates, and
  *     accepts with probability min(1, exp(-dH)) (decided in log space:
  *     accept iff log u < -dH). On rejection phi is restored bit for bit;
  *     a non-finite dH (an integration that blew up) is always rejected.

@@ -3,11 +3,13 @@
  * sections 6 and 8). Local (one rank).
  *
  *   int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err)
- *     Loads the ensemble, measures the phi^4 observables on every row of
- *     /configs, and runs the Gamma method (Wolff 2004, window parameter S,
- *     1.5 by default) on the chain as recorded (/chain/index): for flow
- *     ensembles the series repeats the configuration a rejected step
- *     holds. Also: acceptance, model-sample ESS (eq. A7) of all proposals,
+ *     Loads the ensemble, builds its theory from the file's config
+ *     attribute (fg_theory_of_file), measures the primaries the theory
+ *     declares on every row of /configs, and runs the Gamma method (Wolff
+ *     2004, window parameter S, 1.5 by default) on the chain as recorded
+ *     (/chain/index) for each declared observable: for flow ensembles the
+ *     series repeats the configuration a rejected step holds. rep->obs
+ *     holds rep->nobs results, the theory's observables in its order. Also: acceptance, model-sample ESS (eq. A7) of all proposals,
  *     the rejection runs (longest, mean), and the cost figures:
  *     setup_s (the model's training seconds), samp_s_per_config (wall
  *     seconds / rows), effective_per_s = n_chain / (2 max tau_int) / wall.
@@ -15,6 +17,9 @@
  *
  *   void fg_report_print(FILE *out, const fg_report *rep, int json)
  *     A readable table, or the JSON object of SPEC section 6.
+ *
+ *   const fg_obs_result *fg_report_find(const fg_report *rep, const char *name)
+ *     The result of the observable called name, or NULL.
  *
  * ---- Target-sample ESS (validate.c) ------------------------------------
  *
@@ -61,6 +66,9 @@
 
 #include "flowgen/analysis.h"
 #include "flowgen/ensemble.h"
+/* Deprecated: for callers that still index phi^4's results by FG_PHI4_*;
+ * use fg_report_find. To be removed when they are gone. */
+#include "flowgen/phi4.h"
 
 typedef struct {
   char path[FG_PATH_MAX];
@@ -74,11 +82,14 @@ typedef struct {
   double setup_s, wall_s, samp_s_per_config, effective_per_s;
   double tau_int_max;
   const char *slowest;         /* the observable with the largest tau_int */
-  fg_obs_result obs[FG_PHI4_NOBS];
+  char theory[32];             /* the theory's name (fg_theory_label) */
+  int nobs;                    /* entries of obs: what the theory declares */
+  fg_obs_result obs[FG_MAX_OBSERVABLES];
 } fg_report;
 
 int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err);
 void fg_report_print(FILE *out, const fg_report *rep, int json);
+const fg_obs_result *fg_report_find(const fg_report *rep, const char *name);
 
 /* ESS_model and ESS_target disagree beyond this many combined errors. */
 #define FG_ESS_DISAGREE_SIGMA 3.0

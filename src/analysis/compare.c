@@ -154,7 +154,7 @@ static void json_side(FILE *out, const char *name, const fg_report *r, double se
   fputs(", \"effective_per_s\": ", out);
   json_num(out, r->effective_per_s);
   fprintf(out, ", \"slowest\": \"%s\", \"tau_int\": {", r->slowest);
-  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+  for (int k = 0; k < r->nobs; ++k) {
     fprintf(out, "%s\"%s\": ", k ? ", " : "", r->obs[k].name);
     json_num(out, r->obs[k].tau_int);
   }
@@ -205,7 +205,7 @@ static void print_table(FILE *out, const fg_comparison *c)
   row(out, "acceptance", f->acceptance, h->acceptance, "%.4f");
   row(out, "ESS model (A7)", f->ess_model, NAN, "%.4f");
   row(out, "ESS per step 1/2tau", c->flow_ess, c->hmc_ess, "%.4f");
-  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+  for (int k = 0; k < f->nobs && k < h->nobs; ++k) {
     char label[40];
     snprintf(label, sizeof label, "tau_int %s", f->obs[k].name);
     row(out, label, f->obs[k].tau_int, h->obs[k].tau_int, "%.3f");

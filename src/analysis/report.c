@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flowgen/lattice.h"
 #include "flowgen/report.h"
 #include "flowgen/train.h"
 #include "flowgen/util.h"
@@ -46,28 +45,37 @@ static void rejection_runs(const fg_ensemble_data *d, fg_report *rep)
 static int observables(const fg_ensemble_data *d, double S, fg_report *rep, fg_error *err)
 {
   static const char where[] = "fg_report_ensemble [report.c]";
-  fg_lattice lat;
-  int rc = fg_lattice_init(&lat, d->layout.nd, d->layout.extent, err);
-  if (rc != FG_OK)
+  const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
+  fg_theory *t = NULL;
+  int rc = fg_theory_of_file(config != NULL && config->is_string ? config->text : NULL,
+                             d->layout.nd, d->layout.extent, &t, err);
+  if (rc == FG_OK && fg_theory_ndof(t) != d->volume)
+    rc = fg_fail(err, FG_ERR_INPUT, where, "%s: rows of %d values, but theory %s has %d",
+                 rep->path, d->volume, fg_theory_label(t), fg_theory_ndof(t));
+  if (rc != FG_OK) {
+    fg_theory_destroy(t);
     return rc;
-  size_t nrow = (size_t)d->layout.n_configs, nchain = (size_t)d->layout.n_chain;
-  double *table = fg_alloc(sizeof(double) * nrow * FG_PHI4_NPRIM, err, where);
-  double *series = fg_alloc(sizeof(double) * nchain * FG_PHI4_NPRIM, err, where);
-  fg_phi4_obs *o = NULL;
+  }
+  const size_t nrow = (size_t)d->layout.n_configs, nchain = (size_t)d->layout.n_chain;
+  const size_t nprim = (size_t)fg_theory_nprimaries(t);
+  double *table = fg_alloc(sizeof(double) * nrow * nprim, err, where);
+  double *series = fg_alloc(sizeof(double) * nchain * nprim, err, where);
   if (table == NULL || series == NULL)
     rc = FG_ERR_RUNTIME;
   if (rc == FG_OK)
-    rc = fg_phi4_obs_create(&lat, &o, err);
-  for (size_t r = 0; r < nrow && rc == FG_OK; ++r)
-    fg_phi4_obs_primaries(o, d->configs + r * (size_t)lat.volume, 1, table + r * FG_PHI4_NPRIM);
+    rc = fg_measure_primaries(t, d->configs, nrow, table, err);
   if (rc == FG_OK)
-    rc = fg_chain_series(table, nrow, FG_PHI4_NPRIM, d->chain_index, nchain, series, err);
+    rc = fg_chain_series(table, nrow, nprim, d->chain_index, nchain, series, err);
   if (rc == FG_OK)
-    rc = fg_phi4_analyze(&lat, series, nchain, S, rep->obs, err);
-  fg_phi4_obs_destroy(o);
+    rc = fg_analyze_observables(t, series, nchain, S, rep->obs, err);
+  if (rc == FG_OK) {
+    const fg_observable *obs;
+    rep->nobs = fg_theory_observables(t, &obs);
+    snprintf(rep->theory, sizeof rep->theory, "%s", fg_theory_label(t));
+  }
   fg_free(table);
   fg_free(series);
-  fg_lattice_free(&lat);
+  fg_theory_destroy(t);
   return rc;
 }
 
@@ -95,8 +103,8 @@ int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err
     rep->wall_s = attr_number(&d, "wall_seconds", NAN);
     rep->samp_s_per_config = rep->wall_s / (double)rep->n_configs;
     rep->tau_int_max = 0.5;
-    rep->slowest = rep->obs[0].name;
-    for (int k = 0; k < FG_PHI4_NOBS; ++k)
+    rep->slowest = rep->nobs > 0 ? rep->obs[0].name : "none";
+    for (int k = 0; k < rep->nobs; ++k)
       if (isfinite(rep->obs[k].tau_int) && rep->obs[k].tau_int > rep->tau_int_max) {
         rep->tau_int_max = rep->obs[k].tau_int;
         rep->slowest = rep->obs[k].name;
@@ -131,7 +139,7 @@ static void print_json(FILE *out, const fg_report *r)
   fputs(", \"effective_per_s\": ", out);
   fg_json_number(out, r->effective_per_s);
   fprintf(out, ", \"slowest\": \"%s\"}, \"observables\": {", r->slowest);
-  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+  for (int k = 0; k < r->nobs; ++k) {
     const fg_obs_result *o = &r->obs[k];
     fprintf(out, "%s\"%s\": {\"mean\": ", k ? ", " : "", o->name);
     fg_json_number(out, o->mean);
@@ -165,11 +173,19 @@ static void print_table(FILE *out, const fg_report *r)
   fprintf(out, "  effective/s        %.4g (tau_int %.2f of %s)\n", r->effective_per_s,
           r->tau_int_max, r->slowest);
   fprintf(out, "\n  %-8s %14s %12s %9s %8s\n", "obs", "mean", "err", "tau_int", "+-");
-  for (int k = 0; k < FG_PHI4_NOBS; ++k) {
+  for (int k = 0; k < r->nobs; ++k) {
     const fg_obs_result *o = &r->obs[k];
     fprintf(out, "  %-8s %14.8g %12.3g %9.3f %8.3f%s\n", o->name, o->mean, o->err, o->tau_int,
             o->tau_int_err, (o->flags & FG_GAMMA_SHORT) ? "  (chain short for its tau_int)" : "");
   }
+}
+
+const fg_obs_result *fg_report_find(const fg_report *rep, const char *name)
+{
+  for (int k = 0; k < rep->nobs; ++k)
+    if (strcmp(rep->obs[k].name, name) == 0)
+      return &rep->obs[k];
+  return NULL;
 }
 
 void fg_report_print(FILE *out, const fg_report *rep, int json)

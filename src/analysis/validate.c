@@ -66,11 +66,12 @@ int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b, 
     snprintf(why, n, "different lattices");
     return 0;
   }
-  const char *names[] = {"m2", "lambda", "beta", "kappa"};
-  double x[] = {a->m2, a->lambda, a->beta, a->kappa}, y[] = {b->m2, b->lambda, b->beta, b->kappa};
-  for (int k = a->name == FG_THEORY_PHI4 ? 0 : 2; k < (a->name == FG_THEORY_PHI4 ? 2 : 4); ++k)
-    if (x[k] != y[k]) {
-      snprintf(why, n, "%s %.17g vs %.17g", names[k], x[k], y[k]);
+  fg_coupling x[FG_MAX_COUPLINGS], y[FG_MAX_COUPLINGS];
+  int nc = fg_theory_couplings(a, x);
+  fg_theory_couplings(b, y);
+  for (int k = 0; k < nc; ++k)
+    if (x[k].value != y[k].value) {
+      snprintf(why, n, "%s %.17g vs %.17g", x[k].name, x[k].value, y[k].value);
       return 0;
     }
   return 1;
@@ -153,11 +154,11 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
   double *phi = fg_alloc(sizeof(double) * V * L, err, WHERE);
   double *z = fg_alloc(sizeof(double) * V * L, err, WHERE);
   int rc = phi && z ? fg_theory_create(thc, &th, err) : FG_ERR_RUNTIME;
-  if (rc == FG_OK && (size_t)th->ndof != V)
+  if (rc == FG_OK && (size_t)fg_theory_ndof(th) != V)
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "the target's rows have %zu values, its theory %d",
-                 V, th->ndof);
+                 V, fg_theory_ndof(th));
   if (rc == FG_OK)
-    rc = fg_flow_create(&ck->model, &th->lat, &flow, err);
+    rc = fg_flow_create(&ck->model, fg_theory_lattice(th), &flow, err);
   if (rc == FG_OK) {
     fg_flow_set_params(flow, ck->params);
     if ((work = fg_flow_work_create(flow, err)) == NULL)

@@ -14,7 +14,7 @@ int fg_hmc_force_rate(const fg_theory *t, double min_seconds, double *sites_per_
                       fg_error *err)
 {
   static const char where[] = "fg_hmc_force_rate [force_rate.c]";
-  const size_t n = (size_t)t->ndof;
+  const size_t n = (size_t)fg_theory_ndof(t);
   double *phi = fg_alloc(sizeof(double) * n, err, where);
   double *force = fg_alloc(sizeof(double) * n, err, where);
   if (phi == NULL || force == NULL) {

@@ -7,11 +7,12 @@
  *   fg_hmc_create(t, p, &h, err)      updater for theory t (0 or FG_ERR_*)
  *   fg_hmc_destroy(h)
  *   fg_hmc_md(h, phi, pi)             MD for tau in md_steps steps, in place
- *   fg_hmc_hamiltonian(h, phi, pi)    1/2 pi^2 + S(phi)
+ *   fg_hmc_hamiltonian(h, phi, pi)    1/2 pi^2 + S(phi) (at the held aux fields)
  *   fg_hmc_trajectory(h, phi, seed, stream_id, traj, &out)
  *                                     one Metropolis-corrected trajectory; the
  *                                     randomness is stream (seed, FG_RNG_HMC,
- *                                     traj, stream_id)
+ *                                     traj, stream_id): the theory's refresh
+ *                                     (momenta, aux fields), then one uniform
  *   fg_hmc_forces_per_trajectory(h)   n + 1 or 2n + 1
  *   fg_hmc_force_evaluations(h)       running count
  */
@@ -27,6 +28,9 @@ struct fg_hmc {
   const fg_theory *theory;
   fg_hmc_params params;
   size_t ndof;
+  size_t naux;     /* the theory's auxiliary fields (pseudofermions) */
+  int wrap;        /* the field has angle components: wrap after each drift */
+  double *aux;     /* held fixed during a trajectory; zero before the first */
   double *saved;   /* the field at the start of a trajectory (restored on rejection) */
   double *mom;     /* momenta of fg_hmc_trajectory */
   double *force;   /* dS/dphi */
@@ -58,7 +62,7 @@ int fg_hmc_create(const fg_theory *t, const fg_hmc_params *p, fg_hmc **out, fg_e
 {
   static const char where[] = "fg_hmc_create [hmc.c]";
   *out = NULL;
-  if (t == NULL || t->ndof < 1)
+  if (t == NULL || fg_theory_ndof(t) < 1)
     return fg_fail(err, FG_ERR_INPUT, where, "no theory, or a theory without degrees of freedom");
   int rc = check_params(p, err, where);
   if (rc != FG_OK)
@@ -68,11 +72,14 @@ int fg_hmc_create(const fg_theory *t, const fg_hmc_params *p, fg_hmc **out, fg_e
     return FG_ERR_RUNTIME;
   h->theory = t;
   h->params = *p;
-  h->ndof = (size_t)t->ndof;
+  h->ndof = (size_t)fg_theory_ndof(t);
+  h->naux = fg_theory_hmc_aux_size(t);
+  h->wrap = fg_theory_has_angles(t);
+  h->aux = h->naux > 0 ? fg_alloc(sizeof(double) * h->naux, err, where) : NULL;
   h->saved = fg_alloc(sizeof(double) * h->ndof, err, where);
   h->mom = fg_alloc(sizeof(double) * h->ndof, err, where);
   h->force = fg_alloc(sizeof(double) * h->ndof, err, where);
-  if (h->saved == NULL || h->mom == NULL || h->force == NULL) {
+  if (h->saved == NULL || h->mom == NULL || h->force == NULL || (h->naux > 0 && h->aux == NULL)) {
     fg_hmc_destroy(h);
     return FG_ERR_RUNTIME;
   }
@@ -84,34 +91,37 @@ void fg_hmc_destroy(fg_hmc *h)
 {
   if (h == NULL)
     return;
+  fg_free(h->aux);
   fg_free(h->saved);
   fg_free(h->mom);
   fg_free(h->force);
   fg_free(h);
 }
 
-/* P(eps): pi -= eps dS/dphi at the current field. */
+/* P(eps): pi -= eps dS/dphi at the current field (and the held aux fields). */
 static void kick(fg_hmc *h, const double *phi, double *pi, double eps)
 {
-  fg_theory_force(h->theory, phi, 1, h->force);
+  fg_theory_hmc_force(h->theory, phi, h->aux, h->force);
   h->force_evals++;
   const double *f = h->force;
   for (size_t i = 0; i < h->ndof; ++i)
     pi[i] -= eps * f[i];
 }
 
-/* X(eps): phi += eps pi. */
-static void drift(size_t n, double *phi, const double *pi, double eps)
+/* X(eps): phi += eps pi, angles wrapped back into (-pi, pi]. */
+static void drift(const fg_hmc *h, double *phi, const double *pi, double eps)
 {
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < h->ndof; ++i)
     phi[i] += eps * pi[i];
+  if (h->wrap)
+    fg_theory_wrap(h->theory, phi, 1);
 }
 
 static void leapfrog(fg_hmc *h, double *phi, double *pi, double eps, int n)
 {
   kick(h, phi, pi, 0.5 * eps);
   for (int k = 0; k < n; ++k) {
-    drift(h->ndof, phi, pi, eps);
+    drift(h, phi, pi, eps);
     kick(h, phi, pi, k == n - 1 ? 0.5 * eps : eps);
   }
 }
@@ -123,9 +133,9 @@ static void omelyan(fg_hmc *h, double *phi, double *pi, double eps, int n)
   const double lam = FG_OMELYAN_LAMBDA;
   kick(h, phi, pi, lam * eps);
   for (int k = 0; k < n; ++k) {
-    drift(h->ndof, phi, pi, 0.5 * eps);
+    drift(h, phi, pi, 0.5 * eps);
     kick(h, phi, pi, (1.0 - 2.0 * lam) * eps);
-    drift(h->ndof, phi, pi, 0.5 * eps);
+    drift(h, phi, pi, 0.5 * eps);
     kick(h, phi, pi, k == n - 1 ? lam * eps : 2.0 * lam * eps);
   }
 }
@@ -151,7 +161,7 @@ static double kinetic(size_t n, const double *pi)
 double fg_hmc_hamiltonian(const fg_hmc *h, const double *phi, const double *pi)
 {
   double S;
-  fg_theory_action(h->theory, phi, 1, &S);
+  fg_theory_hmc_action(h->theory, phi, h->aux, &S);
   return kinetic(h->ndof, pi) + S;
 }
 
@@ -160,17 +170,17 @@ void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id
 {
   fg_rng r;
   fg_rng_init(&r, seed, FG_RNG_HMC, (uint64_t)traj, stream_id);
-  fg_rng_normals(&r, h->mom, h->ndof);
-  /* Drawn whatever dH is, so the stream's use never depends on the field. */
+  fg_theory_hmc_refresh(h->theory, phi, &r, h->mom, h->aux);
+  /* Drawn whatever dH is, so the stream's use never depends on dH. */
   const double u = fg_rng_uniform(&r);
 
   const int64_t evals0 = h->force_evals;
   double S0, S1;
-  fg_theory_action(h->theory, phi, 1, &S0);
+  fg_theory_hmc_action(h->theory, phi, h->aux, &S0);
   const double K0 = kinetic(h->ndof, h->mom);
   memcpy(h->saved, phi, sizeof(double) * h->ndof);
   fg_hmc_md(h, phi, h->mom);
-  fg_theory_action(h->theory, phi, 1, &S1);
+  fg_theory_hmc_action(h->theory, phi, h->aux, &S1);
   const double dH = (S1 - S0) + (kinetic(h->ndof, h->mom) - K0);
 
   /* u is in (0, 1), so log u is finite; a NaN dH fails the comparison. */
