@@ -20,8 +20,11 @@
  *     root attributes format, format_version, kind, and the progress
  *     attributes rows_done = 0 and complete = 0. Rows of /configs not yet
  *     written read as undefined values (no fill is written: on a large file
- *     it would double the cost); the 1-D datasets start zeroed. On failure
- *     *out is NULL and the .tmp file is removed. FG_ERR_RUNTIME.
+ *     it would double the cost); the 1-D datasets start zeroed. Before HDF5
+ *     makes the file, rank 0 checks that the file system takes a file of
+ *     the full size (FG_ERR_INPUT otherwise: HDF5 cannot recover from a
+ *     failed allocation). On failure *out is NULL and the .tmp file is
+ *     removed. FG_ERR_RUNTIME.
  *
  *   int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
  *                          fg_ensemble **out, fg_error *err)
@@ -873,6 +876,34 @@ static int create_step(const en_site *s, fg_ensemble *e, int i)
   return ds_present(i - 3, e->lay.kind) ? dataset_make(s, e, i - 3) : FG_OK;
 }
 
+/* Rank 0, before HDF5 sees the file: whether the file system takes a file
+ * of the full size at all (a sparse ftruncate costs no space). HDF5 1.10
+ * cannot close a file whose allocation failed ("File too large"): the id
+ * stays half-closed and MPI_Finalize then crashes in H5F__close_cb (D10),
+ * so such a size must never reach H5Dcreate. */
+static int size_preflight(const en_site *s, const fg_ensemble *e)
+{
+  double need = fg_ensemble_bytes(&e->lay);
+  int fd = open(e->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return site_fail(s, -1, "cannot create the file: %s", strerror(errno));
+  int rc = FG_OK;
+  if (need >= 0x1p63 || ftruncate(fd, (off_t)need) != 0) {
+    int saved = need >= 0x1p63 ? EFBIG : errno;
+    en_site input = *s;
+    input.code = FG_ERR_INPUT;
+    rc = site_fail(&input, -1, "a file of %.3g bytes (%" PRId64 " rows of %zu values) is more "
+                   "than the file system takes: %s", need, e->lay.n_configs, e->volume,
+                   strerror(saved));
+  } else if (ftruncate(fd, 0) != 0) {
+    rc = site_fail(s, -1, "cannot truncate the file: %s", strerror(errno));
+  }
+  close(fd);
+  if (rc != FG_OK)
+    unlink(e->tmp);
+  return rc;
+}
+
 int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
                        fg_ensemble **out, fg_error *err)
 {
@@ -887,6 +918,8 @@ int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout
   fg_h5_quiet q;
   fg_h5_quiet_begin(&q);
   rc = agree_e(e, e->rank == 0 ? fg_make_parent_dir(e->path, err) : FG_OK, err);
+  if (rc == FG_OK)
+    rc = agree_e(e, e->rank == 0 ? size_preflight(&s, e) : FG_OK, err);
   if (rc == FG_OK)
     rc = agree_e(e, file_create(&s, e), err);
   int made = rc == FG_OK;
