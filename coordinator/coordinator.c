@@ -6,7 +6,9 @@
  *     Rank 0. Hands out batches in index order, two in flight per worker so
  *     no worker waits for an order; receives (batch, log-weights) in any
  *     order, keeps them in a buffer of one round, and advances the global
- *     Metropolis chain over the batches that are complete in index order.
+ *     Metropolis chain and the ESS sums (logw_max, logw_sum_w, _w2) over the
+ *     batches that are complete in index order, so every number of the file
+ *     but the timings is the same bits for any number of workers.
  *     At the end of each round (sample.flush_every proposals) every rank
  *     writes its rows collectively and the coordinator the chain and the
  *     resume state. A stop (signal on any rank, or opt->stop_after) hands
@@ -53,18 +55,6 @@ static int stop_wanted(const fg_sample_ctx *s, int64_t next_assign)
   return s->opt->stop_after > 0 && next_assign * s->batch >= s->opt->stop_after;
 }
 
-/* Runs the chain over the batches that are now complete in index order. */
-static void advance_chain(coord *c)
-{
-  fg_sample_ctx *s = c->s;
-  while (c->next_chain < c->r1 && c->done[c->next_chain - c->r0]) {
-    int64_t off = (c->next_chain - c->r0) * s->batch;
-    fg_imh_chain_run(&s->chain, c->logw + off, batch_rows(s, c->next_chain), c->index + off,
-                     c->accepted + off);
-    c->next_chain++;
-  }
-}
-
 /* Running sums for the model-sample ESS, shifted by the largest log-weight. */
 static void add_weights(fg_sample_ctx *s, const double *logw, int64_t n)
 {
@@ -83,10 +73,24 @@ static void add_weights(fg_sample_ctx *s, const double *logw, int64_t n)
   }
 }
 
+/* Runs the chain over the batches that are now complete in index order. */
+static void advance_chain(coord *c)
+{
+  fg_sample_ctx *s = c->s;
+  while (c->next_chain < c->r1 && c->done[c->next_chain - c->r0]) {
+    int64_t off = (c->next_chain - c->r0) * s->batch;
+    fg_imh_chain_run(&s->chain, c->logw + off, batch_rows(s, c->next_chain), c->index + off,
+                     c->accepted + off);
+    /* in proposal order, whichever worker drew the batch: the ESS sums are
+     * the same bits for any rank count and any arrival order */
+    add_weights(s, c->logw + off, batch_rows(s, c->next_chain));
+    c->next_chain++;
+  }
+}
+
 static void record(coord *c, int64_t b, const double *logw)
 {
   memcpy(c->logw + (b - c->r0) * c->s->batch, logw, sizeof(double) * (size_t)batch_rows(c->s, b));
-  add_weights(c->s, logw, batch_rows(c->s, b));
   c->done[b - c->r0] = 1;
   advance_chain(c);
 }

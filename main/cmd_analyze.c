@@ -3,13 +3,16 @@
  * [--validate HMC.h5 [--model CKPT]]`: observables with Gamma-method
  * errors, autocorrelation, ESS, acceptance and cost figures of an ensemble
  * (SPEC section 6); with --validate, the target-sample ESS (eq. A8) of the
- * flow on HMC.h5's configurations beside ESS_model. One rank.
+ * flow on HMC.h5's configurations beside ESS_model. One rank. The
+ * ensemble is verified first (row checksums and recomputed actions,
+ * fg_ensemble_verify): a damaged row is refused with exit 2, naming it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "flowgen/ensemble.h"
 #include "flowgen/report.h"
 
 int cmd_analyze(int argc, char **argv)
@@ -45,7 +48,14 @@ int cmd_analyze(int argc, char **argv)
     return FG_ERR_RUNTIME;
   }
   fg_error err = {0};
-  int rc = fg_report_ensemble(path, S, rep, &err);
+  fg_ensemble_data d;
+  fg_ensemble_check c;
+  int rc = fg_ensemble_load(path, &d, &err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_verify(path, &d, &c, &err);
+  fg_ensemble_data_free(&d);
+  if (rc == FG_OK)
+    rc = fg_report_ensemble(path, S, rep, &err);
   fg_validation *v = validate != NULL ? malloc(sizeof *v) : NULL;
   if (rc == FG_OK && validate != NULL)
     rc = v != NULL ? fg_report_validate(path, validate, model, S, v, &err)

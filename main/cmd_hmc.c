@@ -1,7 +1,10 @@
 /*
- * cmd_hmc.c -- `flowgen hmc CONFIG [--resume] [--json]`: the serial HMC
- * baseline (SPEC sections 1, 3 and 4). One rank runs one chain; R ranks run
- * R independent chains (stream_id = rank), one file each.
+ * cmd_hmc.c -- `flowgen hmc CONFIG [--resume | --overwrite] [--json]`: the
+ * serial HMC baseline (SPEC sections 1, 3 and 4). One rank runs one chain;
+ * R ranks run R independent chains (stream_id = rank), one file each. Each
+ * rank holds the lock "<its file>.lock" for the whole run (a second writer
+ * is refused, exit 2); --overwrite discards an interrupted "<file>.tmp" and
+ * starts over (without it, an interrupted run is refused: --resume it).
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -75,13 +78,28 @@ static void print_table(const fg_config *cfg, const double *all, int nranks)
 int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
   fg_config cfg;
-  int resume, json;
+  int resume, json, overwrite;
+  argc = take_overwrite_flag(argc, argv, &overwrite);
   int rc = load_command_config("hmc", argc, argv, &cfg, &resume, &json);
   if (rc != FG_OK)
     return rc;
   int rank, nranks;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  fg_output_lock *lock = NULL;
+  char mine_path[FG_PATH_MAX];
+  fg_hmc_output_path(cfg.hmc.output, rank, nranks, mine_path, sizeof mine_path);
+  if (resume && overwrite) {
+    report_error("hmc: --resume continues an interrupted run, --overwrite discards it: "
+                 "give one of them", 0);
+    rc = FG_ERR_INPUT;
+  } else {
+    rc = lock_outputs("hmc", mine_path, overwrite, &lock);
+  }
+  if (rc != FG_OK) {
+    fg_config_free(&cfg);
+    return rc;
+  }
   fg_hmc_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,
                         .progress = rank == 0 ? stderr : NULL};
   fg_hmc_result res;
@@ -90,6 +108,7 @@ int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   if (rc != FG_OK) {
     if (err.msg[0])
       report_error(err.msg, 1);
+    fg_unlock_output(lock);
     fg_config_free(&cfg);
     return rc;
   }
@@ -115,6 +134,7 @@ int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
       fprintf(stderr, "flowgen: hmc stopped by signal; state flushed, continue with --resume\n");
   }
   free(all);
+  fg_unlock_output(lock);
   fg_config_free(&cfg);
   return rc;
 }

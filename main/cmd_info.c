@@ -7,9 +7,13 @@
  *     to tell the two kinds apart, then prints on stdout a readable table
  *     or, with --json, one JSON object:
  *       - "flowgen-checkpoint": what fg_checkpoint_print prints;
- *       - "flowgen-ensemble", complete: kind, lattice, rows of /configs,
- *         chain length, acceptance counted on /chain/accepted, and every
- *         root attribute in file order (the config text last);
+ *       - "flowgen-ensemble", complete: kind, lattice, components per
+ *         site, rows of /configs, chain length, acceptance counted on
+ *         /chain/accepted, the integrity check (row checksums, or "no
+ *         checksums" for a format_version 1 file; actions recomputed, see
+ *         fg_ensemble_verify), and every root attribute in file order (the
+ *         config text last). A damaged row is refused (FG_ERR_INPUT,
+ *         naming the row);
  *       - "flowgen-ensemble", not complete (the "<output>.tmp" of a run
  *         that was stopped or is still running): kind, rows_done of the
  *         rows in all, and how to continue it. Status FG_OK.
@@ -233,17 +237,28 @@ static void table_attr(FILE *out, const fg_ensemble_attr *a)
   }
 }
 
-static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *d)
+static const char *checksum_text(const fg_ensemble_data *d)
+{
+  return d->checksum != NULL ? "all rows match" : "no checksums (format_version 1 file)";
+}
+
+static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *d,
+                           const fg_ensemble_check *c)
 {
   char lat[96], num[48];
   lattice_text(lat, sizeof lat, &d->layout, " x ");
   number_text(num, sizeof num, chain_acceptance(d), 0);
   fprintf(out, "%-24s %s, %s ensemble, complete\n", path, FG_ENSEMBLE_FORMAT,
           d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
-  fprintf(out, "%-24s %s (%d sites)\n", "lattice", lat, d->volume);
+  fprintf(out, "%-24s %s (%d sites, %d component%s per site)\n", "lattice", lat,
+          d->volume / (d->layout.components > 0 ? d->layout.components : 1),
+          d->layout.components, d->layout.components == 1 ? "" : "s");
   fprintf(out, "%-24s %lld\n", "rows (/configs)", (long long)d->layout.n_configs);
   fprintf(out, "%-24s %lld steps\n", "chain (/chain/index)", (long long)d->layout.n_chain);
   fprintf(out, "%-24s %s (counted on /chain/accepted)\n", "acceptance", num);
+  fprintf(out, "%-24s %s\n", "checksums", checksum_text(d));
+  fprintf(out, "%-24s recomputed for %lld rows, largest relative deviation %.3g\n", "actions",
+          (long long)c->actions_checked, c->max_deviation);
   fprintf(out, "root attributes:\n");
   const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
   for (int i = 0; i < d->nattrs; ++i)
@@ -267,7 +282,8 @@ static void json_attr(FILE *out, const fg_ensemble_attr *a, int first)
   }
 }
 
-static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d)
+static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d,
+                          const fg_ensemble_check *c)
 {
   char lat[96], num[48];
   lattice_text(lat, sizeof lat, &d->layout, ", ");
@@ -275,9 +291,13 @@ static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d
   fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
   fg_json_string(out, path);
   fprintf(out, ", \"complete\": true, \"kind\": \"%s\", \"lattice\": [%s], \"rows\": %lld, "
-               "\"chain_length\": %lld, \"acceptance\": %s,\n \"attributes\": {",
+               "\"chain_length\": %lld, \"acceptance\": %s, \"format_version\": %d, "
+               "\"components\": %d, \"checksums\": %s, \"actions_checked\": %lld,\n "
+               "\"attributes\": {",
           d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow", lat,
-          (long long)d->layout.n_configs, (long long)d->layout.n_chain, num);
+          (long long)d->layout.n_configs, (long long)d->layout.n_chain, num, d->format_version,
+          d->layout.components, d->checksum != NULL ? "true" : "false",
+          (long long)c->actions_checked);
   const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
   int n = 0;
   for (int i = 0; i < d->nattrs; ++i)
@@ -328,11 +348,14 @@ static int info_ensemble(const char *path, const file_head *h, int json, fg_erro
     return FG_OK;
   }
   fg_ensemble_data d;
+  fg_ensemble_check c;
   int rc = fg_ensemble_load(path, &d, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_verify(path, &d, &c, err);
   if (rc == FG_OK && json)
-    ensemble_json(stdout, path, &d);
+    ensemble_json(stdout, path, &d, &c);
   else if (rc == FG_OK)
-    ensemble_table(stdout, path, &d);
+    ensemble_table(stdout, path, &d, &c);
   fg_ensemble_data_free(&d);
   if (rc == FG_OK && (ferror(stdout) || fflush(stdout) != 0))
     rc = fg_fail(err, FG_ERR_RUNTIME, WHERE, "cannot write to stdout: %s", strerror(errno));

@@ -1,7 +1,10 @@
 /*
- * cmd_sample.c -- `flowgen sample CONFIG [--resume] [--json]`: the sampling
- * service (SPEC sections 1 and 3): rank 0 coordinates, ranks 1..N-1 draw
- * proposals; with one rank one process does both.
+ * cmd_sample.c -- `flowgen sample CONFIG [--resume | --overwrite] [--json]`:
+ * the sampling service (SPEC sections 1 and 3): rank 0 coordinates, ranks
+ * 1..N-1 draw proposals; with one rank one process does both. Rank 0 holds
+ * the lock "<sample.output>.lock" for the whole run (a second writer is
+ * refused, exit 2); --overwrite discards an interrupted "<output>.tmp" and
+ * starts over (without it, an interrupted run is refused: --resume it).
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -39,13 +42,26 @@ static void print_result(const fg_config *cfg, const fg_sample_result *r, int nr
 int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
   fg_config cfg;
-  int resume, json;
+  int resume, json, overwrite;
+  argc = take_overwrite_flag(argc, argv, &overwrite);
   int rc = load_command_config("sample", argc, argv, &cfg, &resume, &json);
   if (rc != FG_OK)
     return rc;
   int rank, nranks;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  fg_output_lock *lock = NULL;
+  if (resume && overwrite) {
+    report_error("sample: --resume continues an interrupted run, --overwrite discards it: "
+                 "give one of them", 0);
+    rc = FG_ERR_INPUT;
+  } else {
+    rc = lock_outputs("sample", rank == 0 ? cfg.sample.output : NULL, overwrite, &lock);
+  }
+  if (rc != FG_OK) {
+    fg_config_free(&cfg);
+    return rc;
+  }
   fg_sample_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,
                            .progress = rank == 0 ? stderr : NULL};
   fg_sample_result res;
@@ -60,6 +76,7 @@ int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag)
       fprintf(stderr, "flowgen: stopped by signal after %lld proposals; state flushed, "
                       "continue with --resume\n", (long long)res.proposals);
   }
+  fg_unlock_output(lock);
   fg_config_free(&cfg);
   return rc;
 }

@@ -53,6 +53,11 @@ int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag)
     return rc;
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  fg_output_lock *lock = NULL; /* one run per checkpoint (rank 0 holds it) */
+  if ((rc = lock_outputs("train", rank == 0 ? cfg.train.checkpoint : NULL, 0, &lock)) != FG_OK) {
+    fg_config_free(&cfg);
+    return rc;
+  }
   fg_train_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,
                           .progress = stderr};
   fg_train_result res;
@@ -66,6 +71,7 @@ int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag)
       fprintf(stderr, "flowgen: stopped by signal at step %lld; checkpoint written, continue "
                       "with --resume\n", (long long)res.step);
   }
+  fg_unlock_output(lock);
   fg_config_free(&cfg);
   return rc;
 }

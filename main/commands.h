@@ -16,6 +16,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* Prints "flowgen: <message>" on rank 0's stderr (every rank's for rank-local
  * failures when all_ranks is set). */
@@ -33,3 +34,10 @@ int load_config_all(const char *path, fg_config *cfg);
  * section. On failure prints the error, frees cfg and returns the status. */
 int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
                         int *json);
+
+/* Output ownership (outputs.c): the run's lock on each rank's output
+ * (NULL: none), --overwrite discarding an interrupted .tmp; collective,
+ * errors printed. take_overwrite_flag removes "--overwrite" from argv. */
+#include "flowgen/util.h"
+int lock_outputs(const char *command, const char *output, int overwrite, fg_output_lock **lock);
+int take_overwrite_flag(int argc, char **argv, int *overwrite);

@@ -29,10 +29,12 @@ static void usage(FILE *out)
           "  train CONFIG [--resume] [--json]   train a flow (any number of MPI ranks)\n"
           "  sample CONFIG [--resume] [--json]  ensemble from a trained flow (rank 0 coordinates)\n"
           "  hmc CONFIG [--resume] [--json]     HMC ensemble (more ranks: one stream and file each)\n"
+          "                                     sample, hmc: --overwrite discards an interrupted .tmp\n"
           "  compare FLOW.h5 HMC.h5 [--json]    flow against HMC: effective samples per second\n"
           "  analyze FILE.h5 [--json] [--window-s S] [--validate HMC.h5 [--model CKPT]]\n"
           "                                     observables, errors, tau_int, ESS, costs\n"
           "  info FILE.h5 [--json]              what a checkpoint or ensemble holds, with provenance\n"
+          "  verify FILE.h5 [--json]            check an ensemble's row checksums and actions\n"
           "  bench CONFIG [--json] [--batch N]  kernel and throughput figures on one core\n"
           "  version                            print the version\n"
           "\n"
@@ -62,6 +64,8 @@ static int dispatch(int argc, char **argv)
     return cmd_analyze(argc - 2, argv + 2);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(argc - 2, argv + 2);
+  if (strcmp(cmd, "verify") == 0)
+    return cmd_verify(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0)
     return cmd_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -61,7 +61,7 @@ static int exists(const char *path)
 
 static fg_ensemble_layout flow_layout(int64_t n)
 {
-  fg_ensemble_layout lay = {FG_ENSEMBLE_FLOW, 2, {4, 6}, n, n};
+  fg_ensemble_layout lay = {FG_ENSEMBLE_FLOW, 2, {4, 6}, n, n, 1};
   return lay;
 }
 
@@ -453,7 +453,7 @@ START_TEST(an_hmc_file_has_no_logq_or_logw)
 {
   char path[4200];
   path_in_dir(path, sizeof path, "hmc.h5");
-  fg_ensemble_layout lay = {FG_ENSEMBLE_HMC, 3, {2, 3, 4}, 10, 10};
+  fg_ensemble_layout lay = {FG_ENSEMBLE_HMC, 3, {2, 3, 4}, 10, 10, 1};
   size_t v = volume_of(&lay);
   fg_error err = {0};
   fg_ensemble *e = NULL;
@@ -494,7 +494,7 @@ START_TEST(empty_ensembles_and_empty_writes_work)
 {
   char path[4200];
   path_in_dir(path, sizeof path, "empty.h5");
-  fg_ensemble_layout lay = {FG_ENSEMBLE_HMC, 1, {5}, 0, 0};
+  fg_ensemble_layout lay = {FG_ENSEMBLE_HMC, 1, {5}, 0, 0, 1};
   fg_error err = {0};
   fg_ensemble *e = NULL;
   ck_assert(all_ranks(fg_ensemble_create(MPI_COMM_WORLD, path, &lay, &e, &err) == FG_OK));

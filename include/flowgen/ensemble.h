@@ -3,10 +3,15 @@
  * HDF5 by all ranks together, read by one.
  *
  * Layout (one file per run, the same for flow and HMC ensembles):
- *   /configs            [n, L0, L1, ...] float64  row j = configuration j
+ *   /configs            [n, C, L0, L1, ...] float64  row j = configuration j,
+ *                       C components per site (phi^4: 1); format_version 1
+ *                       files (flowgen 0.1) have [n, L0, L1, ...] and are read
  *   /proposals/logq     [n] float64   (flow ensembles only)
  *   /proposals/action   [n] float64
  *   /proposals/logw     [n] float64   (flow ensembles only) -S - log q
+ *   /proposals/checksum [n] uint64    fg_ensemble_row_checksum of row j's
+ *                       configuration and action, made by the rank that
+ *                       wrote the row (format_version >= 2)
  *   /chain/index        [n_chain] int64   row of /configs each chain step holds
  *   /chain/accepted     [n_chain] uint8
  *   root attributes     format = "flowgen-ensemble", format_version, kind
@@ -60,19 +65,38 @@
  * Reading (one rank, serial HDF5; for analyze, info, compare):
  *   int fg_ensemble_load(const char *path, fg_ensemble_data *d, fg_error *err)
  *     Reads the whole file into memory; FG_ERR_INPUT for a missing,
- *     foreign or incomplete file (naming it). fg_ensemble_data_free releases.
+ *     foreign or incomplete file (naming it), or a row whose checksum does
+ *     not match (naming the row). fg_ensemble_data_free releases.
+ *
+ * Row checksums, sizes (local, pure or local):
+ *   uint64_t fg_ensemble_row_checksum(const double *values, size_t n, double action)
+ *     64-bit checksum of a row's n values and its action (bit patterns, so
+ *     the same on every machine and for every rank count). Any change of a
+ *     single value changes it.
+ *   double fg_ensemble_bytes(const fg_ensemble_layout *lay)
+ *     About how many bytes the file of lay takes.
+ *   int fg_ensemble_check_space(const char *path, const fg_ensemble_layout *lay,
+ *                               const char *what, fg_error *err)
+ *     FG_ERR_INPUT (naming what, e.g. "cfg.yaml: sample.proposals: value N",
+ *     and the sizes) when the file would not fit in the free space of the
+ *     file system that will hold path. Local (call on the writing rank).
+ *   int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text,
+ *                                   fg_error *err)
+ *     A string root attribute (fg_alloc'd in *text); FG_ERR_INPUT if missing.
+ *     Collective.
  */
 #ifndef FLOWGEN_ENSEMBLE_H
 #define FLOWGEN_ENSEMBLE_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "flowgen/config.h"
 #include "flowgen/error.h"
 
 #define FG_ENSEMBLE_FORMAT "flowgen-ensemble"
-#define FG_ENSEMBLE_VERSION 1
+#define FG_ENSEMBLE_VERSION 2
 
 typedef enum { FG_ENSEMBLE_FLOW = 0, FG_ENSEMBLE_HMC = 1 } fg_ensemble_kind;
 
@@ -82,6 +106,7 @@ typedef struct {
   int extent[FG_MAXDIM];
   int64_t n_configs;   /* rows of /configs */
   int64_t n_chain;     /* steps of /chain */
+  int components;      /* per site (0 means 1): the axis after n in /configs */
 } fg_ensemble_layout;
 
 typedef struct fg_ensemble fg_ensemble;
@@ -105,6 +130,11 @@ int fg_ensemble_flush(fg_ensemble *e, fg_error *err);
 int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count, double *configs,
                           fg_error *err);
 int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err);
+int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, fg_error *err);
+uint64_t fg_ensemble_row_checksum(const double *values, size_t n, double action);
+double fg_ensemble_bytes(const fg_ensemble_layout *lay);
+int fg_ensemble_check_space(const char *path, const fg_ensemble_layout *lay, const char *what,
+                            fg_error *err);
 /* Local: how many of this rank's transfers HDF5 reported as collective, and
  * how many fell back to independent I/O (a check that I/O stayed collective). */
 void fg_ensemble_io_counts(const fg_ensemble *e, int64_t *collective, int64_t *independent);
@@ -120,11 +150,13 @@ typedef struct {
 
 typedef struct {
   fg_ensemble_layout layout;
-  int volume;
+  int volume;          /* values per row: sites x components */
+  int format_version;  /* 1: no component axis, no checksums */
   double *configs;     /* [n_configs][V] */
   double *logq, *action, *logw;   /* [n_configs]; logq/logw NULL for HMC */
   int64_t *chain_index;           /* [n_chain] */
   uint8_t *chain_accepted;        /* [n_chain] */
+  uint64_t *checksum;             /* [n_configs], verified on load; NULL in format_version 1 */
   int nattrs;
   fg_ensemble_attr *attrs;
 } fg_ensemble_data;
@@ -132,6 +164,19 @@ typedef struct {
 int fg_ensemble_load(const char *path, fg_ensemble_data *d, fg_error *err);
 void fg_ensemble_data_free(fg_ensemble_data *d);
 const fg_ensemble_attr *fg_ensemble_attr_find(const fg_ensemble_data *d, const char *name);
+
+/* Recomputed actions (io/verify.c): every row's stored action against
+ * fg_theory_action of its configuration, within FG_ENSEMBLE_ACTION_TOL *
+ * (|S| + V); FG_ERR_INPUT naming the first damaged row. Local. */
+#define FG_ENSEMBLE_ACTION_TOL 1e-12
+typedef struct {
+  int64_t rows;            /* rows of /configs */
+  int checksums;           /* 1: the file has row checksums, and they matched on load */
+  int64_t actions_checked; /* rows whose action was recomputed */
+  double max_deviation;    /* largest |S_stored - S| / (|S_stored| + V) */
+} fg_ensemble_check;
+int fg_ensemble_verify(const char *path, const fg_ensemble_data *d, fg_ensemble_check *c,
+                       fg_error *err);
 
 /* One line naming flowgen's, HDF5's and the MPI library's versions
  * (io/provenance.c), for the files' provenance attributes. Local. */

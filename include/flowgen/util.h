@@ -52,4 +52,19 @@ int fg_sha256_file(const char *path, char hex[65], fg_error *err);
 void fg_json_string(FILE *out, const char *s);
 void fg_json_number(FILE *out, double x);
 
+/* ---- Output ownership (lock.c): one run per output ---------------------
+ *
+ *   int fg_lock_output(const char *output, fg_output_lock **out, char *note, size_t n,
+ *                      fg_error *err)
+ *     Exclusive fcntl lock on "<output>.lock" (holding "host pid") for the
+ *     whole run; FG_ERR_INPUT naming the holder when another process has it.
+ *     A lock file left by a process that ended is taken over and note says
+ *     so. Local: one rank locks, the caller agrees the status over ranks.
+ *   void fg_unlock_output(fg_output_lock *l)
+ *     Removes the lock file and releases it (NULL: nothing). */
+typedef struct fg_output_lock fg_output_lock;
+int fg_lock_output(const char *output, fg_output_lock **out, char *note, size_t n,
+                   fg_error *err);
+void fg_unlock_output(fg_output_lock *l);
+
 #endif

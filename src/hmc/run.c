@@ -20,14 +20,23 @@
  *                          thermalization_done trajectories (rows_done = 0)
  *   accepted, sum_exp_minus_dH, force_evaluations, wall_seconds,
  *   cpu_seconds, thermalization_seconds   running figures
+ *   thermalization_field_checksum   fg_ensemble_row_checksum (top 52 bits)
+ *                          of the field thermalization_done refers to
  * While no stored row exists, row 0 of /configs is the natural place for the
  * thermalising field: it is overwritten by the first stored trajectory. The
  * first production flush clears thermalization_field (and flushes) before
  * it writes row 0, so a crash inside that write cannot hand a production
- * row to a resume as the thermalising field; such a resume (and any resume
- * without a saved field) restarts thermalisation from the zero field, which
- * reproduces the same field bit for bit because trajectory t depends only
- * on (field, seed, stream, t).
+ * row to a resume as the thermalising field. A kill -9 between writing a
+ * newer thermalising field into row 0 and writing its attributes leaves a
+ * row 0 that is not the field thermalization_done counts (D04): the
+ * checksum attribute, written with the count, tells. Such a resume (and any
+ * resume without a saved field) restarts thermalisation from the zero
+ * field, which reproduces the same field bit for bit because trajectory t
+ * depends only on (field, seed, stream, t); the force count restarts with
+ * it, so the finished file equals an uninterrupted run's.
+ *
+ * The file is created with this whole state (nothing done) already in it,
+ * so a stop at any moment after "<file>.tmp" appears can be resumed (D07).
  */
 #include <H5public.h>
 #include <math.h>
@@ -149,7 +158,14 @@ static int write_buffer(hmc_run *s, fg_error *err)
   return rc;
 }
 
-/* During thermalisation: the field goes to row 0, to be resumed from. */
+/* The thermalising field's checksum as an exact double (52 bits). */
+static double field_checksum(const hmc_run *s, double S)
+{
+  return (double)(fg_ensemble_row_checksum(s->phi, (size_t)s->V, S) >> 12);
+}
+
+/* During thermalisation: the field goes to row 0, to be resumed from, and
+ * its checksum to an attribute written with thermalization_done. */
 static int write_thermal_field(hmc_run *s, fg_error *err)
 {
   int64_t first = 0, count = 1;
@@ -158,6 +174,9 @@ static int write_thermal_field(hmc_run *s, fg_error *err)
   int rc = fg_ensemble_write_rows(s->ens, 1, &first, &count, s->phi, NULL, &S, NULL, err);
   if (rc == FG_OK)
     s->therm_field = 1;
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_progress(s->ens, "thermalization_field_checksum",
+                                  field_checksum(s, S), err);
   return rc;
 }
 
@@ -267,6 +286,12 @@ static int write_provenance(hmc_run *s, fg_error *err)
     rc = fg_ensemble_set_attr_int64(s->ens, "ranks", s->nranks, err);
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_int64(s->ens, "checkpoint_every", s->cfg->hmc.checkpoint_every, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "theory", fg_theory_name(s->cfg->theory.name), err);
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_couplings(&s->cfg->theory, g);
+  for (int k = 0; k < ng && rc == FG_OK; ++k)
+    rc = fg_ensemble_set_attr_double(s->ens, g[k].name, g[k].value, err);
   key_value kv[8];
   int n = resume_keys(s, kv);
   for (int k = 0; k < n && rc == FG_OK; ++k)
@@ -278,8 +303,25 @@ static int write_provenance(hmc_run *s, fg_error *err)
 
 static int check_resume_keys(hmc_run *s, fg_error *err)
 {
+  /* the run identity: seed, theory, couplings, lattice, hmc settings */
+  char tmp[FG_PATH_MAX + 8], *text = NULL;
+  snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
+  int rc = fg_ensemble_get_attr_string(s->ens, "config", &text, err);
+  if (rc == FG_OK) {
+    fg_config stored;
+    memset(&stored, 0, sizeof stored);
+    fg_error perr = {0};
+    if (fg_config_parse(text, strlen(text), NULL, &stored, &perr) != FG_OK)
+      rc = fg_fail(err, FG_ERR_INPUT, "fg_hmc_run [run.c]", "%s: cannot resume: its 'config' "
+                   "attribute does not parse: %s", tmp, perr.msg);
+    else
+      rc = fg_config_check_resume(&stored, s->cfg, FG_IDENT_SEED | FG_IDENT_THEORY |
+                                  FG_IDENT_HMC, tmp, err);
+    fg_config_free(&stored);
+  }
+  fg_free(text);
   key_value kv[8];
-  int n = resume_keys(s, kv), rc = FG_OK;
+  int n = resume_keys(s, kv);
   for (int k = 0; k < n && rc == FG_OK; ++k) {
     double v;
     rc = fg_ensemble_get_progress(s->ens, kv[k].name, &v, err);
@@ -318,11 +360,24 @@ static int load_resume_state(hmc_run *s, fg_error *err)
                    (long long)s->therm_done, (long long)s->ntherm);
   if (s->rows_done > 0)
     return fg_ensemble_read_rows(s->ens, s->rows_done - 1, 1, s->phi, err);
-  if (s->therm_field && s->therm_done > 0)
-    return fg_ensemble_read_rows(s->ens, 0, 1, s->phi, err);
+  if (s->therm_field && s->therm_done > 0) {
+    rc = fg_ensemble_read_rows(s->ens, 0, 1, s->phi, err);
+    double want = -1, S;
+    fg_error scratch;
+    if (rc == FG_OK && fg_ensemble_get_progress(s->ens, "thermalization_field_checksum", &want,
+                                                &scratch) != FG_OK)
+      want = -1; /* not recorded: the field cannot be trusted */
+    if (rc != FG_OK)
+      return rc;
+    fg_theory_action(s->theory, s->phi, 1, &S);
+    if (field_checksum(s, S) == want)
+      return FG_OK;
+    /* row 0 is a later field than the count says (a kill between the two) */
+  }
   /* No saved field: thermalise again from zero (the same bits; see above). */
   s->therm_done = 0;
   s->therm_field = 0;
+  s->forces_prev = 0;
   memset(s->phi, 0, sizeof(double) * (size_t)s->V);
   return FG_OK;
 }
@@ -330,14 +385,31 @@ static int load_resume_state(hmc_run *s, fg_error *err)
 static int open_file(hmc_run *s, fg_error *err)
 {
   fg_ensemble_layout lay = {.kind = FG_ENSEMBLE_HMC, .nd = s->cfg->theory.nd,
-                            .n_configs = s->ntraj, .n_chain = s->ntraj};
+                            .n_configs = s->ntraj, .n_chain = s->ntraj,
+                            .components = s->theory->ndof / s->theory->lat.volume};
   memcpy(lay.extent, s->cfg->theory.extent, sizeof lay.extent);
   if (!s->opt->resume) {
+    char tmp[FG_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     if (access(s->path, F_OK) == 0)
       return fg_fail(err, FG_ERR_INPUT, "fg_hmc_run [run.c]",
                      "%s: the output exists; remove it or choose another hmc.output", s->path);
-    int rc = fg_ensemble_create(MPI_COMM_SELF, s->path, &lay, &s->ens, err);
-    return rc == FG_OK ? write_provenance(s, err) : rc;
+    /* never throw away an interrupted run's trajectories */
+    if (access(tmp, F_OK) == 0)
+      return fg_fail(err, FG_ERR_INPUT, "fg_hmc_run [run.c]",
+                     "%s: an interrupted run left it: continue it with --resume, or discard "
+                     "it and start over with --overwrite", tmp);
+    char what[FG_PATH_MAX + 64];
+    snprintf(what, sizeof what, "%s: hmc.trajectories: value %lld",
+             s->cfg->path ? s->cfg->path : "config", (long long)s->ntraj);
+    int rc = fg_ensemble_check_space(s->path, &lay, what, err);
+    if (rc == FG_OK)
+      rc = fg_ensemble_create(MPI_COMM_SELF, s->path, &lay, &s->ens, err);
+    if (rc == FG_OK)
+      rc = write_provenance(s, err);
+    if (rc == FG_OK)
+      rc = set_progress(s, err); /* the resume state of "nothing done" */
+    return rc == FG_OK ? fg_ensemble_flush(s->ens, err) : rc;
   }
   int rc = fg_ensemble_reopen(MPI_COMM_SELF, s->path, &lay, &s->ens, err);
   if (rc == FG_OK)

@@ -20,8 +20,11 @@
  *     root attributes format, format_version, kind, and the progress
  *     attributes rows_done = 0 and complete = 0. Rows of /configs not yet
  *     written read as undefined values (no fill is written: on a large file
- *     it would double the cost); the 1-D datasets start zeroed. On failure
- *     *out is NULL and the .tmp file is removed. FG_ERR_RUNTIME.
+ *     it would double the cost); the 1-D datasets start zeroed. Before HDF5
+ *     makes the file, rank 0 checks that the file system takes a file of
+ *     the full size (FG_ERR_INPUT otherwise: HDF5 cannot recover from a
+ *     failed allocation). On failure *out is NULL and the .tmp file is
+ *     removed. FG_ERR_RUNTIME.
  *
  *   int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
  *                          fg_ensemble **out, fg_error *err)
@@ -130,6 +133,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #if !H5_VERSION_GE(1, 10, 6)
@@ -141,16 +145,48 @@
 
 /* The datasets, in the order of the layout table; logq and logw exist for
  * flow ensembles only. */
-enum { DS_CONFIGS, DS_LOGQ, DS_ACTION, DS_LOGW, DS_INDEX, DS_ACCEPTED, DS_COUNT };
+enum { DS_CONFIGS, DS_LOGQ, DS_ACTION, DS_LOGW, DS_INDEX, DS_ACCEPTED, DS_CHECKSUM, DS_COUNT };
 
 static const char *const ds_path[DS_COUNT] = {
     "configs", "proposals/logq", "proposals/action", "proposals/logw", "chain/index",
-    "chain/accepted",
+    "chain/accepted", "proposals/checksum",
 };
 
+/* Whether dataset k exists in a file of this kind and format_version
+ * (format_version 1 files have no checksums). */
+static int ds_present_v(int k, fg_ensemble_kind kind, int version)
+{
+  if (k == DS_CHECKSUM)
+    return version >= 2;
+  return kind == FG_ENSEMBLE_FLOW || (k != DS_LOGQ && k != DS_LOGW);
+}
+
+/* What this flowgen writes (and resumes). */
 static int ds_present(int k, fg_ensemble_kind kind)
 {
-  return kind == FG_ENSEMBLE_FLOW || (k != DS_LOGQ && k != DS_LOGW);
+  return ds_present_v(k, kind, FG_ENSEMBLE_VERSION);
+}
+
+/* The row checksum (see ensemble.h): one bijective mixing step per 64-bit
+ * word, so a change of any single value always changes the result. */
+static uint64_t mix_word(uint64_t h, uint64_t w)
+{
+  w *= 0x9E3779B97F4A7C15ULL;
+  h ^= w;
+  h = (h << 31) | (h >> 33);
+  return h * 0xBF58476D1CE4E5B9ULL;
+}
+
+uint64_t fg_ensemble_row_checksum(const double *values, size_t n, double action)
+{
+  uint64_t h = 0x666C6F7767656E31ULL ^ (uint64_t)n, w;
+  for (size_t i = 0; i < n; ++i) {
+    memcpy(&w, &values[i], sizeof w);
+    h = mix_word(h, w);
+  }
+  memcpy(&w, &action, sizeof w);
+  h = mix_word(h, w);
+  return h ^ (h >> 29);
 }
 
 /* File types are fixed little-endian so files are the same on every machine. */
@@ -159,6 +195,9 @@ static void ds_types(int k, hid_t *ftype, hid_t *mtype)
   if (k == DS_INDEX) {
     *ftype = H5T_STD_I64LE;
     *mtype = H5T_NATIVE_INT64;
+  } else if (k == DS_CHECKSUM) {
+    *ftype = H5T_STD_U64LE;
+    *mtype = H5T_NATIVE_UINT64;
   } else if (k == DS_ACCEPTED) {
     *ftype = H5T_STD_U8LE;
     *mtype = H5T_NATIVE_UINT8;
@@ -245,8 +284,14 @@ static int agree_e(const fg_ensemble *e, int rc, fg_error *err)
   return agree(e->comm, e->rank, e->size, rc, err);
 }
 
-/* kind, nd, the extents, n_configs, n_chain */
-#define LAYOUT_WORDS (4 + FG_MAXDIM)
+/* kind, nd, the extents, components, n_configs, n_chain */
+#define LAYOUT_WORDS (5 + FG_MAXDIM)
+
+/* Components per site: 0 in a layout means 1 (phi^4's one real number). */
+static int layout_components(const fg_ensemble_layout *lay)
+{
+  return lay->components == 0 ? 1 : lay->components;
+}
 
 /* Whether the n values v are the same on every rank (one MAX reduction of v
  * and -v). Values must not be INT64_MIN. */
@@ -278,7 +323,9 @@ static int layout_check(const en_site *s, const fg_ensemble_layout *lay, size_t 
     return site_fail(s, -1, "unknown ensemble kind %d", (int)lay->kind);
   if (lay->nd < 1 || lay->nd > FG_MAXDIM)
     return site_fail(s, -1, "lattice dimension %d is outside 1..%d", lay->nd, FG_MAXDIM);
-  size_t v = 1;
+  if (layout_components(lay) < 1)
+    return site_fail(s, -1, "%d components per site", lay->components);
+  size_t v = (size_t)layout_components(lay);
   for (int mu = 0; mu < lay->nd; ++mu) {
     if (lay->extent[mu] < 1)
       return site_fail(s, -1, "lattice extent %d of direction %d", lay->extent[mu], mu);
@@ -308,6 +355,7 @@ static int layout_agreed(const en_site *s, MPI_Comm comm, const fg_ensemble_layo
     v[n++] = lay->nd;
     for (int mu = 0; mu < FG_MAXDIM; ++mu)
       v[n++] = mu < lay->nd && mu >= 0 ? lay->extent[mu] : 0;
+    v[n++] = layout_components(lay);
     v[n++] = lay->n_configs;
     v[n++] = lay->n_chain;
   }
@@ -324,11 +372,12 @@ static int layout_agreed(const en_site *s, MPI_Comm comm, const fg_ensemble_layo
 
 static void layout_dims(const fg_ensemble_layout *lay, int k, int *rank, hsize_t *dims)
 {
-  if (k == DS_CONFIGS) {
-    *rank = 1 + lay->nd;
+  if (k == DS_CONFIGS) { /* [n, C, L0, L1, ...]: the component axis since format_version 2 */
+    *rank = 2 + lay->nd;
     dims[0] = (hsize_t)lay->n_configs;
+    dims[1] = (hsize_t)layout_components(lay);
     for (int mu = 0; mu < lay->nd; ++mu)
-      dims[1 + mu] = (hsize_t)lay->extent[mu];
+      dims[2 + mu] = (hsize_t)lay->extent[mu];
   } else {
     *rank = 1;
     dims[0] = (hsize_t)(k == DS_INDEX || k == DS_ACCEPTED ? lay->n_chain : lay->n_configs);
@@ -496,7 +545,8 @@ static int attr_get(const en_site *s, hid_t loc, const char *name, int is_text, 
 
 /* Format, version, kind and completion: what tells an ensemble file from a
  * foreign one, each with its own message. */
-static int check_identity(const en_site *s, hid_t file, fg_ensemble_kind *kind, double *complete)
+static int check_identity(const en_site *s, hid_t file, fg_ensemble_kind *kind, double *complete,
+                          int *format_version)
 {
   if (H5Aexists(file, "format") <= 0)
     return site_fail(s, -1, "an HDF5 file but not a flowgen ensemble (no 'format' attribute)");
@@ -513,8 +563,10 @@ static int check_identity(const en_site *s, hid_t file, fg_ensemble_kind *kind, 
   if (rc == FG_OK && version > FG_ENSEMBLE_VERSION)
     rc = site_fail(s, -1, "format_version %g is newer than this flowgen reads (%d)", version,
                    FG_ENSEMBLE_VERSION);
-  if (rc == FG_OK && !(version >= 1))
+  if (rc == FG_OK && (!(version >= 1) || version != (int)version))
     rc = site_fail(s, -1, "invalid format_version %g", version);
+  if (rc == FG_OK)
+    *format_version = (int)version;
   if (rc == FG_OK)
     rc = attr_get(s, file, "kind", 1, &text, NULL);
   if (rc == FG_OK && strcmp(text, "flow") != 0 && strcmp(text, "hmc") != 0)
@@ -565,22 +617,26 @@ static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
 
 /* The layout the file's datasets describe (kind already known); shapes
  * that disagree among datasets are refused. */
-static int file_layout(const en_site *s, hid_t file, fg_ensemble_layout *lay)
+static int file_layout(const en_site *s, hid_t file, int version, fg_ensemble_layout *lay)
 {
   int rank;
   hsize_t dims[H5S_MAX_RANK];
   int rc = dset_shape(s, file, DS_CONFIGS, &rank, dims);
   if (rc != FG_OK)
     return rc;
-  if (rank < 2 || dims[0] > INT64_MAX)
-    return site_fail(s, -1, "dataset '/configs' has rank %d, expected 2..%d", rank,
-                     1 + FG_MAXDIM);
-  lay->nd = rank - 1;
+  /* format_version 1: [n, L0, L1, ...]; 2: [n, C, L0, L1, ...] */
+  int axes = version >= 2 ? 2 : 1;
+  if (rank < axes + 1 || rank > axes + FG_MAXDIM || dims[0] > INT64_MAX ||
+      (axes == 2 && (dims[1] < 1 || dims[1] > INT_MAX)))
+    return site_fail(s, -1, "dataset '/configs' has rank %d, expected %d..%d (format_version %d)",
+                     rank, axes + 1, axes + FG_MAXDIM, version);
+  lay->nd = rank - axes;
+  lay->components = axes == 2 ? (int)dims[1] : 1;
   lay->n_configs = (int64_t)dims[0];
   for (int mu = 0; mu < lay->nd; ++mu)
-    lay->extent[mu] = dims[1 + mu] > INT_MAX ? -1 : (int)dims[1 + mu];
+    lay->extent[mu] = dims[axes + mu] > INT_MAX ? -1 : (int)dims[axes + mu];
   for (int k = DS_LOGQ; k < DS_COUNT && rc == FG_OK; ++k) {
-    if (!ds_present(k, lay->kind))
+    if (!ds_present_v(k, lay->kind, version))
       continue;
     if ((rc = dset_shape(s, file, k, &rank, dims)) != FG_OK)
       return rc;
@@ -820,6 +876,34 @@ static int create_step(const en_site *s, fg_ensemble *e, int i)
   return ds_present(i - 3, e->lay.kind) ? dataset_make(s, e, i - 3) : FG_OK;
 }
 
+/* Rank 0, before HDF5 sees the file: whether the file system takes a file
+ * of the full size at all (a sparse ftruncate costs no space). HDF5 1.10
+ * cannot close a file whose allocation failed ("File too large"): the id
+ * stays half-closed and MPI_Finalize then crashes in H5F__close_cb (D10),
+ * so such a size must never reach H5Dcreate. */
+static int size_preflight(const en_site *s, const fg_ensemble *e)
+{
+  double need = fg_ensemble_bytes(&e->lay);
+  int fd = open(e->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return site_fail(s, -1, "cannot create the file: %s", strerror(errno));
+  int rc = FG_OK;
+  if (need >= 0x1p63 || ftruncate(fd, (off_t)need) != 0) {
+    int saved = need >= 0x1p63 ? EFBIG : errno;
+    en_site input = *s;
+    input.code = FG_ERR_INPUT;
+    rc = site_fail(&input, -1, "a file of %.3g bytes (%" PRId64 " rows of %zu values) is more "
+                   "than the file system takes: %s", need, e->lay.n_configs, e->volume,
+                   strerror(saved));
+  } else if (ftruncate(fd, 0) != 0) {
+    rc = site_fail(s, -1, "cannot truncate the file: %s", strerror(errno));
+  }
+  close(fd);
+  if (rc != FG_OK)
+    unlink(e->tmp);
+  return rc;
+}
+
 int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout *lay,
                        fg_ensemble **out, fg_error *err)
 {
@@ -834,6 +918,8 @@ int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout
   fg_h5_quiet q;
   fg_h5_quiet_begin(&q);
   rc = agree_e(e, e->rank == 0 ? fg_make_parent_dir(e->path, err) : FG_OK, err);
+  if (rc == FG_OK)
+    rc = agree_e(e, e->rank == 0 ? size_preflight(&s, e) : FG_OK, err);
   if (rc == FG_OK)
     rc = agree_e(e, file_create(&s, e), err);
   int made = rc == FG_OK;
@@ -855,7 +941,8 @@ int fg_ensemble_create(MPI_Comm comm, const char *path, const fg_ensemble_layout
 
 static void layout_text(char *buf, size_t size, const fg_ensemble_layout *lay)
 {
-  int n = snprintf(buf, size, "%s, /configs [%" PRId64, kind_name(lay->kind), lay->n_configs);
+  int n = snprintf(buf, size, "%s, /configs [%" PRId64 ", %d", kind_name(lay->kind),
+                   lay->n_configs, layout_components(lay));
   for (int mu = 0; mu < lay->nd && mu < FG_MAXDIM && n > 0 && (size_t)n < size; ++mu)
     n += snprintf(buf + n, size - (size_t)n, ", %d", lay->extent[mu]);
   if (n > 0 && (size_t)n < size)
@@ -865,7 +952,7 @@ static void layout_text(char *buf, size_t size, const fg_ensemble_layout *lay)
 static int layout_equal(const fg_ensemble_layout *a, const fg_ensemble_layout *b)
 {
   if (a->kind != b->kind || a->nd != b->nd || a->n_configs != b->n_configs ||
-      a->n_chain != b->n_chain)
+      a->n_chain != b->n_chain || layout_components(a) != layout_components(b))
     return 0;
   for (int mu = 0; mu < a->nd; ++mu)
     if (a->extent[mu] != b->extent[mu])
@@ -899,12 +986,16 @@ static int reopen_check(const en_site *s, fg_ensemble *e)
   fg_ensemble_layout have;
   memset(&have, 0, sizeof have);
   double complete = 0;
-  int rc = check_identity(s, e->file, &have.kind, &complete);
+  int version = 0;
+  int rc = check_identity(s, e->file, &have.kind, &complete, &version);
   if (rc == FG_OK && complete != 0)
     rc = site_fail(s, -1, "is marked complete: the run finished but was not renamed to '%s'; "
                           "rename it instead of resuming", e->path);
+  if (rc == FG_OK && version != FG_ENSEMBLE_VERSION)
+    rc = site_fail(s, -1, "was written by an older flowgen (format_version %d): finish it with "
+                          "that version, or start over with --overwrite", version);
   if (rc == FG_OK)
-    rc = file_layout(s, e->file, &have);
+    rc = file_layout(s, e->file, version, &have);
   if (rc == FG_OK && !layout_equal(&have, &e->lay)) {
     char a[160], b[160];
     layout_text(a, sizeof a, &have);
@@ -956,7 +1047,7 @@ int fg_ensemble_reopen(MPI_Comm comm, const char *path, const fg_ensemble_layout
 
 /* One run of rows of this rank, and where its data start in the caller's
  * arrays (in rows). */
-typedef struct {
+typedef struct row_run_s {
   int64_t first, count;
   size_t src;
 } row_run;
@@ -1009,6 +1100,17 @@ static int plan_runs(const en_site *s, const fg_ensemble *e, int nruns, const in
   return FG_OK;
 }
 
+/* The checksums of the rows as given (row r: configs + r * V, action[r]). */
+static void row_checksums(const fg_ensemble *e, const double *configs, const double *action,
+                          size_t rows, uint64_t *out)
+{
+  for (size_t r = 0; r < rows; ++r)
+    out[r] = fg_ensemble_row_checksum(configs + r * e->volume, e->volume, action[r]);
+}
+
+/* gather (below) for one uint64 per row. */
+static void gather_u64(const uint64_t *src, const struct row_run_s *runs, int nr, uint64_t *dst);
+
 /* Copies the runs' data, width values per row, into dst in file order. */
 static void gather(const double *src, size_t width, const row_run *runs, int nr, double *dst)
 {
@@ -1016,6 +1118,14 @@ static void gather(const double *src, size_t width, const row_run *runs, int nr,
     size_t n = (size_t)runs[k].count * width;
     memcpy(dst, src + runs[k].src * width, n * sizeof *dst);
     dst += n;
+  }
+}
+
+static void gather_u64(const uint64_t *src, const row_run *runs, int nr, uint64_t *dst)
+{
+  for (int k = 0; k < nr; ++k) {
+    memcpy(dst, src + runs[k].src, (size_t)runs[k].count * sizeof *dst);
+    dst += runs[k].count;
   }
 }
 
@@ -1196,6 +1306,7 @@ int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first, cons
   const double *data[DS_LOGW + 1] = {configs, logq, action, logw};
   row_run *runs = NULL;
   double *stage = NULL;
+  uint64_t *sums = NULL, *sums_stage = NULL;
   hid_t fspace[2] = {-1, -1}, mspace[2] = {-1, -1};
   int nr = 0, inorder = 1;
   size_t rows = 0;
@@ -1205,6 +1316,17 @@ int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first, cons
   if (rc == FG_OK && !inorder &&
       (stage = fg_alloc(rows * e->volume * sizeof *stage, err, where)) == NULL)
     rc = FG_ERR_RUNTIME;
+  /* each row's checksum is made here, by the rank that holds the row */
+  if (rc == FG_OK && rows > 0 && (sums = fg_alloc(rows * sizeof *sums, err, where)) == NULL)
+    rc = FG_ERR_RUNTIME;
+  if (rc == FG_OK && rows > 0)
+    row_checksums(e, configs, action, rows, sums);
+  if (rc == FG_OK && !inorder && rows > 0) {
+    if ((sums_stage = fg_alloc(rows * sizeof *sums_stage, err, where)) == NULL)
+      rc = FG_ERR_RUNTIME;
+    else
+      gather_u64(sums, runs, nr, sums_stage);
+  }
   if (rc == FG_OK)
     rc = rows_selections(&s, e, runs, nr, rows, fspace, mspace);
   rc = agree_e(e, rc, err);
@@ -1219,8 +1341,13 @@ int fg_ensemble_write_rows(fg_ensemble *e, int nruns, const int64_t *first, cons
     int j = k == DS_CONFIGS ? 0 : 1;
     rc = agree_e(e, transfer(&s, e, k, 0, mspace[j], fspace[j], buf), err);
   }
+  if (rc == FG_OK) /* the 1-D proposal sets share their selections */
+    rc = agree_e(e, transfer(&s, e, DS_CHECKSUM, 0, mspace[1], fspace[1],
+                             sums_stage != NULL ? sums_stage : sums), err);
   spaces_close(fspace, 2);
   spaces_close(mspace, 2);
+  fg_free(sums);
+  fg_free(sums_stage);
   fg_free(stage);
   fg_free(runs);
   fg_h5_quiet_end(&q);
@@ -1444,6 +1571,80 @@ int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg
   return rc;
 }
 
+int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, fg_error *err)
+{
+  static const char where[] = "fg_ensemble_get_attr_string [ensemble.c]";
+  if (text != NULL)
+    *text = NULL;
+  if (e == NULL)
+    return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
+  en_site s = site_of(e, where, err);
+  s.code = FG_ERR_INPUT;
+  fg_h5_quiet q;
+  fg_h5_quiet_begin(&q);
+  int rc = name == NULL || text == NULL ? site_fail(&s, -1, "no name or no place for the text")
+                                        : attr_get(&s, e->file, name, 1, text, NULL);
+  rc = agree_e(e, rc, err);
+  if (rc != FG_OK && text != NULL) {
+    fg_free(*text);
+    *text = NULL;
+  }
+  fg_h5_quiet_end(&q);
+  return rc;
+}
+
+/* ------------------------------------------------------------ sizes */
+
+double fg_ensemble_bytes(const fg_ensemble_layout *lay)
+{
+  double values = (double)layout_components(lay);
+  for (int mu = 0; mu < lay->nd && mu < FG_MAXDIM; ++mu)
+    values *= (double)lay->extent[mu];
+  /* /configs, then logq, action, logw and checksum per row, index and accepted per step */
+  double per_row = 8.0 * values + 8.0 * (lay->kind == FG_ENSEMBLE_FLOW ? 4 : 2);
+  return (double)lay->n_configs * per_row + 9.0 * (double)lay->n_chain + 65536.0;
+}
+
+int fg_ensemble_check_space(const char *path, const fg_ensemble_layout *lay, const char *what,
+                            fg_error *err)
+{
+  static const char where[] = "fg_ensemble_check_space [ensemble.c]";
+  double need = fg_ensemble_bytes(lay);
+  /* the nearest folder that exists: the run makes the rest */
+  size_t n = strlen(path);
+  char *dir = fg_alloc(n + 2, err, where);
+  if (dir == NULL)
+    return FG_ERR_RUNTIME;
+  memcpy(dir, path, n + 1);
+  struct statvfs fs;
+  int ok = -1;
+  for (;;) {
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+      snprintf(dir, n + 2, ".");
+    } else if (slash == dir) {
+      dir[1] = '\0';
+    } else {
+      *slash = '\0';
+    }
+    if ((ok = statvfs(dir, &fs)) == 0 || (errno != ENOENT && errno != ENOTDIR) ||
+        strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0)
+      break;
+  }
+  int rc = FG_OK;
+  if (ok == 0) {
+    double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+    /* also the largest file an HDF5 address and the OS take (2^62 bytes: ext4 and XFS allow far less, statvfs tells) */
+    if (need > avail || need > 0x1p62)
+      rc = fg_fail(err, FG_ERR_INPUT, where,
+                   "%s: the ensemble '%s' would need about %.3g bytes (%.3g GiB), but the file "
+                   "system of '%s' has %.3g bytes free: lower it or choose another output",
+                   what, path, need, need / 0x1p30, dir, avail);
+  }
+  fg_free(dir);
+  return rc;
+}
+
 /* ------------------------------------------------------- flush, close */
 
 int fg_ensemble_flush(fg_ensemble *e, fg_error *err)
@@ -1559,9 +1760,9 @@ static int read_arrays(const en_site *s, hid_t file, fg_ensemble_data *d)
 {
   void **dst[DS_COUNT] = {(void **)&d->configs, (void **)&d->logq, (void **)&d->action,
                           (void **)&d->logw, (void **)&d->chain_index,
-                          (void **)&d->chain_accepted};
+                          (void **)&d->chain_accepted, (void **)&d->checksum};
   for (int k = 0; k < DS_COUNT; ++k) {
-    if (!ds_present(k, d->layout.kind))
+    if (!ds_present_v(k, d->layout.kind, d->format_version))
       continue;
     int rank;
     hsize_t dims[H5S_MAX_RANK];
@@ -1665,21 +1866,41 @@ static int read_attrs(const en_site *s, hid_t file, fg_ensemble_data *d)
   return st < 0 ? site_fail(s, -1, "cannot list the root attributes") : FG_OK;
 }
 
+/* Every row's stored checksum against the one its bytes give now; the
+ * first bad row is named, with the number of bad rows. */
+static int check_checksums(const en_site *s, const fg_ensemble_data *d)
+{
+  int64_t bad = 0, first_bad = -1;
+  for (int64_t r = 0; r < d->layout.n_configs; ++r) {
+    uint64_t c = fg_ensemble_row_checksum(d->configs + (size_t)r * (size_t)d->volume,
+                                          (size_t)d->volume, d->action[r]);
+    if (c != d->checksum[r] && bad++ == 0)
+      first_bad = r;
+  }
+  if (bad == 0)
+    return FG_OK;
+  return site_fail(s, -1, "row %" PRId64 " is damaged: its checksum (/proposals/checksum) does "
+                   "not match its configuration and action (%" PRId64 " of %" PRId64 " rows "
+                   "fail)", first_bad, bad, d->layout.n_configs);
+}
+
 static int load_file(const en_site *s, hid_t file, fg_ensemble_data *d)
 {
   double complete = 0;
   size_t volume = 0;
-  int rc = check_identity(s, file, &d->layout.kind, &complete);
+  int rc = check_identity(s, file, &d->layout.kind, &complete, &d->format_version);
   if (rc == FG_OK && complete != 1)
     rc = site_fail(s, -1, "is incomplete (complete = %g): the run that wrote it did not finish",
                    complete);
   if (rc == FG_OK)
-    rc = file_layout(s, file, &d->layout);
+    rc = file_layout(s, file, d->format_version, &d->layout);
   if (rc == FG_OK)
     rc = layout_check(s, &d->layout, &volume);
   d->volume = (int)volume;
   if (rc == FG_OK)
     rc = read_arrays(s, file, d);
+  if (rc == FG_OK && d->checksum != NULL)
+    rc = check_checksums(s, d);
   if (rc == FG_OK)
     rc = check_chain(s, d);
   if (rc == FG_OK)
@@ -1716,6 +1937,7 @@ void fg_ensemble_data_free(fg_ensemble_data *d)
   fg_free(d->logw);
   fg_free(d->chain_index);
   fg_free(d->chain_accepted);
+  fg_free(d->checksum);
   for (int i = 0; i < d->nattrs; ++i) {
     fg_free(d->attrs[i].name);
     fg_free(d->attrs[i].text);

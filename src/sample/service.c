@@ -54,11 +54,85 @@ static int load_model(fg_sample_ctx *s, fg_checkpoint *ck, fg_error *err)
   return rc;
 }
 
+/* The resume state as it stands (at creation: nothing done), so that a
+ * stop at any point after the file exists leaves a resumable file. */
+static void state_values(const fg_sample_ctx *s, double *v)
+{
+  v[FG_PROG_ROWS] = (double)s->chain.steps;
+  v[FG_PROG_CURRENT] = (double)s->chain.current;
+  v[FG_PROG_CURRENT_LOGW] = s->chain.current_logw;
+  v[FG_PROG_ACCEPTED] = (double)s->chain.accepted;
+  v[FG_PROG_WALL] = s->wall_prev;
+  v[FG_PROG_CPU] = s->cpu_prev;
+  v[FG_PROG_W_MAX] = s->w_max;
+  v[FG_PROG_W_S1] = s->w_s1;
+  v[FG_PROG_W_S2] = s->w_s2;
+}
+
+static int save_start_state(fg_sample_ctx *s, fg_error *err)
+{
+  double v[FG_PROG_LEN];
+  state_values(s, v);
+  int rc = FG_OK;
+  for (int k = 0; k < FG_PROG_LEN && rc == FG_OK; ++k)
+    rc = fg_ensemble_set_progress(s->ens, PROG_NAMES[k], v[k], err);
+  return rc == FG_OK ? fg_ensemble_flush(s->ens, err) : rc;
+}
+
+/* SHA-256 of the model checkpoint, the same on every rank. */
+static int model_sha(const fg_sample_ctx *s, char sha[65], fg_error *err)
+{
+  int rc = s->rank == 0 ? fg_sha256_file(s->cfg->sample.model, sha, err) : FG_OK;
+  MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
+  MPI_Bcast(sha, 65, MPI_CHAR, 0, s->opt->comm);
+  if (rc != FG_OK && s->rank != 0)
+    fg_fail(err, rc, "fg_sample_run [service.c]", "%s: cannot read the model checkpoint",
+            s->cfg->sample.model);
+  return rc;
+}
+
+/* The run identity (issue 9, item 5): seed, theory and couplings, lattice,
+ * model and sample settings as the interrupted run recorded them, and the
+ * model checkpoint's bytes. Every rank reads the same attributes. */
+static int check_identity(fg_sample_ctx *s, fg_error *err)
+{
+  static const char where[] = "fg_sample_run [service.c]";
+  char tmp[FG_PATH_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s.tmp", s->cfg->sample.output);
+  char *text = NULL, *stored_sha = NULL, sha[65] = "";
+  int rc = fg_ensemble_get_attr_string(s->ens, "config", &text, err);
+  if (rc == FG_OK) {
+    fg_config stored;
+    memset(&stored, 0, sizeof stored);
+    fg_error perr = {0};
+    if (fg_config_parse(text, strlen(text), NULL, &stored, &perr) != FG_OK)
+      rc = fg_fail(err, FG_ERR_INPUT, where, "%s: cannot resume: its 'config' attribute does "
+                   "not parse: %s", tmp, perr.msg);
+    else
+      rc = fg_config_check_resume(&stored, s->cfg, FG_IDENT_SEED | FG_IDENT_THEORY |
+                                  FG_IDENT_MODEL | FG_IDENT_SAMPLE, tmp, err);
+    fg_config_free(&stored);
+  }
+  if (rc == FG_OK)
+    rc = fg_ensemble_get_attr_string(s->ens, "model_sha256", &stored_sha, err);
+  if (rc == FG_OK)
+    rc = model_sha(s, sha, err);
+  if (rc == FG_OK && strcmp(sha, stored_sha) != 0)
+    rc = fg_fail(err, FG_ERR_INPUT, where, "%s: cannot resume: sample.model '%s' has SHA-256 "
+                 "%.16s... in the file (model_sha256) but %.16s... now: a different or "
+                 "retrained model; sample it into a new output", tmp, s->cfg->sample.model,
+                 stored_sha, sha);
+  fg_free(text);
+  fg_free(stored_sha);
+  return rc;
+}
+
 static int open_file(fg_sample_ctx *s, fg_error *err)
 {
   const fg_config *cfg = s->cfg;
   fg_ensemble_layout lay = {.kind = FG_ENSEMBLE_FLOW, .nd = cfg->theory.nd,
-                            .n_configs = cfg->sample.proposals, .n_chain = cfg->sample.proposals};
+                            .n_configs = cfg->sample.proposals, .n_chain = cfg->sample.proposals,
+                            .components = s->theory->ndof / s->theory->lat.volume};
   memcpy(lay.extent, cfg->theory.extent, sizeof lay.extent);
   if (!s->opt->resume) {
     /* Never overwrite finished or interrupted work: 1 = output, 2 = its .tmp. */
@@ -75,11 +149,24 @@ static int open_file(fg_sample_ctx *s, fg_error *err)
                      cfg->sample.output);
     if (exists == 2)
       return fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
-                     "%s: an interrupted run left it; continue with --resume or remove it", tmp);
+                     "%s: an interrupted run left it: continue it with --resume, or "
+                     "discard it and start over with --overwrite", tmp);
+    /* refuse what the file system cannot hold before anything is made */
+    char what[FG_PATH_MAX + 64];
+    snprintf(what, sizeof what, "%s: sample.proposals: value %lld",
+             cfg->path ? cfg->path : "config", (long long)cfg->sample.proposals);
+    int rc = s->rank == 0 ? fg_ensemble_check_space(cfg->sample.output, &lay, what, err) : FG_OK;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
+    if (rc != FG_OK)
+      return s->rank == 0 ? rc : fg_fail(err, rc, "fg_sample_run [service.c]",
+                                         "rank 0 refused the output size");
     return fg_ensemble_create(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
   }
   int rc = fg_ensemble_reopen(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
+  if (rc == FG_OK)
+    rc = check_identity(s, err);
   double v[FG_PROG_LEN];
+  state_values(s, v); /* a file stopped before its first save holds no more than these */
   for (int k = 0; k < FG_PROG_LEN && rc == FG_OK; ++k)
     rc = fg_ensemble_get_progress(s->ens, PROG_NAMES[k], &v[k], err);
   if (rc == FG_OK) {
@@ -106,9 +193,7 @@ static int open_file(fg_sample_ctx *s, fg_error *err)
 static int write_provenance(fg_sample_ctx *s, const fg_checkpoint *ck, fg_error *err)
 {
   char sha[65] = "";
-  int rc = s->rank == 0 ? fg_sha256_file(s->cfg->sample.model, sha, err) : FG_OK;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
-  MPI_Bcast(sha, 65, MPI_CHAR, 0, s->opt->comm);
+  int rc = model_sha(s, sha, err);
   char versions[512];
   fg_library_versions(versions, sizeof versions);
   if (rc == FG_OK)
@@ -133,6 +218,15 @@ static int write_provenance(fg_sample_ctx *s, const fg_checkpoint *ck, fg_error 
     rc = fg_ensemble_set_attr_int64(s->ens, "model_n_train", ck->n_train, err);
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_double(s->ens, "model_ess", ck->ess, err);
+  if (rc == FG_OK)
+    rc = fg_ensemble_set_attr_string(s->ens, "theory", fg_theory_name(s->cfg->theory.name), err);
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_couplings(&s->cfg->theory, g);
+  for (int k = 0; k < ng && rc == FG_OK; ++k)
+    rc = fg_ensemble_set_attr_double(s->ens, g[k].name, g[k].value, err);
+  /* the resume state of "nothing done": a stop from here on can be resumed */
+  if (rc == FG_OK)
+    rc = save_start_state(s, err);
   return rc;
 }
 
