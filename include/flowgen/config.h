@@ -24,6 +24,15 @@
  *   void fg_config_free(fg_config *cfg)
  *     Releases what the config owns (text, paths); safe on a zeroed struct.
  *
+ *   int fg_config_report(const fg_config *cfg, const char *key, int code,
+ *                        fg_error *err, const char *fmt, ...)
+ *     For checks made after parsing (by a command: a file that must exist,
+ *     an output that must be writable, a lattice a flow cannot handle):
+ *     records code and "file:line: key: value V: reason" in *err, finding
+ *     the line and the value of the dotted key (e.g. "sample.model") in
+ *     cfg->text; "file: key: reason" when the key is not in the text.
+ *     Returns code. Local.
+ *
  * Sections: seed, theory and model are required in every config. train,
  * sample and hmc are optional; their `present` flag tells whether the file
  * had them, and each command checks that its section is present.
@@ -39,6 +48,7 @@
 #define FG_MAXDIM 4
 #define FG_MAXHIDDEN 8
 #define FG_PATH_MAX 4096
+#define FG_MAX_VOLUME (1L << 28) /* lattice sites, as fg_lattice_init allows */
 
 typedef enum { FG_THEORY_PHI4 = 0, FG_THEORY_SCHWINGER = 1 } fg_theory_kind;
 typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1 } fg_base_kind;
@@ -141,6 +151,8 @@ int fg_config_load(const char *path, fg_config *cfg, fg_error *err);
 int fg_config_parse(const char *text, size_t len, const char *path, fg_config *cfg,
                     fg_error *err);
 void fg_config_free(fg_config *cfg);
+int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Names for enums (for messages, logs and `flowgen info`). */
 const char *fg_theory_name(fg_theory_kind k);
