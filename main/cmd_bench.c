@@ -3,9 +3,15 @@
  * throughput of the config's model on one core (SPEC section 3, issue 2):
  * samples/s of sampling (flow + log q + action) and of training (forward,
  * backward, optimizer), FLOPs per sample, and OpenBLAS's single-core SGEMM
- * (n = 1024) measured in the same run.
+ * (n = 1024) measured in the same run. --batch is 1..2^20 and --seconds a
+ * finite number in (0, 3600] (exit 2 otherwise); SIGTERM, SIGUSR1 and
+ * SIGINT stop it within one block of FG_VLEN samples, with exit 1 and no
+ * figures.
  */
 #include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +30,19 @@ typedef struct {
   double *grad;
   uint64_t seed;
   int batch;
+  volatile sig_atomic_t *stop; /* SIGTERM/SIGINT/SIGUSR1 */
 } bench_ctx;
+
+/* The largest --batch: the largest batch train.schedule allows (a batch is
+ * worked through in blocks of FG_VLEN, so memory does not grow with it, but
+ * time does, and one batch must end in reasonable time). */
+#define BENCH_MAX_BATCH (1 << 20)
+#define BENCH_MAX_SECONDS 3600.0
 
 /* One batch of sampling. */
 static void sample_batch(bench_ctx *c)
 {
-  for (int b0 = 0; b0 < c->batch; b0 += FG_VLEN)
+  for (int b0 = 0; b0 < c->batch && !*c->stop; b0 += FG_VLEN)
     fg_model_sample_block(c->th, c->flow, c->blk, c->seed, FG_RNG_EVAL, (uint64_t)b0,
                           c->batch - b0 < FG_VLEN ? c->batch - b0 : FG_VLEN);
 }
@@ -38,7 +51,7 @@ static void sample_batch(bench_ctx *c)
 static void train_batch(bench_ctx *c)
 {
   memset(c->grad, 0, sizeof(double) * fg_flow_nparams(c->flow));
-  for (int b0 = 0; b0 < c->batch; b0 += FG_VLEN)
+  for (int b0 = 0; b0 < c->batch && !*c->stop; b0 += FG_VLEN)
     fg_model_kl_gradient_block(c->th, c->flow, c->blk, c->seed, FG_RNG_TRAIN, (uint64_t)b0,
                                c->batch - b0 < FG_VLEN ? c->batch - b0 : FG_VLEN,
                                1.0 / c->batch, c->grad);
@@ -47,7 +60,8 @@ static void train_batch(bench_ctx *c)
   fg_flow_set_params((fg_flow *)c->flow, p);
 }
 
-/* Repeats fn for at least `seconds`; returns batches per second. */
+/* Repeats fn for at least `seconds`; returns batches per second (0 when a
+ * stop was requested: the figure would be wrong). */
 static double rate(void (*fn)(bench_ctx *), bench_ctx *c, double seconds)
 {
   fn(c); /* warm-up */
@@ -57,11 +71,11 @@ static double rate(void (*fn)(bench_ctx *), bench_ctx *c, double seconds)
     fn(c);
     ++n;
     el = fg_wall_time() - t0;
-  } while (el < seconds || n < 3);
-  return n / el;
+  } while ((el < seconds || n < 3) && !*c->stop);
+  return *c->stop ? 0.0 : n / el;
 }
 
-static double sgemm_gflops(double seconds)
+static double sgemm_gflops(double seconds, volatile sig_atomic_t *stop)
 {
   const int n = 1024;
   float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
@@ -85,21 +99,65 @@ static double sgemm_gflops(double seconds)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, cc, n);
     double g = 2.0 * n * (double)n * n / (fg_wall_time() - t0) / 1e9;
     best = g > best ? g : best;
-  } while (++reps < 3 || fg_wall_time() < t_end);
+  } while ((++reps < 3 || fg_wall_time() < t_end) && !*stop);
   free(a), free(b), free(cc);
   return best;
+}
+
+static int bad_argument(const char *option, const char *value, const char *why)
+{
+  char msg[512];
+  snprintf(msg, sizeof msg, "bench: %s %s: %s", option, value, why);
+  report_error(msg, 0);
+  return FG_ERR_INPUT;
+}
+
+/* --batch: a whole decimal number in 1..BENCH_MAX_BATCH. */
+static int parse_batch(const char *text, int *batch)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (end == text || *end != '\0')
+    return bad_argument("--batch", text, "not a whole number");
+  if (errno == ERANGE || v < 1 || v > BENCH_MAX_BATCH) {
+    char why[128];
+    snprintf(why, sizeof why, "must be between 1 and %d", BENCH_MAX_BATCH);
+    return bad_argument("--batch", text, why);
+  }
+  *batch = (int)v;
+  return FG_OK;
+}
+
+/* --seconds: a finite number in (0, BENCH_MAX_SECONDS]. */
+static int parse_seconds(const char *text, double *seconds)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (end == text || *end != '\0')
+    return bad_argument("--seconds", text, "not a number");
+  if (!isfinite(v) || !(v > 0.0) || v > BENCH_MAX_SECONDS) {
+    char why[128];
+    snprintf(why, sizeof why, "must be a finite number of seconds > 0 and <= %g",
+             BENCH_MAX_SECONDS);
+    return bad_argument("--seconds", text, why);
+  }
+  *seconds = v;
+  return FG_OK;
 }
 
 static int parse_args(int argc, char **argv, const char **path, int *json, int *batch,
                       double *seconds)
 {
   for (int i = 0; i < argc; ++i) {
+    int rc = FG_OK;
     if (strcmp(argv[i], "--json") == 0)
       *json = 1;
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-      *batch = atoi(argv[++i]);
+      rc = parse_batch(argv[++i], batch);
     else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-      *seconds = atof(argv[++i]);
+      rc = parse_seconds(argv[++i], seconds);
     else if (argv[i][0] != '-' && *path == NULL)
       *path = argv[i];
     else {
@@ -108,8 +166,10 @@ static int parse_args(int argc, char **argv, const char **path, int *json, int *
       report_error(msg, 0);
       return FG_ERR_INPUT;
     }
+    if (rc != FG_OK)
+      return rc;
   }
-  if (*path == NULL || *batch <= 0 || *seconds <= 0) {
+  if (*path == NULL) {
     report_error("usage: flowgen bench CONFIG [--json] [--batch N>0] [--seconds T>0]", 0);
     return FG_ERR_INPUT;
   }
@@ -143,7 +203,7 @@ static void print_bench(const fg_config *cfg, const fg_flow *flow, int batch, do
   printf("  SGEMM n=1024         %.1f GFLOP/s (OpenBLAS, 1 thread)\n", sgemm);
 }
 
-int cmd_bench(int argc, char **argv)
+int cmd_bench(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
   const char *path = NULL;
   int json = 0, batch = 1024;
@@ -153,6 +213,14 @@ int cmd_bench(int argc, char **argv)
   memset(&cfg, 0, sizeof cfg);
   if (rc == FG_OK)
     rc = load_config_all(path, &cfg);
+  command_flags none = {0};
+  if (rc == FG_OK)
+    rc = check_command_config("bench", &cfg, &none);
+  /* bench has no checkpoint to write: an interrupt (Ctrl-C too) just stops it */
+  struct sigaction sa, old_int;
+  memset(&sa, 0, sizeof sa);
+  sigaction(SIGTERM, NULL, &sa); /* the stop handler main installed */
+  sigaction(SIGINT, &sa, &old_int);
   fg_theory *th = NULL;
   fg_flow *flow = NULL;
   fg_model_block blk;
@@ -170,14 +238,21 @@ int cmd_bench(int argc, char **argv)
   }
   if (rc == FG_OK) {
     fg_flow_init_params(flow, cfg.seed);
-    bench_ctx c = {th, flow, &blk, &opt, grad, cfg.seed, batch};
+    bench_ctx c = {th, flow, &blk, &opt, grad, cfg.seed, batch, stop_flag};
     double sps = rate(sample_batch, &c, seconds) * batch;
-    double tps = rate(train_batch, &c, seconds) * batch;
-    double sg = sgemm_gflops(seconds);
-    print_bench(&cfg, flow, batch, sps, tps, sg, json);
+    double tps = *stop_flag ? 0.0 : rate(train_batch, &c, seconds) * batch;
+    double sg = *stop_flag ? 0.0 : sgemm_gflops(seconds, stop_flag);
+    if (*stop_flag) {
+      report_error("bench: stopped by a signal before its figures were complete; none printed",
+                   0);
+      rc = FG_ERR_RUNTIME;
+    } else {
+      print_bench(&cfg, flow, batch, sps, tps, sg, json);
+    }
   } else if (err.msg[0]) {
     report_error(err.msg, 0);
   }
+  sigaction(SIGINT, &old_int, NULL);
   fg_free(grad);
   fg_optimizer_free(&opt);
   fg_model_block_free(&blk);

@@ -1,5 +1,5 @@
 /*
- * cmd_train.c -- `flowgen train CONFIG [--resume] [--json]`: trains the
+ * cmd_train.c -- `flowgen train CONFIG [--resume | --overwrite] [--json]`: trains the
  * flow of the config's model and train sections on all ranks, and prints
  * what it reached (SPEC sections 3, 4 and 8).
  */
@@ -47,10 +47,11 @@ static void print_result(const fg_config *cfg, const fg_train_result *r, int jso
 int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
   fg_config cfg;
-  int resume, json;
-  int rc = load_command_config("train", argc, argv, &cfg, &resume, &json);
+  command_flags fl;
+  int rc = load_command_config_flags("train", argc, argv, &cfg, &fl);
   if (rc != FG_OK)
     return rc;
+  const int resume = fl.resume, json = fl.json;
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   fg_output_lock *lock = NULL; /* one run per checkpoint (rank 0 holds it) */

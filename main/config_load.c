@@ -1,14 +1,20 @@
 /*
  * config_load.c -- reading a config once on rank 0 and parsing it on every
- * rank (see commands.h: load_config_all).
+ * rank, and the checks a command makes of its config before any work (see
+ * commands.h).
  */
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "flowgen/config.h"
+#include "flowgen/theory.h"
+#include "flowgen/util.h"
 
 int load_config_all(const char *path, fg_config *cfg)
 {
@@ -57,18 +63,124 @@ static int section_present(const fg_config *cfg, const char *command)
   return 1;
 }
 
-int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
-                        int *json)
+/* "flowgen: <where>: " prefixes are kept out of the reasons quoted at a key. */
+static const char *reason_of(const fg_error *e)
+{
+  const char *p = strstr(e->msg, "]: ");
+  return p != NULL ? p + 3 : e->msg;
+}
+
+/* The theory must be one this build implements, and flows need a 2D lattice. */
+static int check_theory(const char *command, const fg_config *cfg, fg_error *err)
+{
+  fg_theory *th = NULL;
+  fg_error e = {0};
+  int rc = fg_theory_create(&cfg->theory, &th, &e);
+  fg_theory_destroy(th);
+  if (rc != FG_OK)
+    return fg_config_report(cfg, "theory.name", rc, err, "%s", reason_of(&e));
+  int flow = strcmp(command, "train") == 0 || strcmp(command, "sample") == 0 ||
+             strcmp(command, "bench") == 0;
+  if (flow && cfg->theory.nd != 2)
+    return fg_config_report(cfg, "theory.lattice", FG_ERR_INPUT, err,
+                            "the flow's convolutions need a 2D lattice, this is %dD "
+                            "(other dimensions run only with 'flowgen hmc')",
+                            cfg->theory.nd);
+  return FG_OK;
+}
+
+/* An output path must be writable before any work is done (SPEC 7: no work lost). */
+static int check_output(const fg_config *cfg, const char *key, const char *path, fg_error *err)
+{
+  fg_error e = {0};
+  int rc = fg_check_writable_output(path, &e);
+  return rc == FG_OK ? FG_OK : fg_config_report(cfg, key, rc, err, "%s", reason_of(&e));
+}
+
+/* Without --resume, train refuses to replace an earlier run's files. */
+static int check_fresh(const fg_config *cfg, const char *key, const char *path, fg_error *err)
+{
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return FG_OK;
+  return fg_config_report(cfg, key, FG_ERR_INPUT, err,
+                          "'%s' exists (an earlier training): continue it with 'flowgen train "
+                          "%s --resume', or start over, replacing it, with --overwrite",
+                          path, cfg->path ? cfg->path : "CONFIG");
+}
+
+static int check_input(const fg_config *cfg, const char *key, const char *path, fg_error *err)
+{
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return fg_config_report(cfg, key, FG_ERR_INPUT, err, "cannot read '%s': %s", path,
+                            strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return fg_config_report(cfg, key, FG_ERR_INPUT, err, "'%s' is not a regular file", path);
+  if (access(path, R_OK) != 0)
+    return fg_config_report(cfg, key, FG_ERR_INPUT, err, "cannot read '%s': %s", path,
+                            strerror(errno));
+  return FG_OK;
+}
+
+/* What a command needs of its config beyond the schema, checked before any
+ * work on rank 0: an implemented theory, the model file to read, outputs
+ * that can be written, and (train) no earlier run overwritten by accident. */
+static int check_command(const char *command, const fg_config *cfg, const command_flags *fl,
+                         fg_error *err)
+{
+  int rc = check_theory(command, cfg, err);
+  if (strcmp(command, "train") == 0) {
+    const fg_train_config *t = &cfg->train;
+    if (rc == FG_OK && t->init_from != NULL)
+      rc = check_input(cfg, "train.init_from", t->init_from, err);
+    if (rc == FG_OK)
+      rc = check_output(cfg, "train.checkpoint", t->checkpoint, err);
+    if (rc == FG_OK)
+      rc = check_output(cfg, "train.log", t->log, err);
+    if (rc == FG_OK && !fl->resume && !fl->overwrite)
+      rc = check_fresh(cfg, "train.checkpoint", t->checkpoint, err);
+    if (rc == FG_OK && !fl->resume && !fl->overwrite)
+      rc = check_fresh(cfg, "train.log", t->log, err);
+  } else if (strcmp(command, "sample") == 0) {
+    if (rc == FG_OK)
+      rc = check_input(cfg, "sample.model", cfg->sample.model, err);
+    if (rc == FG_OK)
+      rc = check_output(cfg, "sample.output", cfg->sample.output, err);
+  } else if (strcmp(command, "hmc") == 0) {
+    if (rc == FG_OK)
+      rc = check_output(cfg, "hmc.output", cfg->hmc.output, err);
+  }
+  return rc;
+}
+
+/* Runs check_command on rank 0 and gives every rank its verdict. */
+int check_command_config(const char *command, const fg_config *cfg, const command_flags *fl)
+{
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  fg_error err = {0};
+  int rc = rank == 0 ? check_command(command, cfg, fl, &err) : FG_OK;
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (rc != FG_OK)
+    report_error(err.msg, 0);
+  return rc;
+}
+
+int load_command_config_flags(const char *command, int argc, char **argv, fg_config *cfg,
+                              command_flags *fl)
 {
   const char *path = NULL;
   char msg[FG_PATH_MAX + 128];
   memset(cfg, 0, sizeof *cfg);
-  *resume = *json = 0;
+  memset(fl, 0, sizeof *fl);
   for (int i = 0; i < argc; ++i) {
     if (strcmp(argv[i], "--resume") == 0)
-      *resume = 1;
+      fl->resume = 1;
+    else if (strcmp(argv[i], "--overwrite") == 0)
+      fl->overwrite = 1;
     else if (strcmp(argv[i], "--json") == 0)
-      *json = 1;
+      fl->json = 1;
     else if (argv[i][0] == '-' || path != NULL) {
       snprintf(msg, sizeof msg, "%s: unexpected argument '%s'", command, argv[i]);
       report_error(msg, 0);
@@ -77,7 +189,14 @@ int load_command_config(const char *command, int argc, char **argv, fg_config *c
       path = argv[i];
   }
   if (path == NULL) {
-    snprintf(msg, sizeof msg, "usage: flowgen %s CONFIG [--resume] [--json]", command);
+    snprintf(msg, sizeof msg, "usage: flowgen %s CONFIG [--resume%s] [--json]", command,
+             strcmp(command, "train") == 0 ? " | --overwrite" : "");
+    report_error(msg, 0);
+    return FG_ERR_INPUT;
+  }
+  if (fl->resume && fl->overwrite) {
+    snprintf(msg, sizeof msg, "%s: --resume continues the earlier run, --overwrite replaces it: "
+                              "give one of them", command);
     report_error(msg, 0);
     return FG_ERR_INPUT;
   }
@@ -88,7 +207,28 @@ int load_command_config(const char *command, int argc, char **argv, fg_config *c
     report_error(msg, 0);
     rc = FG_ERR_INPUT;
   }
+  if (rc == FG_OK)
+    rc = check_command_config(command, cfg, fl);
   if (rc != FG_OK)
     fg_config_free(cfg);
+  return rc;
+}
+
+int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
+                        int *json)
+{
+  command_flags fl;
+  for (int i = 0; i < argc; ++i)
+    if (strcmp(argv[i], "--overwrite") == 0) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s: unexpected argument '--overwrite'", command);
+      report_error(msg, 0);
+      memset(cfg, 0, sizeof *cfg);
+      *resume = *json = 0;
+      return FG_ERR_INPUT;
+    }
+  int rc = load_command_config_flags(command, argc, argv, cfg, &fl);
+  *resume = fl.resume;
+  *json = fl.json;
   return rc;
 }

@@ -3,6 +3,7 @@
  * to the subcommands (SPEC section 3). Exit status: 0 success, 2 bad input,
  * 1 runtime failure.
  */
+#include <errno.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ static void usage(FILE *out)
           "usage: flowgen COMMAND [ARGS]\n"
           "\n"
           "commands:\n"
-          "  train CONFIG [--resume] [--json]   train a flow (any number of MPI ranks)\n"
+          "  train CONFIG [--resume | --overwrite] [--json]\n"
+          "                                     train a flow (any number of MPI ranks)\n"
           "  sample CONFIG [--resume] [--json]  ensemble from a trained flow (rank 0 coordinates)\n"
           "  hmc CONFIG [--resume] [--json]     HMC ensemble (more ranks: one stream and file each)\n"
           "                                     sample, hmc: --overwrite discards an interrupted .tmp\n"
@@ -35,7 +37,8 @@ static void usage(FILE *out)
           "                                     observables, errors, tau_int, ESS, costs\n"
           "  info FILE.h5 [--json]              what a checkpoint or ensemble holds, with provenance\n"
           "  verify FILE.h5 [--json]            check an ensemble's row checksums and actions\n"
-          "  bench CONFIG [--json] [--batch N]  kernel and throughput figures on one core\n"
+          "  bench CONFIG [--json] [--batch N] [--seconds T]\n"
+          "                                     kernel and throughput figures on one core\n"
           "  version                            print the version\n"
           "\n"
           "Exit status: 0 success, 2 bad input, 1 runtime failure. See docs/user-guide.md.\n");
@@ -67,7 +70,7 @@ static int dispatch(int argc, char **argv)
   if (strcmp(cmd, "verify") == 0)
     return cmd_verify(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0)
-    return cmd_bench(argc - 2, argv + 2);
+    return cmd_bench(argc - 2, argv + 2, &stop_requested);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("flowgen %s (git %s)\n", FLOWGEN_VERSION, FLOWGEN_GIT_REVISION);
     return FG_OK;
@@ -82,12 +85,13 @@ static int dispatch(int argc, char **argv)
   return FG_ERR_INPUT;
 }
 
-int main(int argc, char **argv)
+/* SIGTERM and SIGUSR1 only set the stop flag. Installed first thing in main,
+ * before MPI_Init (which takes a few tenths of a second), so that a signal
+ * at any moment is a stop request, never the default action that kills the
+ * process; installed again after MPI_Init in case the MPI library replaced
+ * them. */
+static void install_stop_handlers(void)
 {
-  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-    fprintf(stderr, "flowgen: MPI_Init failed\n");
-    return 1;
-  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
@@ -95,6 +99,27 @@ int main(int argc, char **argv)
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Results go to stdout (tables, CSV, JSON); a full disk or a closed pipe
+ * there must not pass as success. */
+static int stdout_written(int rc)
+{
+  if (fflush(stdout) == 0 && !ferror(stdout))
+    return rc;
+  int e = errno;
+  fprintf(stderr, "flowgen: cannot write the results to standard output: %s\n", strerror(e));
+  return rc != FG_OK ? rc : FG_ERR_RUNTIME;
+}
+
+int main(int argc, char **argv)
+{
+  install_stop_handlers();
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    fprintf(stderr, "flowgen: MPI_Init failed\n");
+    return 1;
+  }
+  install_stop_handlers();
   int rc;
   if (argc < 2) {
     int rank;
@@ -105,6 +130,7 @@ int main(int argc, char **argv)
   } else {
     rc = dispatch(argc, argv);
   }
+  rc = stdout_written(rc);
   MPI_Finalize();
   return fg_exit_status(rc);
 }

@@ -38,6 +38,14 @@
  *     bit), ignoring keys that do not apply to now's choices (e.g. beta for
  *     phi4). FG_ERR_INPUT names the first difference: "FILE: cannot resume:
  *     theory.lambda is 2 in the file, 2.5 in the config". Local, pure.
+ *   int fg_config_report(const fg_config *cfg, const char *key, int code,
+ *                        fg_error *err, const char *fmt, ...)
+ *     For checks made after parsing (by a command: a file that must exist,
+ *     an output that must be writable, a lattice a flow cannot handle):
+ *     records code and "file:line: key: value V: reason" in *err, finding
+ *     the line and the value of the dotted key (e.g. "sample.model") in
+ *     cfg->text; "file: key: reason" when the key is not in the text.
+ *     Returns code. Local.
  *
  * Sections: seed, theory and model are required in every config. train,
  * sample and hmc are optional; their `present` flag tells whether the file
@@ -54,6 +62,7 @@
 #define FG_MAXDIM 4
 #define FG_MAXHIDDEN 8
 #define FG_PATH_MAX 4096
+#define FG_MAX_VOLUME (1L << 28) /* lattice sites, as fg_lattice_init allows */
 
 typedef enum { FG_THEORY_PHI4 = 0, FG_THEORY_SCHWINGER = 1 } fg_theory_kind;
 typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1 } fg_base_kind;
@@ -168,6 +177,8 @@ int fg_config_parse(const char *text, size_t len, const char *path, fg_config *c
 void fg_config_free(fg_config *cfg);
 int fg_config_check_resume(const fg_config *stored, const fg_config *now, unsigned what,
                            const char *file, fg_error *err);
+int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Names for enums (for messages, logs and `flowgen info`). */
 const char *fg_theory_name(fg_theory_kind k);

@@ -17,6 +17,14 @@
  *     mkdir -p of the folder holding path (nothing for a bare file name).
  *     FG_ERR_RUNTIME naming the folder on failure.
  *
+ *   int fg_check_writable_output(const char *path, fg_error *err)
+ *     Checks up front, before any work, that an output can be written at
+ *     path: makes its folder, refuses a folder or a non-regular file at
+ *     path, and creates (then removes) a probe file in the folder.
+ *     FG_ERR_INPUT "cannot write 'path': <OS reason>" otherwise. An
+ *     existing file at path is left as it is (whether it may be replaced
+ *     is the command's decision). Local.
+ *
  *   void fg_sha256(const void *data, size_t n, uint8_t digest[32])
  *   int fg_sha256_file(const char *path, char hex[65], fg_error *err)
  *     SHA-256 of bytes, or the lowercase hex digest of a file's bytes
@@ -47,6 +55,7 @@ void fg_progress_init(fg_progress *p, FILE *out, const char *what, double total)
 void fg_progress_update(fg_progress *p, double done, const char *extra);
 void fg_progress_done(fg_progress *p, double done, const char *extra);
 int fg_make_parent_dir(const char *path, fg_error *err);
+int fg_check_writable_output(const char *path, fg_error *err);
 void fg_sha256(const void *data, size_t n, uint8_t digest[32]);
 int fg_sha256_file(const char *path, char hex[65], fg_error *err);
 void fg_json_string(FILE *out, const char *s);

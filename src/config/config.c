@@ -486,11 +486,20 @@ static const char *bad_extent(int64_t v)
   return v >= 1 && v % 2 == 0 ? NULL : "lattice extents must be positive and even";
 }
 
-/* The gauge field and its Dirac operator are written for two dimensions. */
+/* The gauge field and its Dirac operator are written for two dimensions;
+ * the volume is bounded by what a lattice's int site indices hold with room
+ * for the neighbour tables (FG_MAX_VOLUME, the limit of fg_lattice_init). */
 static int after_lattice(reader *r, const fg_ynode *n, const char *key)
 {
-  if (r->cfg->theory.name == FG_THEORY_SCHWINGER && r->cfg->theory.nd != 2)
+  const fg_theory_config *t = &r->cfg->theory;
+  if (t->name == FG_THEORY_SCHWINGER && t->nd != 2)
     return report(r, n->line, key, n, "theory schwinger needs a 2D lattice");
+  double volume = 1.0;
+  for (int mu = 0; mu < t->nd; ++mu)
+    volume *= t->extent[mu];
+  if (volume > (double)FG_MAX_VOLUME)
+    return report(r, n->line, key, n, "%.0f sites, more than the limit of %ld (2^28) sites",
+                  volume, (long)FG_MAX_VOLUME);
   return FG_OK;
 }
 
@@ -1012,4 +1021,47 @@ int fg_config_check_resume(const fg_config *stored, const fg_config *now, unsign
       return rc;
   }
   return FG_OK;
+/* ------------------------------------------------- messages after parsing */
+
+/* The node at a dotted key ("theory.lattice") of a parsed tree, or NULL. */
+static const fg_ynode *node_at(const fg_ynode *root, const char *key)
+{
+  char part[KEY_MAX];
+  const fg_ynode *n = root;
+  while (n != NULL && *key) {
+    size_t len = strcspn(key, ".");
+    if (len >= sizeof part)
+      return NULL;
+    memcpy(part, key, len);
+    part[len] = '\0';
+    n = fg_yaml_get(n, part);
+    key += len + (key[len] == '.');
+  }
+  return n;
+}
+
+int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
+                     const char *fmt, ...)
+{
+  char reason[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof reason, fmt, ap);
+  va_end(ap);
+  const char *file = cfg->path != NULL ? cfg->path : FG_YAML_NO_FILE;
+  fg_ynode *root = NULL;
+  fg_error ignored = {0};
+  const fg_ynode *n = NULL;
+  if (cfg->text != NULL && fg_yaml_parse(cfg->text, cfg->text_len, file, &root, &ignored) == FG_OK)
+    n = node_at(root, key);
+  int rc;
+  if (n == NULL) {
+    rc = fg_fail(err, code, where, "%s: %s: %s", file, key, reason);
+  } else {
+    char shown[200];
+    render(n, shown, sizeof shown);
+    rc = fg_fail(err, code, where, "%s:%d: %s: value %s: %s", file, n->line, key, shown, reason);
+  }
+  fg_yaml_free(root);
+  return rc;
 }

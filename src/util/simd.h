@@ -83,7 +83,9 @@ static inline __attribute__((always_inline)) double fg_exp_small(double x)
                                       1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
   for (int k = 0; k < 13; ++k)
     p = p * r + inv_fact[k];
-  int64_t bits = (int64_t)((int)n + 1023) << 52;
+  /* shifted as unsigned: the same bits, without the undefined left shift of a
+   * negative biased exponent (x = NaN or x < -708 give (int)n + 1023 < 0) */
+  uint64_t bits = (uint64_t)(int64_t)((int)n + 1023) << 52;
   double scale;
   memcpy(&scale, &bits, sizeof scale);
   return p * scale;
