@@ -250,5 +250,6 @@ void fg_theory_obs_primaries(fg_theory_obs *o, const double *phi, size_t stride,
 
 /* Implementations (theory/<name>.c), listed in theory.c. */
 extern const fg_theory_ops fg_phi4_ops;
+extern const fg_theory_ops fg_schwinger_ops;
 
 #endif

@@ -1021,6 +1021,8 @@ int fg_config_check_resume(const fg_config *stored, const fg_config *now, unsign
       return rc;
   }
   return FG_OK;
+}
+
 /* ------------------------------------------------- messages after parsing */
 
 /* The node at a dotted key ("theory.lattice") of a parsed tree, or NULL. */

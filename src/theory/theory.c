@@ -14,7 +14,7 @@
 
 static const fg_theory_ops *const implemented[] = {
     [FG_THEORY_PHI4] = &fg_phi4_ops,
-    [FG_THEORY_SCHWINGER] = NULL,
+    [FG_THEORY_SCHWINGER] = &fg_schwinger_ops,
 };
 
 struct fg_theory_obs {
