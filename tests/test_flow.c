@@ -36,7 +36,7 @@ static void make(setup *s, int L0, int L1, int layers, int k, int nh, const int 
     mc.hidden_channels[i] = hidden[i];
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s->th, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_create(&mc, &s->th->lat, &s->flow, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s->th), &s->flow, &err), FG_OK);
   ck_assert_int_eq(fg_model_block_init(&s->blk, s->flow, &err), FG_OK);
   fg_flow_init_params(s->flow, seed);
 }
@@ -316,7 +316,7 @@ START_TEST(free_field_base_alone_samples_the_free_theory_exactly)
   setup s;
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s.th, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_create(&mc, &s.th->lat, &s.flow, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s.th), &s.flow, &err), FG_OK);
   ck_assert_int_eq(fg_model_block_init(&s.blk, s.flow, &err), FG_OK);
   fg_flow_init_params(s.flow, 1);
   ck_assert_uint_eq(fg_flow_nparams(s.flow), 1);
@@ -342,7 +342,7 @@ START_TEST(free_field_base_with_couplings_inverts)
   setup s;
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s.th, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_create(&mc, &s.th->lat, &s.flow, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s.th), &s.flow, &err), FG_OK);
   ck_assert_int_eq(fg_model_block_init(&s.blk, s.flow, &err), FG_OK);
   fg_flow_init_params(s.flow, 5);
   size_t n = fg_flow_nparams(s.flow);
