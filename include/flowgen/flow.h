@@ -68,6 +68,10 @@
  *                      fg_flow **out, fg_error *err)
  *     Builds the architecture; parameters are zero until fg_flow_init_params
  *     or fg_flow_set_params. The lattice must outlive the flow. Local.
+ *   int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err)
+ *     FG_ERR_INPUT, naming the layer type and the theory, if m has layers of
+ *     a type the theory does not list as applying to its fields
+ *     (fg_theory_allows_layer). Local, pure.
  *   void fg_flow_destroy(fg_flow *f)
  *   size_t fg_flow_nparams(const fg_flow *f)
  *   const float *fg_flow_params(const fg_flow *f)  the flat vector (read only)
@@ -114,6 +118,7 @@
 #include "flowgen/error.h"
 #include "flowgen/lattice.h"
 #include "flowgen/nn.h"
+#include "flowgen/theory.h"
 
 typedef struct fg_layer fg_layer;
 
@@ -183,6 +188,7 @@ void fg_layer_group_name(char *buf, size_t n, int index, int count);
 
 int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **out,
                    fg_error *err);
+int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err);
 void fg_flow_destroy(fg_flow *f);
 size_t fg_flow_nparams(const fg_flow *f);
 const float *fg_flow_params(const fg_flow *f);

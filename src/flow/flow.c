@@ -141,6 +141,16 @@ int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **ou
   return FG_OK;
 }
 
+int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err)
+{
+  for (int k = 0; k < fg_nlayer_types; ++k)
+    if (fg_layer_types[k]->instances(m) > 0 && !fg_theory_allows_layer(t, fg_layer_types[k]->name))
+      return fg_fail(err, FG_ERR_INPUT, "fg_flow_check_theory [flow.c]",
+                     "layer type %s does not apply to the fields of theory %s",
+                     fg_layer_types[k]->name, fg_theory_label(t));
+  return FG_OK;
+}
+
 size_t fg_flow_nparams(const fg_flow *f) { return f->nparams; }
 const float *fg_flow_params(const fg_flow *f) { return f->params; }
 double fg_flow_flops(const fg_flow *f) { return f->flops; }
