@@ -1,9 +1,13 @@
-/* test_flow.c -- the flow inverts, its log q agrees both ways and with a double-precision reference, its log det and parameter gradients match finite differences. */
+/* test_flow.c -- the flow inverts, its log q agrees both ways and with a double-precision reference, its log det and parameter gradients match finite differences; the layer types' declared parameter layout gives the flat order, the checkpoint groups, the initialisation and the FLOP count. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <hdf5.h>
+
+#include "flowgen/checkpoint.h"
 #include "flowgen/flow.h"
+#include "flowgen/nn.h"
 #include "flowgen/model.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
@@ -32,7 +36,7 @@ static void make(setup *s, int L0, int L1, int layers, int k, int nh, const int 
     mc.hidden_channels[i] = hidden[i];
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s->th, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_create(&mc, &s->th->lat, &s->flow, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s->th), &s->flow, &err), FG_OK);
   ck_assert_int_eq(fg_model_block_init(&s->blk, s->flow, &err), FG_OK);
   fg_flow_init_params(s->flow, seed);
 }
@@ -312,7 +316,7 @@ START_TEST(free_field_base_alone_samples_the_free_theory_exactly)
   setup s;
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s.th, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_create(&mc, &s.th->lat, &s.flow, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s.th), &s.flow, &err), FG_OK);
   ck_assert_int_eq(fg_model_block_init(&s.blk, s.flow, &err), FG_OK);
   fg_flow_init_params(s.flow, 1);
   ck_assert_uint_eq(fg_flow_nparams(s.flow), 1);
@@ -338,7 +342,7 @@ START_TEST(free_field_base_with_couplings_inverts)
   setup s;
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s.th, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_create(&mc, &s.th->lat, &s.flow, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s.th), &s.flow, &err), FG_OK);
   ck_assert_int_eq(fg_model_block_init(&s.blk, s.flow, &err), FG_OK);
   fg_flow_init_params(s.flow, 5);
   size_t n = fg_flow_nparams(s.flow);
@@ -399,6 +403,186 @@ START_TEST(vector_exp_and_tanh_are_accurate)
 }
 END_TEST
 
+/* ---- the declared parameter layout ------------------------------------- */
+
+static fg_model_config layout_model(fg_base_kind base, int layers, fg_init_scheme scheme)
+{
+  fg_model_config mc = {.base = base, .coupling_layers = layers, .kernel_size = 3,
+                        .n_hidden = 2, .hidden_channels = {5, 4},
+                        .activation = FG_ACT_LEAKY_RELU, .init_scheme = scheme,
+                        .init_scale = 0.7, .mu_init = 0.375};
+  return mc;
+}
+
+/* The canonical order of checkpoint.h, written out by hand. */
+START_TEST(layout_follows_the_canonical_order)
+{
+  fg_model_config mc = layout_model(FG_BASE_FREE_FIELD, 3, FG_INIT_KAIMING);
+  fg_param_layout lay;
+  fg_error err;
+  ck_assert_int_eq(fg_param_layout_build(&mc, &lay, &err), FG_OK);
+  ck_assert_uint_eq(lay.n, 3 * 3 * 2 + 1);
+  ck_assert_uint_eq(lay.nparams, fg_checkpoint_nparams(&mc));
+  const int cin[3] = {1, 5, 4}, cout[3] = {5, 4, 2};
+  size_t off = 0, k = 0;
+  for (int l = 0; l < 3; ++l)
+    for (int c = 0; c < 3; ++c)
+      for (int b = 0; b < 2; ++b, ++k) {
+        const fg_param_tensor *t = &lay.t[k];
+        char group[32], conv[32];
+        snprintf(group, sizeof group, "layer_%02d", l);
+        snprintf(conv, sizeof conv, "conv_%d", c);
+        ck_assert_int_eq(t->depth, 2);
+        ck_assert_str_eq(t->group[0], group);
+        ck_assert_str_eq(t->group[1], conv);
+        ck_assert_str_eq(t->name, b ? "bias" : "weight");
+        ck_assert_int_eq(t->rank, b ? 1 : 4);
+        ck_assert_uint_eq(t->dims[0], (size_t)cout[c]);
+        if (!b)
+          ck_assert(t->dims[1] == (size_t)cin[c] && t->dims[2] == 3 && t->dims[3] == 3);
+        ck_assert_uint_eq(t->offset, off);
+        off += t->count;
+      }
+  const fg_param_tensor *mu = &lay.t[k];
+  ck_assert(mu->depth == 1 && strcmp(mu->group[0], "base") == 0 && strcmp(mu->name, "mu") == 0);
+  ck_assert(mu->rank == 0 && mu->count == 1 && mu->offset == off);
+  ck_assert(mu->init == FG_PARAM_CONSTANT && mu->value == 0.375);
+  ck_assert_uint_eq(off + 1, lay.nparams);
+  fg_param_layout_free(&lay);
+
+  /* group names widen with the layer count, so they sort */
+  char name[32];
+  fg_layer_group_name(name, sizeof name, 7, 101);
+  ck_assert_str_eq(name, "layer_007");
+  fg_layer_group_name(name, sizeof name, 7, 100);
+  ck_assert_str_eq(name, "layer_07");
+  /* invalid architectures are refused, counting and building alike */
+  size_t nt, np;
+  mc.hidden_channels[1] = 0;
+  ck_assert_int_eq(fg_param_layout_count(&mc, &nt, &np), -1);
+  ck_assert_int_eq(fg_param_layout_build(&mc, &lay, &err), FG_ERR_INPUT);
+  fg_param_layout_free(&lay);
+  mc = layout_model(FG_BASE_NORMAL, 0, FG_INIT_KAIMING);
+  ck_assert_int_eq(fg_param_layout_count(&mc, &nt, &np), 0);
+  ck_assert(nt == 0 && np == 0);
+}
+END_TEST
+
+/* flowgen 0.1's initialisation, written out: per layer and conv, the
+ * weights then the biases from one stream, mu set without a draw. */
+static void reference_init(const fg_model_config *m, uint64_t seed, float *p)
+{
+  const int kk = m->kernel_size * m->kernel_size;
+  fg_rng r;
+  fg_rng_init(&r, seed, FG_RNG_INIT, 0, 0);
+  for (int i = 0; i < m->coupling_layers; ++i)
+    for (int c = 0; c <= m->n_hidden; ++c) {
+      int cin = c > 0 ? m->hidden_channels[c - 1] : 1;
+      int cout = c < m->n_hidden ? m->hidden_channels[c] : 2;
+      double fan_in = (double)cin * kk, fan_out = (double)cout * kk;
+      double wb = m->init_scheme == FG_INIT_XAVIER ? m->init_scale * sqrt(6.0 / (fan_in + fan_out))
+                                                   : m->init_scale / sqrt(fan_in);
+      double bb = (m->init_scheme == FG_INIT_XAVIER ? 1.0 : m->init_scale) / sqrt(fan_in);
+      size_t nw = (size_t)cout * cin * kk;
+      for (size_t j = 0; j < nw; ++j)
+        *p++ = (float)((2.0 * fg_rng_uniform(&r) - 1.0) * wb);
+      for (int j = 0; j < cout; ++j)
+        *p++ = (float)((2.0 * fg_rng_uniform(&r) - 1.0) * bb);
+    }
+  if (m->base == FG_BASE_FREE_FIELD)
+    *p = (float)m->mu_init;
+}
+
+START_TEST(init_and_flops_come_from_the_layout)
+{
+  fg_theory_config tc = {.name = FG_THEORY_PHI4, .nd = 2, .extent = {6, 4}, .m2 = 1.0};
+  fg_theory *th;
+  fg_error err;
+  ck_assert_int_eq(fg_theory_create(&tc, &th, &err), FG_OK);
+  for (int variant = 0; variant < 2; ++variant) {
+    fg_model_config mc = layout_model(variant ? FG_BASE_FREE_FIELD : FG_BASE_NORMAL, 4,
+                                      variant ? FG_INIT_XAVIER : FG_INIT_KAIMING);
+    fg_flow *f;
+    ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(th), &f, &err), FG_OK);
+    const size_t n = fg_flow_nparams(f);
+    ck_assert_uint_eq(n, fg_checkpoint_nparams(&mc));
+    if (variant)
+      ck_assert(fg_flow_params(f)[n - 1] == (float)0.375); /* mu before any init */
+    fg_flow_init_params(f, 4242);
+    float *want = calloc(n, sizeof(float));
+    ck_assert_ptr_nonnull(want);
+    reference_init(&mc, 4242, want);
+    ck_assert(memcmp(want, fg_flow_params(f), sizeof(float) * n) == 0);
+    double flops = 0.0;
+    for (int c = 0; c <= mc.n_hidden; ++c) {
+      int cin = c > 0 ? mc.hidden_channels[c - 1] : 1, cout = c < mc.n_hidden ? mc.hidden_channels[c] : 2;
+      flops += fg_conv_flops(24, cin, cout, 3);
+    }
+    ck_assert(fg_flow_flops(f) == flops * mc.coupling_layers);
+    free(want);
+    fg_flow_destroy(f);
+  }
+  fg_theory_destroy(th);
+}
+END_TEST
+
+/* Every declared tensor is a dataset of the checkpoint, at its group path,
+ * of its shape, holding its slice of the flat vector. */
+START_TEST(checkpoint_groups_are_the_declared_tensors)
+{
+  fg_model_config mc = layout_model(FG_BASE_FREE_FIELD, 2, FG_INIT_KAIMING);
+  fg_checkpoint ck = {0};
+  ck.theory = (fg_theory_config){.name = FG_THEORY_PHI4, .nd = 2, .extent = {4, 4}, .m2 = 1.0};
+  ck.model = mc;
+  ck.nparams = fg_checkpoint_nparams(&mc);
+  ck.params = calloc(ck.nparams, sizeof(float));
+  ck_assert_ptr_nonnull(ck.params);
+  for (size_t i = 0; i < ck.nparams; ++i)
+    ck.params[i] = (float)i * 0.25f;
+  snprintf(ck.stop_reason, sizeof ck.stop_reason, "steps");
+  char *dir = fg_test_tmpdir();
+  char path[512];
+  snprintf(path, sizeof path, "%s/model.h5", dir);
+  fg_error err;
+  ck_assert_msg(fg_checkpoint_write(path, &ck, &err) == FG_OK, "%s", err.msg);
+  fg_param_layout lay;
+  ck_assert_int_eq(fg_param_layout_build(&mc, &lay, &err), FG_OK);
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  ck_assert(file >= 0);
+  for (size_t k = 0; k < lay.n; ++k) {
+    const fg_param_tensor *t = &lay.t[k];
+    char name[128];
+    if (t->depth == 2)
+      snprintf(name, sizeof name, "/model/%s/%s/%s", t->group[0], t->group[1], t->name);
+    else
+      snprintf(name, sizeof name, "/model/%s/%s", t->group[0], t->name);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "%s missing", name);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[8];
+    ck_assert_int_eq(H5Sget_simple_extent_dims(sp, dims, NULL), t->rank);
+    for (int i = 0; i < t->rank; ++i)
+      ck_assert_uint_eq(dims[i], t->dims[i]);
+    float *buf = malloc(sizeof(float) * t->count);
+    ck_assert(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    ck_assert(memcmp(buf, ck.params + t->offset, sizeof(float) * t->count) == 0);
+    free(buf);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  H5Fclose(file);
+  fg_checkpoint back;
+  ck_assert_msg(fg_checkpoint_read(path, &back, &err) == FG_OK, "%s", err.msg);
+  ck_assert_uint_eq(back.nparams, lay.nparams);
+  ck_assert(memcmp(back.params, ck.params, sizeof(float) * lay.nparams) == 0);
+  fg_checkpoint_free(&back);
+  fg_param_layout_free(&lay);
+  free(ck.params);
+  fg_test_remove_dir(dir);
+  free(dir);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("flow");
@@ -413,6 +597,9 @@ int main(void)
   tcase_add_test(tc, free_field_base_alone_samples_the_free_theory_exactly);
   tcase_add_test(tc, free_field_base_with_couplings_inverts);
   tcase_add_test(tc, vector_exp_and_tanh_are_accurate);
+  tcase_add_test(tc, layout_follows_the_canonical_order);
+  tcase_add_test(tc, init_and_flops_come_from_the_layout);
+  tcase_add_test(tc, checkpoint_groups_are_the_declared_tensors);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

@@ -29,12 +29,12 @@ static void make(setup *s, int nd, const int *extent, double mu)
   fg_model_config mc = {.base = FG_BASE_FREE_FIELD, .coupling_layers = 0, .mu_init = 1.0};
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&tc, &s->th, &err), FG_OK);
-  ck_assert_int_eq(fg_free_field_create(&mc, &s->th->lat, 7, &s->layer, &err), FG_OK);
+  ck_assert_int_eq(fg_free_field_create(&mc, fg_theory_lattice(s->th), 7, &s->layer, &err), FG_OK);
   ck_assert_uint_eq(s->layer->nparams, 1);
   ck_assert_uint_eq(s->layer->param_offset, 7);
   s->ws = fg_alloc(s->layer->ops->work_bytes(s->layer), &err, "make");
   ck_assert_ptr_nonnull(s->ws);
-  s->V = s->th->lat.volume;
+  s->V = fg_theory_lattice(s->th)->volume;
   float p = (float)mu;
   s->layer->ops->set_params(s->layer, &p);
 }
@@ -140,7 +140,7 @@ START_TEST(square_is_free_propagator)
   setup s;
   const double mu = _i ? -0.5 : 0.5;
   make(&s, 2, lat_4x6, mu);
-  const fg_lattice *lat = &s.th->lat;
+  const fg_lattice *lat = fg_theory_lattice(s.th);
   const int V = s.V, nd = lat->nd;
   double *phi = fg_alloc(sizeof(double) * (size_t)V * L, NULL, "t"), ld[L];
   for (int l = 0; l < L; ++l)

@@ -1,4 +1,4 @@
-/* test_hmc.c -- HMC: MD reversibility, integrator order, <exp(-dH)> = 1, the free propagator, acceptance and bitwise restarts. */
+/* test_hmc.c -- HMC: MD reversibility, integrator order, <exp(-dH)> = 1, the free propagator, acceptance, bitwise restarts, and a trajectory's stream order (theory refresh, then one uniform). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,7 @@ static fg_hmc *make_hmc(const fg_theory *t, double tau, int n, fg_integrator_kin
 
 static double *alloc_field(const fg_theory *t)
 {
-  double *f = calloc((size_t)t->ndof, sizeof(double));
+  double *f = calloc((size_t)fg_theory_ndof(t), sizeof(double));
   ck_assert_ptr_nonnull(f);
   return f;
 }
@@ -51,7 +51,7 @@ static void test_momenta(const fg_theory *t, uint64_t draw, double *pi)
 {
   fg_rng r;
   fg_rng_init(&r, 77, FG_RNG_TEST, draw, 0);
-  fg_rng_normals(&r, pi, (size_t)t->ndof);
+  fg_rng_normals(&r, pi, (size_t)fg_theory_ndof(t));
 }
 
 static double max_abs(const double *a, int n)
@@ -64,7 +64,7 @@ static double max_abs(const double *a, int n)
 
 static void check_reversible(const fg_theory *t, fg_integrator_kind integrator)
 {
-  const int V = t->ndof;
+  const int V = fg_theory_ndof(t);
   fg_hmc *h = make_hmc(t, 1.0, 10, integrator);
   double *phi0 = thermalised(t, 50, 5), *phi = alloc_field(t), *pi = alloc_field(t);
   test_momenta(t, 0, pi);
@@ -104,7 +104,7 @@ END_TEST
 static double rms_dH(const fg_theory *t, const double *phi0, int n, fg_integrator_kind integ,
                      int draws)
 {
-  const int V = t->ndof;
+  const int V = fg_theory_ndof(t);
   fg_hmc *h = make_hmc(t, 1.0, n, integ);
   double *phi = alloc_field(t), *pi = alloc_field(t), sum = 0;
   for (int d = 0; d < draws; ++d) {
@@ -210,7 +210,7 @@ static void check_free_phi2(fg_integrator_kind integrator, uint64_t seed)
 {
   enum { THERM = 200, N = 12800, BIN = 64, NB = N / BIN };
   fg_theory *t = make_theory(2, 8, 0.5, 0.0);
-  const int V = t->ndof;
+  const int V = fg_theory_ndof(t);
   fg_hmc *h = make_hmc(t, 1.0, 10, integrator);
   double *phi = alloc_field(t), bins[NB] = {0};
   fg_hmc_outcome o;
@@ -247,7 +247,7 @@ START_TEST(acceptance_and_rejection_on_tutorial_point)
 {
   enum { N = 500 };
   fg_theory *t = make_theory(2, 8, -4.0, 2.0);
-  const int V = t->ndof;
+  const int V = fg_theory_ndof(t);
   double *phi = thermalised(t, 100, 31), *before = alloc_field(t);
   fg_hmc *h = make_hmc(t, 1.0, 10, FG_INTEGRATOR_LEAPFROG);
   fg_hmc_outcome o;
@@ -277,7 +277,7 @@ END_TEST
 START_TEST(blown_up_trajectory_is_rejected)
 {
   fg_theory *t = make_theory(2, 8, -4.0, 2.0);
-  const int V = t->ndof;
+  const int V = fg_theory_ndof(t);
   double *phi = thermalised(t, 20, 41), *before = alloc_field(t);
   memcpy(before, phi, sizeof(double) * V);
   /* eps = 5 on a quartic potential: the field grows like a power tower and
@@ -309,7 +309,7 @@ START_TEST(restart_reproduces_the_chain_bitwise)
 {
   enum { K = 25, N = 60 };
   fg_theory *t = make_theory(2, 8, -4.0, 2.0);
-  const int V = t->ndof;
+  const int V = fg_theory_ndof(t);
   fg_hmc *h = make_hmc(t, 1.0, 10, FG_INTEGRATOR_OMELYAN);
   double *a = alloc_field(t), *b = alloc_field(t), *c = alloc_field(t);
   double dHa[N], dHb[N], dHc[N];
@@ -361,6 +361,45 @@ START_TEST(bad_parameters_are_input_errors)
 }
 END_TEST
 
+/* phi^4's trajectory, rebuilt by hand from its stated stream: ndof normals
+ * (the momenta), then one uniform for log u < -dH; field and outcome must
+ * equal fg_hmc_trajectory's bit for bit. */
+START_TEST(trajectory_follows_the_stated_stream)
+{
+  fg_theory *t = make_theory(2, 6, -1.0, 0.8);
+  ck_assert_uint_eq(fg_theory_hmc_aux_size(t), 0);
+  const int n = fg_theory_ndof(t);
+  fg_hmc *h = make_hmc(t, 1.0, 8, FG_INTEGRATOR_OMELYAN);
+  double *phi = thermalised(t, 30, 9), *mine = alloc_field(t), *pi = alloc_field(t);
+  int accepted = 0, rejected = 0;
+  for (int traj = 100; traj < 140; ++traj) {
+    memcpy(mine, phi, sizeof(double) * (size_t)n);
+    fg_rng r;
+    fg_rng_init(&r, 31, FG_RNG_HMC, (uint64_t)traj, 2);
+    fg_rng_normals(&r, pi, (size_t)n);
+    const double u = fg_rng_uniform(&r);
+    const double H0 = fg_hmc_hamiltonian(h, mine, pi);
+    fg_hmc_md(h, mine, pi);
+    const double dH = fg_hmc_hamiltonian(h, mine, pi) - H0;
+    const int accept = log(u) < -dH;
+    fg_hmc_outcome o;
+    double *before = alloc_field(t);
+    memcpy(before, phi, sizeof(double) * (size_t)n);
+    fg_hmc_trajectory(h, phi, 31, 2, traj, &o);
+    ck_assert_int_eq(o.accepted, accept);
+    ck_assert(memcmp(phi, accept ? mine : before, sizeof(double) * (size_t)n) == 0);
+    ck_assert_double_eq_tol(o.dH, dH, 1e-9 * (1 + fabs(dH)));
+    accepted += accept;
+    rejected += !accept;
+    free(before);
+  }
+  ck_assert(accepted > 0);
+  free(phi), free(mine), free(pi);
+  fg_hmc_destroy(h);
+  fg_theory_destroy(t);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("hmc");
@@ -375,6 +414,7 @@ int main(void)
   tcase_add_test(mc, acceptance_and_rejection_on_tutorial_point);
   tcase_add_test(mc, blown_up_trajectory_is_rejected);
   tcase_add_test(mc, restart_reproduces_the_chain_bitwise);
+  tcase_add_test(mc, trajectory_follows_the_stated_stream);
   tcase_add_test(mc, bad_parameters_are_input_errors);
   suite_add_tcase(s, mc);
   return fg_test_run(s);

@@ -19,7 +19,7 @@ static fg_theory *make(int L0, int L1, double m2, double lambda)
 START_TEST(action_equals_gradient_form)
 {
   fg_theory *t = make(6, 4, -1.3, 0.7);
-  int V = t->lat.volume;
+  int V = fg_theory_lattice(t)->volume;
   double *phi = malloc(sizeof(double) * V);
   fg_rng r;
   fg_rng_init(&r, 3, FG_RNG_TEST, 0, 0);
@@ -29,7 +29,7 @@ START_TEST(action_equals_gradient_form)
   double ref = 0;
   for (int x = 0; x < V; ++x) {
     for (int mu = 0; mu < 2; ++mu) {
-      double d = phi[t->lat.up[x * 2 + mu]] - phi[x];
+      double d = phi[fg_theory_lattice(t)->up[x * 2 + mu]] - phi[x];
       ref += 0.5 * d * d;
     }
     ref += 0.5 * -1.3 * phi[x] * phi[x] + 0.7 * pow(phi[x], 4);
@@ -49,7 +49,7 @@ START_TEST(lanes_agree_with_single_configurations)
 {
   enum { LANES = 16 };
   fg_theory *t = make(8, 8, -4.0, 2.0);
-  int V = t->lat.volume;
+  int V = fg_theory_lattice(t)->volume;
   double *blk = malloc(sizeof(double) * V * LANES), *one = malloc(sizeof(double) * V);
   double *fblk = malloc(sizeof(double) * V * LANES), *fone = malloc(sizeof(double) * V);
   fg_rng r;
@@ -76,7 +76,7 @@ END_TEST
 START_TEST(force_matches_finite_difference)
 {
   fg_theory *t = make(4, 6, 0.5, 1.1);
-  int V = t->lat.volume;
+  int V = fg_theory_lattice(t)->volume;
   double *phi = malloc(sizeof(double) * V), *f = malloc(sizeof(double) * V);
   fg_rng r;
   fg_rng_init(&r, 11, FG_RNG_TEST, 0, 0);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "flowgen/analysis.h"
+#include "flowgen/flow.h"
 #include "flowgen/theory.h"
 #include "testutil.h"
 
@@ -62,6 +63,18 @@ START_TEST(description_is_consistent)
   ck_assert(fg_theory_allows_layer(t, "affine_coupling") == 0 ||
             fg_theory_allows_layer(t, "affine_coupling") == 1);
   ck_assert(!fg_theory_allows_layer(t, "no_such_layer"));
+  /* a model of the theory's default base with couplings is accepted when it
+   * lists both; a layer it does not list is refused by name */
+  fg_model_config m = {.base = fg_theory_default_base(t), .coupling_layers = 2,
+                       .kernel_size = 3, .n_hidden = 0};
+  fg_error err = {0};
+  int ok = fg_theory_allows_layer(t, "affine_coupling");
+  ck_assert_int_eq(fg_flow_check_theory(&m, t, &err), ok ? FG_OK : FG_ERR_INPUT);
+  m.base = FG_BASE_FREE_FIELD;
+  if (!fg_theory_allows_layer(t, "free_field")) {
+    ck_assert_int_eq(fg_flow_check_theory(&m, t, &err), FG_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "free_field"));
+  }
   ck_assert_ptr_nonnull(fg_theory_hmc_stream(t));
   fg_theory_destroy(t);
 }

@@ -23,10 +23,55 @@
  * Parameters of the whole flow are one flat float32 vector in the canonical
  * order of checkpoint.h; gradients one flat double vector of the same length.
  *
+ * ---- Layer types and their parameter tensors (params.c) -------------------
+ *
+ * Each layer type (one file, flow/<type>.c) declares itself once in an
+ * fg_layer_type: how many instances a model config has, the parameter
+ * tensors of each instance (name, shape, initialisation, FLOPs), and its
+ * constructor. The flat parameter order, the checkpoint's /model groups,
+ * fg_flow_init_params and fg_flow_flops all come from these declarations,
+ * through the parameter layout below. The types are listed, in canonical
+ * parameter order, in flow.c's table (affine_coupling, then free_field);
+ * a type with acts_first runs before the others (the base layers).
+ *
+ * A parameter tensor is one dataset of the checkpoint,
+ * /model/<group[0]>[/<group[1]>]/<name>, of shape dims[0..rank-1]
+ * (PyTorch's layout; rank 0 is a scalar), stored at [offset, offset +
+ * count) of the flat vector. Its initialisation is FG_PARAM_UNIFORM
+ * (uniform in (-value, value), drawn in canonical order from the stream
+ * (seed, FG_RNG_INIT, 0)) or FG_PARAM_CONSTANT (every entry = value, no
+ * draw). flops_per_site is the forward pass's FLOPs per lattice site and
+ * sample that the tensor costs (a conv weight: 2 x its entries).
+ *
+ *   int fg_param_layout_build(const fg_model_config *m, fg_param_layout *lay,
+ *                             fg_error *err)
+ *     The whole model's tensors in canonical order (lay->t, lay->n) and the
+ *     total lay->nparams. FG_ERR_INPUT for an invalid architecture (layers
+ *     < 0, kernel < 1, hidden channels out of range) or a parameter count
+ *     that overflows; FG_ERR_RUNTIME for memory. Release with
+ *     fg_param_layout_free (also after a failure). Local, pure.
+ *   int fg_param_layout_count(const fg_model_config *m, size_t *ntensors, size_t *nparams)
+ *     The same counts without building the list: 0, or -1 for an invalid
+ *     architecture or an overflow.
+ *   void fg_param_layout_free(fg_param_layout *lay)
+ *   int fg_param_layout_add(fg_param_layout *lay, const fg_param_tensor *t)
+ *     For a type's declare hook: appends t (its offset is assigned here,
+ *     count = product of dims); -1 on overflow. With lay->t == NULL (a
+ *     counting pass) only the counts advance.
+ *   void fg_param_layout_init(const fg_param_layout *lay, uint64_t seed, float *params)
+ *     Initialises params[nparams] tensor by tensor as declared.
+ *   void fg_layer_group_name(char *buf, size_t n, int index, int count)
+ *     "layer_NN": index zero-padded to the width of count - 1 (at least 2),
+ *     so that groups sort in canonical order.
+ *
  *   int fg_flow_create(const fg_model_config *m, const fg_lattice *lat,
  *                      fg_flow **out, fg_error *err)
  *     Builds the architecture; parameters are zero until fg_flow_init_params
  *     or fg_flow_set_params. The lattice must outlive the flow. Local.
+ *   int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err)
+ *     FG_ERR_INPUT, naming the layer type and the theory, if m has layers of
+ *     a type the theory does not list as applying to its fields
+ *     (fg_theory_allows_layer). Local, pure.
  *   void fg_flow_destroy(fg_flow *f)
  *   size_t fg_flow_nparams(const fg_flow *f)
  *   const float *fg_flow_params(const fg_flow *f)  the flat vector (read only)
@@ -73,6 +118,7 @@
 #include "flowgen/error.h"
 #include "flowgen/lattice.h"
 #include "flowgen/nn.h"
+#include "flowgen/theory.h"
 
 typedef struct fg_layer fg_layer;
 
@@ -96,8 +142,53 @@ struct fg_layer {
 typedef struct fg_flow fg_flow;
 typedef struct fg_flow_work fg_flow_work;
 
+typedef enum { FG_PARAM_UNIFORM = 0, FG_PARAM_CONSTANT = 1 } fg_param_init;
+
+typedef struct {
+  char group[2][32];     /* group path under /model ("" for unused levels) */
+  int depth;             /* 1 or 2 levels used */
+  char name[16];         /* dataset name */
+  int rank;              /* 0 (scalar) .. 4 */
+  size_t dims[4];
+  size_t offset, count;  /* slice of the flat vector (set by fg_param_layout_add) */
+  fg_param_init init;
+  double value;          /* the uniform bound, or the constant */
+  double flops_per_site; /* forward FLOPs per site and sample */
+} fg_param_tensor;
+
+typedef struct {
+  size_t n, cap;         /* tensors held, and room (cap 0 with t NULL: counting) */
+  size_t nparams;        /* sum of their counts */
+  fg_param_tensor *t;    /* owned (fg_alloc) */
+  int overflow;          /* set by fg_param_layout_add on overflow */
+} fg_param_layout;
+
+typedef struct {
+  const char *name;      /* "affine_coupling", "free_field" (theory.h's layer names) */
+  int acts_first;        /* a base layer: applied before the others */
+  int uses_stencil;      /* needs the flow's convolution stencil */
+  /* How many instances of this type the model has (< 0: invalid config). */
+  int (*instances)(const fg_model_config *m);
+  /* Appends instance `index` (of `count`)'s tensors; -1 for an invalid config. */
+  int (*declare)(const fg_model_config *m, int index, int count, fg_param_layout *lay);
+  /* Builds instance `index`, its parameters at param_offset of the flat vector. */
+  int (*create)(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
+                int index, size_t param_offset, fg_layer **out, fg_error *err);
+} fg_layer_type;
+
+extern const fg_layer_type fg_affine_coupling_type; /* coupling.c */
+extern const fg_layer_type fg_free_field_type;      /* free_field.c */
+
+int fg_param_layout_build(const fg_model_config *m, fg_param_layout *lay, fg_error *err);
+int fg_param_layout_count(const fg_model_config *m, size_t *ntensors, size_t *nparams);
+void fg_param_layout_free(fg_param_layout *lay);
+int fg_param_layout_add(fg_param_layout *lay, const fg_param_tensor *t);
+void fg_param_layout_init(const fg_param_layout *lay, uint64_t seed, float *params);
+void fg_layer_group_name(char *buf, size_t n, int index, int count);
+
 int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **out,
                    fg_error *err);
+int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err);
 void fg_flow_destroy(fg_flow *f);
 size_t fg_flow_nparams(const fg_flow *f);
 const float *fg_flow_params(const fg_flow *f);

@@ -158,6 +158,8 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "the target's rows have %zu values, its theory %d",
                  V, fg_theory_ndof(th));
   if (rc == FG_OK)
+    rc = fg_flow_check_theory(&ck->model, th, err);
+  if (rc == FG_OK)
     rc = fg_flow_create(&ck->model, fg_theory_lattice(th), &flow, err);
   if (rc == FG_OK) {
     fg_flow_set_params(flow, ck->params);

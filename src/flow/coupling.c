@@ -11,14 +11,27 @@
  *     The conditioner sees the frozen field (updated sites zeroed) as one
  *     float32 channel. Local; the lattice and stencil must outlive it.
  *
+ *   const fg_layer_type fg_affine_coupling_type
+ *     coupling_layers instances, group layer_NN each; instance i declares,
+ *     for conv c = 0 .. n_hidden (in = c ? hidden[c-1] : 1,
+ *     out = c < n_hidden ? hidden[c] : 2), the tensors
+ *       conv_c/weight [out][in][K][K]  uniform, bound = scale / sqrt(fan_in)
+ *                                      (kaiming) or gain sqrt(6 / (fan_in +
+ *                                      fan_out)) (xavier), fan = channels K^2
+ *       conv_c/bias   [out]            uniform, bound = scale / sqrt(fan_in)
+ *                                      (xavier: 1 / sqrt(fan_in))
+ *     (PyTorch's Conv2d default initialisation, SPEC section 5); a weight
+ *     costs 2 x its entries FLOPs per site. The layer reads its slices from
+ *     the same declaration.
+ *
  * Only the updated sites of the output convolution are computed, and the
  * input gradient of the first convolution only at the frozen sites: the
  * other halves are never read.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "flow_internal.h"
 #include "flowgen/flow.h"
 #include "../util/simd.h"
 
@@ -255,6 +268,57 @@ static int split_sites(coupling *c, const fg_lattice *lat, int index, fg_error *
   return FG_OK;
 }
 
+/* Channels of conv c (0 .. n_hidden) of the conditioner. */
+static void conv_shape(const fg_model_config *m, int c, int *cin, int *cout)
+{
+  *cin = c > 0 ? m->hidden_channels[c - 1] : 1;
+  *cout = c < m->n_hidden ? m->hidden_channels[c] : 2;
+}
+
+static int coupling_instances(const fg_model_config *m)
+{
+  if (m->coupling_layers < 0 || m->kernel_size < 1 || m->n_hidden < 0 ||
+      m->n_hidden > FG_MAXHIDDEN)
+    return -1;
+  for (int c = 0; c < m->n_hidden; ++c)
+    if (m->hidden_channels[c] < 1)
+      return -1;
+  return m->coupling_layers;
+}
+
+static int coupling_declare(const fg_model_config *m, int index, int count, fg_param_layout *lay)
+{
+  if (coupling_instances(m) < 0)
+    return -1;
+  const size_t k = (size_t)m->kernel_size;
+  const int kk = m->kernel_size * m->kernel_size;
+  fg_param_tensor t = {.depth = 2};
+  fg_layer_group_name(t.group[0], sizeof t.group[0], index, count);
+  for (int c = 0; c <= m->n_hidden; ++c) {
+    int cin, cout;
+    conv_shape(m, c, &cin, &cout);
+    double fan_in = (double)cin * kk, fan_out = (double)cout * kk;
+    snprintf(t.group[1], sizeof t.group[1], "conv_%d", c);
+    snprintf(t.name, sizeof t.name, "weight");
+    t.rank = 4;
+    t.dims[0] = (size_t)cout, t.dims[1] = (size_t)cin, t.dims[2] = k, t.dims[3] = k;
+    t.init = FG_PARAM_UNIFORM;
+    t.value = m->init_scheme == FG_INIT_XAVIER ? m->init_scale * sqrt(6.0 / (fan_in + fan_out))
+                                               : m->init_scale / sqrt(fan_in);
+    t.flops_per_site = 2.0 * (double)cout * (double)cin * (double)kk;
+    if (fg_param_layout_add(lay, &t) != 0)
+      return -1;
+    snprintf(t.name, sizeof t.name, "bias");
+    t.rank = 1;
+    t.dims[1] = t.dims[2] = t.dims[3] = 0;
+    t.value = (m->init_scheme == FG_INIT_XAVIER ? 1.0 : m->init_scale) / sqrt(fan_in);
+    t.flops_per_site = 0.0;
+    if (fg_param_layout_add(lay, &t) != 0)
+      return -1;
+  }
+  return 0;
+}
+
 int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
                        int index, size_t param_offset, fg_layer **out, fg_error *err)
 {
@@ -269,15 +333,19 @@ int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg
   c->nconv = m->n_hidden + 1;
   c->act = m->activation;
   c->cmax = 2;
-  size_t p = 0, a = (size_t)lat->volume * L; /* x comes first */
+  size_t a = (size_t)lat->volume * L; /* x comes first */
   c->act_off[0] = 0;
-  int rc = split_sites(c, lat, index, err);
+  /* The slices as the type declares them: weight then bias of each conv. */
+  fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
+  fg_param_layout own = {.cap = 2 * (size_t)c->nconv, .t = decl};
+  int rc = coupling_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)c->nconv
+               ? split_sites(c, lat, index, err)
+               : fg_fail(err, FG_ERR_INPUT, where, "invalid conditioner architecture");
   for (int k = 0; k < c->nconv && rc == FG_OK; ++k) {
-    fg_conv_shape(m, k, &c->cin[k], &c->cout[k]);
-    c->woff[k] = p;
-    p += (size_t)c->cout[k] * c->cin[k] * m->kernel_size * m->kernel_size;
-    c->boff[k] = p;
-    p += (size_t)c->cout[k];
+    c->cout[k] = (int)decl[2 * k].dims[0];
+    c->cin[k] = (int)decl[2 * k].dims[1];
+    c->woff[k] = decl[2 * k].offset;
+    c->boff[k] = decl[2 * k + 1].offset;
     c->act_off[k + 1] = a;
     a += (size_t)c->cout[k] * lat->volume * L;
     c->cmax = c->cout[k] > c->cmax ? c->cout[k] : c->cmax;
@@ -289,10 +357,19 @@ int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg
     coupling_destroy(&c->base);
     return rc;
   }
-  c->base.nparams = p;
+  c->base.nparams = own.nparams;
   c->act_floats = a;
   c->phi_off = (a * sizeof(float) + 63) & ~(size_t)63;
   c->g_off = c->phi_off + sizeof(double) * (size_t)lat->volume * L;
   *out = &c->base;
   return FG_OK;
 }
+
+const fg_layer_type fg_affine_coupling_type = {
+    .name = "affine_coupling",
+    .acts_first = 0,
+    .uses_stencil = 1,
+    .instances = coupling_instances,
+    .declare = coupling_declare,
+    .create = fg_coupling_create,
+};

@@ -1,6 +1,10 @@
 /*
  * flow.c -- the flow: base distribution, layer list, flat parameters, and
  * forward / inverse / backward over blocks of FG_VLEN samples (see flow.h).
+ * The layers are the instances of every layer type (params.c's table),
+ * created in canonical parameter order and run with the acts_first types
+ * (the base layers) ahead of the others; the parameter layout they declare
+ * gives the flat vector, the initialisation and the FLOP count.
  * All functions are local.
  */
 #include <math.h>
@@ -16,9 +20,11 @@ struct fg_flow {
   fg_model_config m;
   const fg_lattice *lat;
   fg_stencil st;
+  int have_stencil;
   int nlayers;
   int alloc_layers;   /* slots in layers (some may be NULL after a failure) */
-  fg_layer **layers;
+  fg_layer **layers;  /* in the order they act */
+  fg_param_layout layout;
   size_t nparams;
   float *params;
   double flops;
@@ -42,8 +48,36 @@ void fg_flow_destroy(fg_flow *f)
       f->layers[i]->ops->destroy(f->layers[i]);
   fg_free(f->layers);
   fg_free(f->params);
-  fg_stencil_free(&f->st);
+  fg_param_layout_free(&f->layout);
+  if (f->have_stencil)
+    fg_stencil_free(&f->st);
   fg_free(f);
+}
+
+/* Creates every instance of every type in canonical parameter order into
+ * canon[], checking each against the parameters its type declared. */
+static int create_layers(fg_flow *f, fg_layer **canon, int *acts_first, fg_error *err)
+{
+  static const char where[] = "fg_flow_create [flow.c]";
+  size_t offset = 0;
+  int n = 0;
+  for (int k = 0; k < fg_nlayer_types; ++k) {
+    const fg_layer_type *type = fg_layer_types[k];
+    const int count = type->instances(&f->m);
+    for (int i = 0; i < count; ++i) {
+      fg_param_layout own = {0};
+      type->declare(&f->m, i, count, &own);
+      int rc = type->create(&f->m, f->lat, &f->st, i, offset, &canon[n], err);
+      if (rc != FG_OK)
+        return rc;
+      acts_first[n] = type->acts_first;
+      if (canon[n]->nparams != own.nparams)
+        return fg_fail(err, FG_ERR_RUNTIME, where, "layer %s %d holds %zu parameters, declares %zu",
+                       type->name, i, canon[n]->nparams, own.nparams);
+      offset += canon[n++]->nparams;
+    }
+  }
+  return FG_OK;
 }
 
 int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **out,
@@ -56,46 +90,64 @@ int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **ou
     return FG_ERR_RUNTIME;
   f->m = *m;
   f->lat = lat;
-  /* The free-field layer acts first but its parameter (mu) comes last in the
-   * canonical order, after every coupling layer's. */
-  const int nbase = m->base == FG_BASE_FREE_FIELD ? 1 : 0;
-  int rc = m->coupling_layers > 0 ? fg_stencil_init(&f->st, lat, m->kernel_size, err) : FG_OK;
-  if (rc == FG_OK) {
-    f->layers = fg_alloc(sizeof(fg_layer *) * (size_t)(m->coupling_layers + nbase), err, where);
-    rc = f->layers ? FG_OK : FG_ERR_RUNTIME;
-    f->alloc_layers = f->layers ? m->coupling_layers + nbase : 0;
+  int rc = fg_param_layout_build(m, &f->layout, err);
+  int total = 0, stencil = 0;
+  for (int k = 0; k < fg_nlayer_types && rc == FG_OK; ++k) {
+    int count = fg_layer_types[k]->instances(m);
+    total += count;
+    stencil |= count > 0 && fg_layer_types[k]->uses_stencil;
   }
-  size_t coupling_params = 0;
-  for (int i = 0; i < m->coupling_layers && rc == FG_OK; ++i) {
-    rc = fg_coupling_create(m, lat, &f->st, i, coupling_params, &f->layers[nbase + i], err);
-    if (rc == FG_OK)
-      coupling_params += f->layers[nbase + i]->nparams;
+  if (rc == FG_OK && stencil) {
+    rc = fg_stencil_init(&f->st, lat, m->kernel_size, err);
+    f->have_stencil = rc == FG_OK;
   }
-  if (rc == FG_OK && nbase)
-    rc = fg_free_field_create(m, lat, coupling_params, &f->layers[0], err);
+  fg_layer **canon = NULL;
+  int *first = NULL;
   if (rc == FG_OK) {
-    f->nlayers = m->coupling_layers + nbase;
-    for (int i = 0; i < f->nlayers; ++i)
-      f->nparams += f->layers[i]->nparams;
+    f->layers = fg_alloc(sizeof(fg_layer *) * (size_t)(total + 1), err, where);
+    canon = fg_alloc(sizeof(fg_layer *) * (size_t)(total + 1), err, where);
+    first = fg_alloc(sizeof(int) * (size_t)(total + 1), err, where);
+    rc = f->layers && canon && first ? FG_OK : FG_ERR_RUNTIME;
   }
   if (rc == FG_OK) {
-    f->params = fg_alloc(sizeof(float) * f->nparams, err, where);
+    rc = create_layers(f, canon, first, err);
+    /* The acting order: base layers first; every created layer is owned by f. */
+    for (int pass = 1; pass >= 0; --pass)
+      for (int i = 0; i < total; ++i)
+        if (canon[i] != NULL && first[i] == pass)
+          f->layers[f->alloc_layers++] = canon[i];
+  }
+  fg_free(canon);
+  fg_free(first);
+  if (rc == FG_OK) {
+    f->nlayers = total;
+    f->nparams = f->layout.nparams;
+    f->params = fg_alloc(sizeof(float) * (f->nparams + 1), err, where);
     rc = f->params ? FG_OK : FG_ERR_RUNTIME;
   }
   if (rc != FG_OK) {
     fg_flow_destroy(f);
     return rc;
   }
-  for (int c = 0; c <= m->n_hidden; ++c) {
-    int cin, cout;
-    fg_conv_shape(m, c, &cin, &cout);
-    f->flops += fg_conv_flops(lat->volume, cin, cout, m->kernel_size);
+  for (size_t k = 0; k < f->layout.n; ++k) {
+    const fg_param_tensor *t = &f->layout.t[k];
+    f->flops += (double)lat->volume * t->flops_per_site;
+    /* Constant tensors hold their value from the start (mu = 0 would be singular). */
+    for (size_t i = 0; i < t->count && t->init == FG_PARAM_CONSTANT; ++i)
+      f->params[t->offset + i] = (float)t->value;
   }
-  f->flops *= m->coupling_layers;
-  if (nbase)
-    f->params[f->nparams - 1] = (float)m->mu_init; /* mu = 0 would be singular */
   fg_flow_set_params(f, f->params);
   *out = f;
+  return FG_OK;
+}
+
+int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err)
+{
+  for (int k = 0; k < fg_nlayer_types; ++k)
+    if (fg_layer_types[k]->instances(m) > 0 && !fg_theory_allows_layer(t, fg_layer_types[k]->name))
+      return fg_fail(err, FG_ERR_INPUT, "fg_flow_check_theory [flow.c]",
+                     "layer type %s does not apply to the fields of theory %s",
+                     fg_layer_types[k]->name, fg_theory_label(t));
   return FG_OK;
 }
 
@@ -112,36 +164,9 @@ void fg_flow_set_params(fg_flow *f, const float *params)
     f->layers[i]->ops->set_params(f->layers[i], f->params + f->layers[i]->param_offset);
 }
 
-static void fill_uniform(fg_rng *r, float *x, size_t n, double bound)
-{
-  for (size_t i = 0; i < n; ++i)
-    x[i] = (float)((2.0 * fg_rng_uniform(r) - 1.0) * bound);
-}
-
 void fg_flow_init_params(fg_flow *f, uint64_t seed)
 {
-  const fg_model_config *m = &f->m;
-  const int kk = m->kernel_size * m->kernel_size;
-  fg_rng r;
-  fg_rng_init(&r, seed, FG_RNG_INIT, 0, 0);
-  float *p = f->params;
-  for (int i = 0; i < m->coupling_layers; ++i) {
-    for (int c = 0; c <= m->n_hidden; ++c) {
-      int cin, cout;
-      fg_conv_shape(m, c, &cin, &cout);
-      double fan_in = (double)cin * kk, fan_out = (double)cout * kk;
-      double wb = m->init_scheme == FG_INIT_XAVIER
-                      ? m->init_scale * sqrt(6.0 / (fan_in + fan_out))
-                      : m->init_scale / sqrt(fan_in);
-      double bb = (m->init_scheme == FG_INIT_XAVIER ? 1.0 : m->init_scale) / sqrt(fan_in);
-      size_t nw = (size_t)cout * cin * kk;
-      fill_uniform(&r, p, nw, wb);
-      fill_uniform(&r, p + nw, (size_t)cout, bb);
-      p += nw + (size_t)cout;
-    }
-  }
-  if (m->base == FG_BASE_FREE_FIELD)
-    *p = (float)m->mu_init;
+  fg_param_layout_init(&f->layout, seed, f->params);
   fg_flow_set_params(f, f->params);
 }
 

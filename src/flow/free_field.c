@@ -22,6 +22,12 @@
  *     from one thread at a time. Once made, the layer may be used by several
  *     threads at once, each with its own workspace.
  *
+ *   const fg_layer_type fg_free_field_type
+ *     One instance when model.base = free_field (none otherwise), acting
+ *     first; it declares one tensor, base/mu, a scalar initialised to the
+ *     constant model.mu_init (no random draw), costing no FLOPs in the
+ *     convolution count.
+ *
  * M is real and symmetric (sigma_k is even in k), so backward applies M to
  * gphi. The workspace holds a real and a complex block buffer and, after a
  * saving forward, the spectrum Z of the input, from which
@@ -32,6 +38,7 @@
  */
 #include <fftw3.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "flowgen/flow.h"
@@ -257,3 +264,37 @@ int fg_free_field_create(const fg_model_config *m, const fg_lattice *lat, size_t
   *out = &f->base;
   return FG_OK;
 }
+
+static int free_field_instances(const fg_model_config *m)
+{
+  return m->base == FG_BASE_FREE_FIELD ? 1 : 0;
+}
+
+static int free_field_declare(const fg_model_config *m, int index, int count,
+                              fg_param_layout *lay)
+{
+  (void)index;
+  (void)count;
+  fg_param_tensor t = {.depth = 1, .rank = 0, .init = FG_PARAM_CONSTANT, .value = m->mu_init};
+  snprintf(t.group[0], sizeof t.group[0], "base");
+  snprintf(t.name, sizeof t.name, "mu");
+  return fg_param_layout_add(lay, &t);
+}
+
+static int free_field_create_instance(const fg_model_config *m, const fg_lattice *lat,
+                                      const fg_stencil *st, int index, size_t param_offset,
+                                      fg_layer **out, fg_error *err)
+{
+  (void)st;
+  (void)index;
+  return fg_free_field_create(m, lat, param_offset, out, err);
+}
+
+const fg_layer_type fg_free_field_type = {
+    .name = "free_field",
+    .acts_first = 1,
+    .uses_stencil = 0,
+    .instances = free_field_instances,
+    .declare = free_field_declare,
+    .create = free_field_create_instance,
+};

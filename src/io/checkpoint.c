@@ -42,6 +42,7 @@
  */
 #include "h5_quiet.h"
 #include "flowgen/checkpoint.h"
+#include "flowgen/flow.h"
 #include "flowgen/util.h"
 
 #include <errno.h>
@@ -102,32 +103,12 @@ static hid_t file_access_list(void)
 
 /* ---------------------------------------------------------------- shapes */
 
-static void conv_shape(const fg_model_config *m, int c, int *in, int *out)
-{
-  *in = c > 0 ? m->hidden_channels[c - 1] : 1;
-  *out = c < m->n_hidden ? m->hidden_channels[c] : 2;
-}
-
-/* The canonical count of checkpoint.h; -1 when m is invalid or it overflows. */
+/* The canonical count of checkpoint.h, from the layer types' declarations
+ * (flow.h); -1 when m is invalid or it overflows. */
 static int count_params(const fg_model_config *m, size_t *n)
 {
-  *n = 0;
-  if (m->coupling_layers < 0 || m->kernel_size < 1 || m->n_hidden < 0 ||
-      m->n_hidden > FG_MAXHIDDEN)
-    return -1;
-  size_t kk = (size_t)m->kernel_size * (size_t)m->kernel_size, layer = 0;
-  for (int c = 0; c <= m->n_hidden; ++c) {
-    int in, out;
-    conv_shape(m, c, &in, &out);
-    size_t w;
-    if (in < 1 || out < 1 || __builtin_mul_overflow((size_t)out * (size_t)in, kk, &w) ||
-        __builtin_add_overflow(layer, w + (size_t)out, &layer))
-      return -1;
-  }
-  if (__builtin_mul_overflow(layer, (size_t)m->coupling_layers, n) ||
-      __builtin_add_overflow(*n, m->base == FG_BASE_FREE_FIELD ? 1u : 0u, n))
-    return -1;
-  return 0;
+  size_t ntensors;
+  return fg_param_layout_count(m, &ntensors, n);
 }
 
 size_t fg_checkpoint_nparams(const fg_model_config *m)
@@ -136,15 +117,14 @@ size_t fg_checkpoint_nparams(const fg_model_config *m)
   return count_params(m, &n) == 0 ? n : 0;
 }
 
-/* Layer groups are zero-padded to the width of the last index (at least 2),
- * so that they sort in canonical order. */
-static void layer_name(char *buf, size_t size, int l, int layers)
-{
-  int width = 2;
-  for (int last = layers - 1; last >= 100 && width < 10; last /= 10)
-    ++width;
-  snprintf(buf, size, "layer_%0*d", width, l);
-}
+/* The groups of one parameter tensor's path, opened (or created) as the
+ * walk over the layout moves from tensor to tensor: levels that stay the
+ * same stay open, so groups are made in canonical order, once each. */
+typedef struct {
+  hid_t g[2];
+  char name[2][32];
+  int depth;
+} group_walk;
 
 static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
 {
@@ -376,50 +356,65 @@ static int write_theory(const ck_site *s, hid_t file, const fg_theory_config *t)
   return group_close(s, g, rc);
 }
 
-/* conv_<c> of one coupling layer: weight [out][in][K][K] then bias [out]. */
-static int write_conv(const ck_site *s, hid_t layer, const fg_model_config *m, int c,
-                      const float *p, size_t *off)
+static hid_t group_create(const ck_site *s, hid_t loc, const char *name);
+static hid_t group_open(const ck_site *s, hid_t loc, const char *name);
+static int group_close(const ck_site *s, hid_t g, int rc);
+
+/* Closes the open levels from `level` down; rc passes through (or the close's failure). */
+static int walk_close(const ck_site *s, group_walk *w, int level, int rc)
 {
-  char name[16];
-  snprintf(name, sizeof name, "conv_%d", c);
-  hid_t g = group_create(s, layer, name);
-  if (g < 0)
-    return s->code;
-  int in, out;
-  conv_shape(m, c, &in, &out);
-  hsize_t k = (hsize_t)m->kernel_size, wd[4] = {(hsize_t)out, (hsize_t)in, k, k};
-  hsize_t bd[1] = {(hsize_t)out};
-  int rc = dset_write(s, g, "weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, wd, p + *off);
-  *off += (size_t)(wd[0] * wd[1] * k * k);
-  if (rc == FG_OK)
-    rc = dset_write(s, g, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, p + *off);
-  *off += (size_t)out;
-  return group_close(s, g, rc);
+  while (w->depth > level) {
+    --w->depth;
+    rc = group_close(s, w->g[w->depth], rc);
+  }
+  return rc;
 }
 
-static int write_layers(const ck_site *s, hid_t model, const fg_checkpoint *ck)
+/* Makes w's open path t's group path; creating (write) or opening (read). */
+static int walk_to(const ck_site *s, hid_t model, group_walk *w, const fg_param_tensor *t,
+                   int create)
 {
-  const fg_model_config *m = &ck->model;
-  size_t off = 0;
-  for (int l = 0; l < m->coupling_layers; ++l) {
-    char name[32];
-    layer_name(name, sizeof name, l, m->coupling_layers);
-    hid_t g = group_create(s, model, name);
+  int level = 0;
+  while (level < w->depth && level < t->depth && strcmp(w->name[level], t->group[level]) == 0)
+    ++level;
+  int rc = walk_close(s, w, level, FG_OK);
+  for (; rc == FG_OK && w->depth < t->depth; ++w->depth) {
+    hid_t parent = w->depth > 0 ? w->g[w->depth - 1] : model;
+    const char *name = t->group[w->depth];
+    hid_t g = create ? group_create(s, parent, name) : group_open(s, parent, name);
     if (g < 0)
       return s->code;
-    int rc = FG_OK;
-    for (int c = 0; c <= m->n_hidden && rc == FG_OK; ++c)
-      rc = write_conv(s, g, m, c, ck->params, &off);
-    if ((rc = group_close(s, g, rc)) != FG_OK)
-      return rc;
+    w->g[w->depth] = g;
+    snprintf(w->name[w->depth], sizeof w->name[w->depth], "%s", name);
   }
-  if (m->base != FG_BASE_FREE_FIELD)
-    return FG_OK;
-  hid_t g = group_create(s, model, "base");
-  if (g < 0)
-    return s->code;
-  int rc = dset_write(s, g, "mu", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, NULL, ck->params + off);
-  return group_close(s, g, rc);
+  return rc;
+}
+
+static void tensor_dims(const fg_param_tensor *t, hsize_t *dims)
+{
+  for (int i = 0; i < t->rank; ++i)
+    dims[i] = (hsize_t)t->dims[i];
+}
+
+/* Every parameter tensor the layer types declare, at its group path under
+ * /model, in canonical order: layer_NN/conv_K/{weight, bias}, base/mu. */
+static int write_layers(const ck_site *s, hid_t model, const fg_checkpoint *ck)
+{
+  fg_param_layout lay; /* check_writable has validated the architecture: only memory fails */
+  int rc = fg_param_layout_build(&ck->model, &lay, s->err) == FG_OK ? FG_OK : FG_ERR_RUNTIME;
+  group_walk w = {.depth = 0};
+  for (size_t k = 0; k < lay.n && rc == FG_OK; ++k) {
+    const fg_param_tensor *t = &lay.t[k];
+    hsize_t dims[4];
+    tensor_dims(t, dims);
+    rc = walk_to(s, model, &w, t, 1);
+    if (rc == FG_OK)
+      rc = dset_write(s, w.g[w.depth - 1], t->name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->rank,
+                      t->rank > 0 ? dims : NULL, ck->params + t->offset);
+  }
+  rc = walk_close(s, &w, 0, rc);
+  fg_param_layout_free(&lay);
+  return rc;
 }
 
 static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
@@ -903,56 +898,47 @@ static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
   return FG_OK;
 }
 
-/* One coupling layer's convs: shapes checked, and read into p + *off unless p is NULL. */
-static int read_layer(const ck_site *s, hid_t layer, const fg_model_config *m, float *p,
-                      size_t *off)
+/* A group directly under /model that the layout does not name: a file
+ * whose architecture attributes were changed, or a foreign model. */
+static int no_extra_groups(const ck_site *s, hid_t model, const fg_param_layout *lay)
 {
-  int rc = FG_OK;
-  for (int c = 0; c <= m->n_hidden && rc == FG_OK; ++c) {
-    char name[16];
-    snprintf(name, sizeof name, "conv_%d", c);
-    hid_t g = group_open(s, layer, name);
-    if (g < 0)
-      return s->code;
-    int in, out;
-    conv_shape(m, c, &in, &out);
-    hsize_t k = (hsize_t)m->kernel_size, wd[4] = {(hsize_t)out, (hsize_t)in, k, k};
-    hsize_t bd[1] = {(hsize_t)out};
-    rc = dset_read(s, g, "weight", H5T_NATIVE_FLOAT, 4, wd, p ? p + *off : NULL);
-    *off += (size_t)(wd[0] * wd[1] * k * k);
-    if (rc == FG_OK)
-      rc = dset_read(s, g, "bias", H5T_NATIVE_FLOAT, 1, bd, p ? p + *off : NULL);
-    *off += (size_t)out;
-    rc = group_close(s, g, rc);
+  H5G_info_t info;
+  if (H5Gget_info(model, &info) < 0)
+    return site_fail(s, model, "cannot list the group");
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[64];
+    if (H5Lget_name_by_idx(model, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                           H5P_DEFAULT) < 0)
+      return site_fail(s, model, "cannot list the group");
+    hid_t o = H5Oopen(model, name, H5P_DEFAULT);
+    int known = o < 0 || H5Iget_type(o) != H5I_GROUP; /* only groups are layers */
+    if (o >= 0)
+      H5Oclose(o);
+    for (size_t k = 0; k < lay->n && !known; ++k)
+      known = strcmp(lay->t[k].group[0], name) == 0;
+    if (!known)
+      return site_fail(s, model, "holds group '%s', which the architecture does not have", name);
   }
-  return rc;
+  return FG_OK;
 }
 
-/* All layers and the base's mu, in canonical order; p NULL: shapes only, so a
- * file that disagrees with its architecture is refused before allocating. */
-static int read_layers(const ck_site *s, hid_t model, const fg_model_config *m, float *p)
+/* Every declared tensor, shapes checked, read into p + offset unless p is
+ * NULL (shapes only, so a file that disagrees with its architecture is
+ * refused before allocating). */
+static int read_layers(const ck_site *s, hid_t model, const fg_param_layout *lay, float *p)
 {
-  char name[32];
-  layer_name(name, sizeof name, m->coupling_layers, m->coupling_layers);
-  if (H5Lexists(model, name, H5P_DEFAULT) > 0)
-    return site_fail(s, model, "holds group '%s' beyond coupling_layers = %d", name,
-                     m->coupling_layers);
-  size_t off = 0;
-  for (int l = 0; l < m->coupling_layers; ++l) {
-    layer_name(name, sizeof name, l, m->coupling_layers);
-    hid_t g = group_open(s, model, name);
-    if (g < 0)
-      return s->code;
-    int rc = group_close(s, g, read_layer(s, g, m, p, &off));
-    if (rc != FG_OK)
-      return rc;
+  group_walk w = {.depth = 0};
+  int rc = FG_OK;
+  for (size_t k = 0; k < lay->n && rc == FG_OK; ++k) {
+    const fg_param_tensor *t = &lay->t[k];
+    hsize_t dims[4];
+    tensor_dims(t, dims);
+    rc = walk_to(s, model, &w, t, 0);
+    if (rc == FG_OK)
+      rc = dset_read(s, w.g[w.depth - 1], t->name, H5T_NATIVE_FLOAT, t->rank, dims,
+                     p ? p + t->offset : NULL);
   }
-  if (m->base != FG_BASE_FREE_FIELD)
-    return FG_OK;
-  hid_t g = group_open(s, model, "base");
-  if (g < 0)
-    return s->code;
-  return group_close(s, g, dset_read(s, g, "mu", H5T_NATIVE_FLOAT, 0, NULL, p ? p + off : NULL));
+  return walk_close(s, &w, 0, rc);
 }
 
 static int read_model(const ck_site *s, hid_t file, fg_checkpoint *ck)
@@ -961,16 +947,24 @@ static int read_model(const ck_site *s, hid_t file, fg_checkpoint *ck)
   if (g < 0)
     return s->code;
   fg_model_config *m = &ck->model;
+  fg_param_layout lay = {0};
+  size_t ntensors = 0;
   int rc = read_model_attrs(s, g, m);
   if (rc == FG_OK &&
-      (count_params(m, &ck->nparams) != 0 || ck->nparams > SIZE_MAX / sizeof(double)))
+      (fg_param_layout_count(m, &ntensors, &ck->nparams) != 0 ||
+       ck->nparams > SIZE_MAX / sizeof(double) || ntensors > ((size_t)1 << 24)))
     rc = site_fail(s, g, "the architecture's parameter count overflows");
+  if (rc == FG_OK && fg_param_layout_build(m, &lay, s->err) != FG_OK)
+    rc = FG_ERR_RUNTIME;
   if (rc == FG_OK)
-    rc = read_layers(s, g, m, NULL);
+    rc = no_extra_groups(s, g, &lay);
+  if (rc == FG_OK)
+    rc = read_layers(s, g, &lay, NULL);
   if (rc == FG_OK && (ck->params = fg_alloc(ck->nparams * sizeof(float), s->err, s->where)) == NULL)
     rc = FG_ERR_RUNTIME;
   if (rc == FG_OK)
-    rc = read_layers(s, g, m, ck->params);
+    rc = read_layers(s, g, &lay, ck->params);
+  fg_param_layout_free(&lay);
   return group_close(s, g, rc);
 }
 
