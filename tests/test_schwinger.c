@@ -284,6 +284,57 @@ START_TEST(pure_gauge_matches_exact_finite_volume_results)
 }
 END_TEST
 
+/* Plaquette and C(1) series of N trajectories after 50 thermalising ones. */
+static void hmc_series(const fg_theory *t, int exact, int N, double *plaq, double *c1)
+{
+  fg_hmc_params p = {.trajectory_length = 1.0, .md_steps = 8,
+                     .integrator = FG_INTEGRATOR_OMELYAN, .exact_action = exact};
+  fg_hmc *h;
+  fg_theory_obs *o;
+  fg_error err = {0};
+  ck_assert_int_eq(fg_hmc_create(t, &p, &h, &err), FG_OK);
+  ck_assert_int_eq(fg_theory_obs_create(t, &o, &err), FG_OK);
+  double *phi = calloc((size_t)fg_theory_ndof(t), sizeof(double));
+  double prim[16];
+  fg_hmc_outcome out;
+  for (int k = 0; k < 50 + N; ++k) {
+    fg_hmc_trajectory(h, phi, 23 + exact, 0, k, &out);
+    if (k < 50)
+      continue;
+    fg_theory_obs_primaries(o, phi, 1, prim);
+    plaq[k - 50] = prim[0];
+    c1[k - 50] = prim[4]; /* C_1 */
+  }
+  free(phi);
+  fg_theory_obs_destroy(o);
+  fg_hmc_destroy(h);
+}
+
+START_TEST(pseudofermion_hmc_agrees_with_exact_determinant_hmc)
+{
+  /* Two independent samplers of the same two-flavour distribution. */
+  fg_theory *t = make_theory(4, 4, 2.0, 0.24);
+  enum { N = 3000 };
+  double *x = malloc(sizeof(double) * 4 * N);
+  hmc_series(t, 0, N, x, x + N);
+  hmc_series(t, 1, N, x + 2 * N, x + 3 * N);
+  fg_gamma_result g[4];
+  fg_error err = {0};
+  for (int k = 0; k < 4; ++k)
+    ck_assert_int_eq(fg_gamma_mean(x + k * N, N, FG_GAMMA_S_DEFAULT, &g[k], &err), FG_OK);
+  for (int k = 0; k < 2; ++k) {
+    double diff = g[k].value - g[k + 2].value, sigma = hypot(g[k].err, g[k + 2].err);
+    fprintf(stderr, "%s: pseudofermion %g +- %g, exact %g +- %g\n", k ? "C(1)" : "plaq",
+            g[k].value, g[k].err, g[k + 2].value, g[k + 2].err);
+    ck_assert_msg(fabs(diff) < 4 * sigma, "%s: %g +- %g vs %g +- %g", k ? "C(1)" : "plaq",
+                  g[k].value, g[k].err, g[k + 2].value, g[k + 2].err);
+  }
+  ck_assert(g[0].err < 0.01);
+  free(x);
+  fg_theory_destroy(t);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("schwinger");
@@ -296,6 +347,7 @@ int main(void)
   tcase_add_test(tc, dH_is_second_order_in_the_step);
   tcase_add_test(tc, exp_minus_dH_averages_to_one);
   tcase_add_test(tc, pure_gauge_matches_exact_finite_volume_results);
+  tcase_add_test(tc, pseudofermion_hmc_agrees_with_exact_determinant_hmc);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

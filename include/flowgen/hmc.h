@@ -17,6 +17,9 @@
  * with P(h): pi -= h dS/dphi and X(h): phi += h pi (angle components of
  * the field wrapped back into (-pi, pi] after each X).
  *
+ * With exact_action (the exact-determinant cross-check of theories with
+ * auxiliary fields) the MD uses the theory's own action and force, draws
+ * only the ndof momenta, and holds no aux fields.
  * Reproducibility and restarts: the randomness of trajectory `traj` comes
  * from the counter-based stream (seed, FG_RNG_HMC, traj, stream_id) of
  * rng.h, in this order: the theory's refresh (fg_theory_hmc_refresh, in
@@ -125,12 +128,15 @@ typedef struct {
   double trajectory_length;      /* tau > 0 */
   int md_steps;                  /* n >= 1 */
   fg_integrator_kind integrator; /* leapfrog | omelyan */
+  int exact_action;              /* 1: MD on the theory's own action and force, no aux
+                                    fields (the exact-determinant cross-check) */
 } fg_hmc_params;
 
 typedef struct {
   double dH;            /* H(end of MD) - H(start) of the proposal */
-  double action;        /* S of the field the call leaves (new or restored) */
-  double action_old;    /* S of the field the call started from */
+  double action;        /* S of the field the call leaves (new or restored): the
+                           theory's action (fg_theory_action), also with aux fields */
+  double action_old;    /* the MD action (with the aux fields) of the start field */
   int accepted;         /* 1 if the proposal was accepted */
   int force_evals;      /* force evaluations of this trajectory */
 } fg_hmc_outcome;

@@ -98,10 +98,25 @@ void fg_hmc_destroy(fg_hmc *h)
   fg_free(h);
 }
 
+/* The MD action and force: the theory's HMC hooks with the held aux fields,
+ * or, with exact_action, the theory's own action and force. */
+static double md_action(const fg_hmc *h, const double *phi)
+{
+  double S;
+  if (h->params.exact_action)
+    fg_theory_action(h->theory, phi, 1, &S);
+  else
+    fg_theory_hmc_action(h->theory, phi, h->aux, &S);
+  return S;
+}
+
 /* P(eps): pi -= eps dS/dphi at the current field (and the held aux fields). */
 static void kick(fg_hmc *h, const double *phi, double *pi, double eps)
 {
-  fg_theory_hmc_force(h->theory, phi, h->aux, h->force);
+  if (h->params.exact_action)
+    fg_theory_force(h->theory, phi, 1, h->force);
+  else
+    fg_theory_hmc_force(h->theory, phi, h->aux, h->force);
   h->force_evals++;
   const double *f = h->force;
   for (size_t i = 0; i < h->ndof; ++i)
@@ -160,9 +175,7 @@ static double kinetic(size_t n, const double *pi)
 
 double fg_hmc_hamiltonian(const fg_hmc *h, const double *phi, const double *pi)
 {
-  double S;
-  fg_theory_hmc_action(h->theory, phi, h->aux, &S);
-  return kinetic(h->ndof, pi) + S;
+  return kinetic(h->ndof, pi) + md_action(h, phi);
 }
 
 void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id, int64_t traj,
@@ -170,17 +183,19 @@ void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id
 {
   fg_rng r;
   fg_rng_init(&r, seed, FG_RNG_HMC, (uint64_t)traj, stream_id);
-  fg_theory_hmc_refresh(h->theory, phi, &r, h->mom, h->aux);
+  if (h->params.exact_action)
+    fg_rng_normals(&r, h->mom, h->ndof);
+  else
+    fg_theory_hmc_refresh(h->theory, phi, &r, h->mom, h->aux);
   /* Drawn whatever dH is, so the stream's use never depends on dH. */
   const double u = fg_rng_uniform(&r);
 
   const int64_t evals0 = h->force_evals;
-  double S0, S1;
-  fg_theory_hmc_action(h->theory, phi, h->aux, &S0);
+  const double S0 = md_action(h, phi);
   const double K0 = kinetic(h->ndof, h->mom);
   memcpy(h->saved, phi, sizeof(double) * h->ndof);
   fg_hmc_md(h, phi, h->mom);
-  fg_theory_hmc_action(h->theory, phi, h->aux, &S1);
+  const double S1 = md_action(h, phi);
   const double dH = (S1 - S0) + (kinetic(h->ndof, h->mom) - K0);
 
   /* u is in (0, 1), so log u is finite; a NaN dH fails the comparison. */
@@ -190,6 +205,8 @@ void fg_hmc_trajectory(fg_hmc *h, double *phi, uint64_t seed, uint32_t stream_id
   out->dH = dH;
   out->action_old = S0;
   out->action = accept ? S1 : S0;
+  if (h->naux > 0 && !h->params.exact_action) /* S_pf is not the theory's action */
+    fg_theory_action(h->theory, phi, 1, &out->action);
   out->accepted = accept;
   out->force_evals = (int)(h->force_evals - evals0);
 }
