@@ -1,4 +1,4 @@
-/* test_ensemble.c -- ensemble files hold bit for bit what any number of ranks wrote in any order, resume, appear under their name only when complete, refuse bad files, agree on errors, and keep parallel I/O collective. */
+/* test_ensemble.c -- ensemble files hold bit for bit what any number of ranks wrote in any order, resume, appear under their name only when complete, refuse bad files (a changed value by its row checksum), read flowgen 0.1's format, store a component axis, refuse sizes no file system holds, agree on errors, and keep parallel I/O collective. */
 #include "flowgen/ensemble.h"
 
 #include <hdf5.h>
@@ -471,8 +471,9 @@ START_TEST(an_hmc_file_has_no_logq_or_logw)
     hid_t d = ok ? H5Dopen2(f, "configs", H5P_DEFAULT) : -1;
     hid_t s = d >= 0 ? H5Dget_space(d) : -1;
     hsize_t dims[8] = {0};
-    ok = ok && s >= 0 && H5Sget_simple_extent_dims(s, dims, NULL) == 4 && dims[0] == 10 &&
-         dims[1] == 2 && dims[2] == 3 && dims[3] == 4;
+    /* format_version 2: the component axis after the row */
+    ok = ok && s >= 0 && H5Sget_simple_extent_dims(s, dims, NULL) == 5 && dims[0] == 10 &&
+         dims[1] == 1 && dims[2] == 2 && dims[3] == 3 && dims[4] == 4;
     if (s >= 0)
       H5Sclose(s);
     if (d >= 0)
@@ -480,6 +481,7 @@ START_TEST(an_hmc_file_has_no_logq_or_logw)
     if (f >= 0)
       H5Fclose(f);
     fg_ensemble_data data;
+    memset(&data, 0, sizeof data);
     ok = ok && fg_ensemble_load(path, &data, &err) == FG_OK;
     const fg_ensemble_attr *kind = fg_ensemble_attr_find(&data, "kind");
     ok = ok && data.layout.kind == FG_ENSEMBLE_HMC && data.logq == NULL && data.logw == NULL &&
@@ -533,8 +535,8 @@ START_TEST(transfers_stay_collective)
   ck_assert(all_ranks(fg_ensemble_read_rows(e, 3, 1, back, &err) == FG_OK));
   int64_t coll = -1, indep = -1;
   fg_ensemble_io_counts(e, &coll, &indep);
-  /* two write_rows calls of 4 datasets, 2 chain sets, 1 read */
-  ck_assert_msg(all_ranks(coll == 11 && indep == 0), "rank %d: %lld collective, %lld independent",
+  /* two write_rows calls of 5 datasets (checksums too), 2 chain sets, 1 read */
+  ck_assert_msg(all_ranks(coll == 13 && indep == 0), "rank %d: %lld collective, %lld independent",
                 world_rank(), (long long)coll, (long long)indep);
   ck_assert(all_ranks(fg_ensemble_close(e, 0, &err) == FG_OK));
 }
@@ -699,6 +701,138 @@ START_TEST(load_refuses_missing_foreign_newer_and_incomplete_files)
 }
 END_TEST
 
+/* A flowgen 0.1 (format_version 1) file, by hand: /configs [n, L0, L1],
+ * no component axis, no checksums. */
+static int make_version1(const char *path)
+{
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0)
+    return 0;
+  int ok = 1, one = 1;
+  double done = 1.0;
+  hid_t t = H5Tcopy(H5T_C_S1), sc = H5Screate(H5S_SCALAR);
+  H5Tset_size(t, H5T_VARIABLE);
+  const char *texts[2][2] = {{"format", FG_ENSEMBLE_FORMAT}, {"kind", "flow"}};
+  for (int k = 0; k < 2; ++k) {
+    hid_t a = H5Acreate2(f, texts[k][0], t, sc, H5P_DEFAULT, H5P_DEFAULT);
+    ok = ok && a >= 0 && H5Awrite(a, t, &texts[k][1]) >= 0;
+    H5Aclose(a);
+  }
+  hid_t a = H5Acreate2(f, "format_version", H5T_STD_I32LE, sc, H5P_DEFAULT, H5P_DEFAULT);
+  ok = ok && a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &one) >= 0;
+  H5Aclose(a);
+  a = H5Acreate2(f, "complete", H5T_IEEE_F64LE, sc, H5P_DEFAULT, H5P_DEFAULT);
+  ok = ok && a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &done) >= 0;
+  H5Aclose(a);
+  H5Sclose(sc);
+  H5Tclose(t);
+  hid_t g1 = H5Gcreate2(f, "proposals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g2 = H5Gcreate2(f, "chain", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Gclose(g1);
+  H5Gclose(g2);
+  hsize_t dims[3] = {3, 4, 6};
+  double configs[3 * 24], col[4][3];
+  int64_t index[3];
+  uint8_t acc[3];
+  for (int j = 0; j < 3; ++j) {
+    for (int x = 0; x < 24; ++x)
+      configs[j * 24 + x] = site_value(j, (size_t)x);
+    col[0][j] = logq_of(j);
+    col[1][j] = action_of(j);
+    col[2][j] = logw_of(j);
+    index[j] = chain_index_of(j, 3);
+    acc[j] = accepted_of(j);
+  }
+  const char *names[3] = {"proposals/logq", "proposals/action", "proposals/logw"};
+  hid_t s3 = H5Screate_simple(3, dims, NULL), s1 = H5Screate_simple(1, dims, NULL);
+  hid_t d = H5Dcreate2(f, "configs", H5T_IEEE_F64LE, s3, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, configs) >= 0;
+  H5Dclose(d);
+  for (int k = 0; k < 3; ++k) {
+    d = H5Dcreate2(f, names[k], H5T_IEEE_F64LE, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, col[k]) >= 0;
+    H5Dclose(d);
+  }
+  d = H5Dcreate2(f, "chain/index", H5T_STD_I64LE, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, index) >= 0;
+  H5Dclose(d);
+  d = H5Dcreate2(f, "chain/accepted", H5T_STD_U8LE, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, acc) >= 0;
+  H5Dclose(d);
+  H5Sclose(s3);
+  H5Sclose(s1);
+  return H5Fclose(f) >= 0 && ok;
+}
+
+/* One value of /configs changed in place, as a flipped byte would. */
+static int change_value(const char *path, hsize_t row, hsize_t site, double value)
+{
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = f < 0 ? -1 : H5Dopen2(f, "configs", H5P_DEFAULT);
+  hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+  hsize_t start[4] = {row, 0, site / 6, site % 6}, count[4] = {1, 1, 1, 1};
+  hid_t mem = H5Screate_simple(4, count, NULL);
+  int ok = sp >= 0 && H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+           H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, sp, H5P_DEFAULT, &value) >= 0;
+  H5Sclose(mem);
+  if (sp >= 0)
+    H5Sclose(sp);
+  if (d >= 0)
+    H5Dclose(d);
+  return f >= 0 && H5Fclose(f) >= 0 && ok;
+}
+
+/* Format 2's checks and axis, format 1 still read, huge sizes refused. */
+START_TEST(rows_carry_checksums_a_component_axis_and_old_files_stay_readable)
+{
+  if (world_rank() != 0)
+    return;
+  char p[4200];
+  fg_ensemble_data d;
+  fg_error err = {0};
+  /* a changed value is found on load, its row named */
+  path_in_dir(p, sizeof p, "flip.h5");
+  ck_assert(make_file(p, 1) && loads_pattern(p, &(fg_ensemble_layout){FG_ENSEMBLE_FLOW, 2,
+                                                  {4, 6}, 3, 3, 1}));
+  ck_assert(change_value(p, 1, 5, site_value(1, 5) * (1 + 1e-15)));
+  ck_assert(refused(p, "row 1 is damaged"));
+  /* flowgen 0.1's layout loads, with no checksums */
+  path_in_dir(p, sizeof p, "version1.h5");
+  ck_assert(make_version1(p));
+  ck_assert_msg(fg_ensemble_load(p, &d, &err) == FG_OK, "%s", err.msg);
+  ck_assert(d.format_version == 1 && d.checksum == NULL && d.layout.components == 1 &&
+            d.layout.nd == 2 && d.volume == 24 && d.layout.n_configs == 3);
+  ck_assert(data_matches(&d, &(fg_ensemble_layout){FG_ENSEMBLE_FLOW, 2, {4, 6}, 3, 3, 1}));
+  fg_ensemble_data_free(&d);
+  /* two components per site: [n, 2, L0, L1], read back whole */
+  path_in_dir(p, sizeof p, "two.h5");
+  fg_ensemble_layout two = {FG_ENSEMBLE_HMC, 2, {2, 3}, 4, 4, 2};
+  fg_ensemble *e;
+  int64_t first[1] = {0}, count[1] = {4};
+  ck_assert(fg_ensemble_create(MPI_COMM_SELF, p, &two, &e, &err) == FG_OK);
+  ck_assert(write_runs(e, 12, 1, first, count, 0, &err) == FG_OK);
+  ck_assert(write_chain_part(e, 0, 4, 4, 0, &err) == FG_OK);
+  ck_assert(fg_ensemble_close(e, 1, &err) == FG_OK);
+  ck_assert_msg(fg_ensemble_load(p, &d, &err) == FG_OK, "%s", err.msg);
+  ck_assert(d.format_version == 2 && d.layout.components == 2 && d.volume == 12);
+  ck_assert(bits_equal(d.configs[3 * 12 + 11], site_value(3, 11)));
+  fg_ensemble_data_free(&d);
+  /* D10: a size no file system takes is a clean error, no file, no crash at MPI_Finalize */
+  path_in_dir(p, sizeof p, "huge.h5");
+  fg_ensemble_layout huge = {FG_ENSEMBLE_FLOW, 2, {8, 8}, INT64_C(1000000000000000),
+                             INT64_C(1000000000000000), 1};
+  ck_assert_int_eq(fg_ensemble_create(MPI_COMM_SELF, p, &huge, &e, &err), FG_ERR_INPUT);
+  ck_assert(e == NULL && !exists(p));
+  char tmp[4210];
+  snprintf(tmp, sizeof tmp, "%s.tmp", p);
+  ck_assert(!exists(tmp));
+  ck_assert_int_eq(fg_ensemble_check_space(p, &huge, "x.yaml: sample.proposals", &err),
+                   FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "sample.proposals") != NULL, "%s", err.msg);
+  ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
@@ -723,6 +857,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, transfers_stay_collective);
   tcase_add_test(tc, an_error_on_one_rank_is_an_error_on_all);
   tcase_add_test(tc, load_refuses_missing_foreign_newer_and_incomplete_files);
+  tcase_add_test(tc, rows_carry_checksums_a_component_axis_and_old_files_stay_readable);
   suite_add_tcase(s, tc);
   int rc = fg_test_run(s);
   /* every rank's verdict counts; rank 0 removes the shared folder */

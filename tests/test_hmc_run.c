@@ -1,4 +1,5 @@
-/* test_hmc_run.c -- the HMC run, ESS_target and compare: file layout and streams, bitwise resume, free-theory propagator, agreement with a flow at the tutorial point, ESS_target of exact and Gaussian models against the closed form. */
+/* test_hmc_run.c -- the HMC run, ESS_target and compare: file layout and streams, bitwise resume (also after a kill between a thermalising field and its count), refused continuations (D06, D01), free-theory propagator, agreement with a flow at the tutorial point, ESS_target of exact and Gaussian models against the closed form. */
+#include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -229,6 +230,78 @@ START_TEST(stop_and_resume_equals_uninterrupted)
 }
 END_TEST
 
+/* Row 0 of a stopped run's .tmp overwritten behind its attributes' back,
+ * as a kill -9 between the data and the attribute writes leaves it. */
+static void overwrite_row0(const char *name)
+{
+  hid_t f = H5Fopen(path_in(name), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = f < 0 ? -1 : H5Dopen2(f, "configs", H5P_DEFAULT);
+  hid_t space = d < 0 ? -1 : H5Dget_space(d);
+  hsize_t start[4] = {0, 0, 0, 0}, count[4] = {1, 1, 8, 8};
+  double later[64];
+  for (int i = 0; i < 64; ++i)
+    later[i] = 0.25 * (i % 5) - 0.5;
+  hid_t mem = H5Screate_simple(4, count, NULL);
+  ck_assert(space >= 0 && mem >= 0 &&
+            H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) >= 0);
+  ck_assert(H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, later) >= 0);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+  ck_assert(H5Fclose(f) >= 0);
+}
+
+/* D04, D06, D01 and the file identity of an HMC continuation. */
+START_TEST(a_thermalising_field_newer_than_its_count_is_not_trusted)
+{
+  static const char HMC[] = "hmc: {trajectories: 60, thermalization: 40, checkpoint_every: 10, "
+                            "output: %s}\n";
+  char body[2048], hmc_line[256];
+  fg_config whole, split;
+  snprintf(hmc_line, sizeof hmc_line, HMC, "d4whole.h5");
+  snprintf(body, sizeof body, "%s%s%s", TUTORIAL, NO_MODEL, hmc_line);
+  load(&whole, "d4whole", body);
+  snprintf(hmc_line, sizeof hmc_line, HMC, "d4split.h5");
+  snprintf(body, sizeof body, "%s%s%s", TUTORIAL, NO_MODEL, hmc_line);
+  load(&split, "d4split", body);
+  fg_hmc_result r;
+  fg_error err = {0};
+  ck_assert_msg(hmc(&whole, 0, 0, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert_msg(hmc(&split, 0, 25, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert(!r.complete && r.thermalized == 25);
+  /* D06: an interrupted run is never thrown away by a fresh start */
+  ck_assert_int_eq(hmc(&split, 0, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "--resume") && strstr(err.msg, "--overwrite") &&
+                strstr(err.msg, "d4split.h5.tmp"), "%s", err.msg);
+  ck_assert(exists("d4split.h5.tmp"));
+  /* D01: a changed seed or coupling is refused, naming field and values */
+  split.seed = 7;
+  ck_assert_int_eq(hmc(&split, 1, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "seed") && strstr(err.msg, "2024") && strstr(err.msg, "7"),
+                "%s", err.msg);
+  split.seed = 2024;
+  split.theory.lambda = 2.5;
+  ck_assert_int_eq(hmc(&split, 1, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "lambda") && strstr(err.msg, "2.5"), "%s", err.msg);
+  split.theory.lambda = 2.0;
+  /* D04: row 0 is a later field than thermalization_done = 25 says */
+  overwrite_row0("d4split.h5.tmp");
+  ck_assert_msg(hmc(&split, 1, 0, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert(r.complete && r.trajectories == 60 && r.thermalized == 40);
+  same_files("d4whole.h5", "d4split.h5");
+  fg_ensemble_data a, b;
+  load_file("d4whole.h5", &a);
+  load_file("d4split.h5", &b);
+  ck_assert_double_eq(attr(&a, "force_evaluations"), attr(&b, "force_evaluations"));
+  ck_assert_double_eq(attr(&a, "lambda"), 2.0); /* named couplings as attributes */
+  ck_assert(memcmp(a.checksum, b.checksum, sizeof(uint64_t) * 60) == 0);
+  fg_ensemble_data_free(&a);
+  fg_ensemble_data_free(&b);
+  fg_config_free(&whole);
+  fg_config_free(&split);
+}
+END_TEST
+
 static double free_phi2(double m2)
 {
   double s = 0;
@@ -405,6 +478,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, output_names_per_rank);
   tcase_add_test(tc, run_writes_a_complete_hmc_ensemble);
   tcase_add_test(tc, stop_and_resume_equals_uninterrupted);
+  tcase_add_test(tc, a_thermalising_field_newer_than_its_count_is_not_trusted);
   tcase_add_test(tc, free_theory_matches_the_exact_propagator);
   tcase_add_test(tc, tutorial_point_hmc_agrees_with_a_flow);
   tcase_add_test(tc, exact_model_has_unit_target_ess);

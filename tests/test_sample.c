@@ -1,6 +1,8 @@
-/* test_sample.c -- the sampling service on one rank: free-theory observables match the exact propagator, a stopped and resumed run equals an uninterrupted one bit for bit, an existing output is refused. */
+/* test_sample.c -- the sampling service on one rank: free-theory observables match the exact propagator, a stopped and resumed run equals an uninterrupted one bit for bit (also when stopped before its first flush), a continuation with another seed, coupling or model is refused, an existing output is refused. */
+#include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,75 @@ START_TEST(stop_and_resume_equals_uninterrupted)
 }
 END_TEST
 
+static void copy_file(const char *from, const char *to)
+{
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  ck_assert(a != NULL && b != NULL);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+    ck_assert(fwrite(buf, 1, n, b) == n);
+  fclose(a);
+  ck_assert(fclose(b) == 0);
+}
+
+/* A still valid checkpoint with other bytes: one more root attribute. */
+static void touch_checkpoint(const char *path)
+{
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = f < 0 ? -1 : H5Acreate2(f, "retrained", H5T_NATIVE_INT, sp, H5P_DEFAULT, H5P_DEFAULT);
+  int one = 1;
+  ck_assert(a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &one) >= 0);
+  H5Aclose(a);
+  H5Sclose(sp);
+  ck_assert(H5Fclose(f) >= 0);
+}
+
+/* D07: a stop before the first flush leaves a resumable file; D01: a
+ * continuation with another seed, coupling or model checkpoint is refused,
+ * naming what changed; the unchanged continuation equals one run. */
+START_TEST(a_continuation_is_the_same_run_or_refused)
+{
+  train_model();
+  fg_config ref, cont;
+  load(&ref, "ref", "ref.h5", 2000);
+  load(&cont, "cont", "cont.h5", 2000);
+  fg_sample_result r;
+  fg_error err = {0};
+  ck_assert_msg(sample(&ref, 0, 0, &r, &err) == FG_OK, "%s", err.msg);
+  volatile sig_atomic_t stop = 1; /* signalled before anything was drawn */
+  fg_sample_options opt = {.comm = MPI_COMM_WORLD, .stop_flag = &stop};
+  ck_assert_msg(fg_sample_run(&cont, &opt, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert(!r.complete && r.proposals == 0);
+  cont.seed = 99;
+  ck_assert_int_eq(sample(&cont, 1, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "seed") && strstr(err.msg, "4321") && strstr(err.msg, "99"),
+                "%s", err.msg);
+  cont.seed = 4321;
+  cont.theory.m2 = 0.75;
+  ck_assert_int_eq(sample(&cont, 1, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "m2") && strstr(err.msg, "0.75"), "%s", err.msg);
+  cont.theory.m2 = 0.5;
+  char model[4200], keep[4200];
+  snprintf(model, sizeof model, "%s/model.h5", dir);
+  snprintf(keep, sizeof keep, "%s/model.kept.h5", dir);
+  copy_file(model, keep);
+  touch_checkpoint(model);
+  ck_assert_int_eq(sample(&cont, 1, 0, &r, &err), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "SHA-256") && strstr(err.msg, "model.h5"), "%s", err.msg);
+  copy_file(keep, model);
+  ck_assert_msg(sample(&cont, 1, 0, &r, &err) == FG_OK, "%s", err.msg);
+  ck_assert(r.complete);
+  char a[4200], b[4200];
+  snprintf(a, sizeof a, "%s/ref.h5", dir);
+  snprintf(b, sizeof b, "%s/cont.h5", dir);
+  same_files(a, b);
+  fg_config_free(&ref);
+  fg_config_free(&cont);
+}
+END_TEST
+
 START_TEST(volume_transfer_samples_a_bigger_lattice)
 {
   /* The model trained on 8x8 proposes on 12x12 directly: its conv weights do
@@ -168,6 +239,7 @@ int main(int argc, char **argv)
   TCase *tc = tcase_create("one rank");
   tcase_add_test(tc, free_theory_matches_the_exact_propagator);
   tcase_add_test(tc, stop_and_resume_equals_uninterrupted);
+  tcase_add_test(tc, a_continuation_is_the_same_run_or_refused);
   tcase_add_test(tc, volume_transfer_samples_a_bigger_lattice);
   suite_add_tcase(s, tc);
   int rc = fg_test_run(s);

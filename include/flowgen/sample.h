@@ -27,6 +27,17 @@
  *     coordinator; configurations go from each worker to its own rows of the
  *     file in collective parallel-HDF5 writes every sample.flush_every
  *     proposals (a "round"). The same status on every rank.
+ *     The file is created with the resume state of "nothing done", so a
+ *     stop at any moment can be resumed. Without opt->resume an existing
+ *     output or "<output>.tmp" is refused (FG_ERR_INPUT), as is a size the
+ *     output's file system cannot hold (naming sample.proposals). With
+ *     opt->resume the run identity is checked (fg_config_check_resume over
+ *     seed, theory, model and sample sections, and the model checkpoint's
+ *     SHA-256 against the file's model_sha256): FG_ERR_INPUT naming the
+ *     field, the stored and the new value. The ESS sums are accumulated in
+ *     proposal order, so every number of the file but the timings is the
+ *     same for any rank count. The output lock (one run per output) and
+ *     --overwrite are the caller's (main/outputs.c).
  */
 #ifndef FLOWGEN_SAMPLE_H
 #define FLOWGEN_SAMPLE_H

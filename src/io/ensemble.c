@@ -1634,7 +1634,8 @@ int fg_ensemble_check_space(const char *path, const fg_ensemble_layout *lay, con
   int rc = FG_OK;
   if (ok == 0) {
     double avail = (double)fs.f_bavail * (double)fs.f_frsize;
-    /* also the largest file an HDF5 address and the OS take (2^62 bytes: ext4 and XFS allow far less, statvfs tells) */
+    /* 2^62 bytes: beyond any file system; the real per-file limit is the
+     * ensemble layer's sparse-ftruncate check at creation */
     if (need > avail || need > 0x1p62)
       rc = fg_fail(err, FG_ERR_INPUT, where,
                    "%s: the ensemble '%s' would need about %.3g bytes (%.3g GiB), but the file "

@@ -58,8 +58,8 @@ static void read_holder(int fd, char *host, size_t hn, long *pid)
 }
 
 /* One attempt: 1 locked, 0 the name moved under us (retry), else an error. */
-static int try_lock(const char *path, const char *me, int *fd_out, char *note, size_t n,
-                    fg_error *err)
+static int try_lock(const char *output, const char *path, const char *me, int *fd_out,
+                    char *note, size_t n, fg_error *err)
 {
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -75,7 +75,7 @@ static int try_lock(const char *path, const char *me, int *fd_out, char *note, s
     if (saved == EACCES || saved == EAGAIN)
       return fg_fail(err, FG_ERR_INPUT, WHERE,
                      "'%s': the output is in use by another run (host %s, pid %ld; lock file "
-                     "'%s'): wait for it to finish or stop it first", path,
+                     "'%s'): wait for it to finish or stop it first", output,
                      host[0] ? host : "unknown", pid, path);
     return fg_fail(err, FG_ERR_RUNTIME, WHERE, "cannot lock '%s': %s", path, strerror(saved));
   }
@@ -133,7 +133,7 @@ int fg_lock_output(const char *output, fg_output_lock **out, char *note, size_t 
   snprintf(me, sizeof me, "%s %ld\n", host, (long)getpid());
   int fd = -1, got = 0;
   for (int attempt = 0; attempt < 100 && got == 0; ++attempt)
-    got = try_lock(path, me, &fd, note, n, err);
+    got = try_lock(output, path, me, &fd, note, n, err);
   if (got == 0)
     got = fg_fail(err, FG_ERR_RUNTIME, WHERE, "'%s': the lock file keeps being replaced", path);
   if (got != 1) {
