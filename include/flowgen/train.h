@@ -32,9 +32,9 @@
  *     Numerical health: a non-finite loss, gradient norm or parameter ends
  *     training at once with FG_ERR_RUNTIME naming the step and what turned
  *     non-finite; no checkpoint is written then (the last good one stays on
- *     disk). A batch ESS of 1/batch for 50 steps in a row (a collapsed
- *     flow) is warned about once on opt->progress and recorded in
- *     res->collapse_step; training goes on.
+ *     disk). A collapsed flow (over 50 steps: mean batch ESS below
+ *     1.5/batch and no fall of the loss) is warned about once on
+ *     opt->progress and recorded in res->collapse_step; training goes on.
  *     The log: every write is checked; a failed one (full disk) stops
  *     training at the next step, the checkpoint is still written, and the
  *     result is FG_ERR_RUNTIME naming the log, the step and the OS reason.

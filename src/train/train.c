@@ -40,7 +40,7 @@ enum { L = FG_VLEN };
 /* Tail of the reduction buffer, after the nparams gradient values. */
 enum { T_LOSS, T_NSAMP, T_STOP, T_LOGFAIL, T_MAX, T_S1, T_S2, T_S3, T_S4, T_LEN };
 
-/* Steps in a row with batch ESS at 1/batch before the collapse warning. */
+/* Steps a collapse is judged over (watch_collapse). */
 enum { COLLAPSE_STEPS = 50 };
 
 typedef struct {
@@ -67,7 +67,8 @@ typedef struct {
   const char *nonfinite;    /* what turned non-finite ("loss", ...), or NULL */
   double bad_loss, bad_gnorm;
   int log_failed;           /* every rank: rank 0 reported a failed log write */
-  int collapsed_run;        /* steps in a row with batch ESS at 1/batch */
+  double collapse_ess[COLLAPSE_STEPS], collapse_loss[COLLAPSE_STEPS]; /* ring of the last steps */
+  int64_t collapse_seen;    /* steps entered into the ring */
   int64_t collapse_step;    /* step the collapse warning was given at (0: never) */
   char stop_reason[64];
 } trainer;
@@ -289,21 +290,37 @@ static void log_row(trainer *t, int batch, int64_t gbatch, double lr, double gno
   }
 }
 
-/* A flow whose batch ESS sits at 1/batch (one sample carries all the
- * weight) step after step has collapsed (seen at learning rates of 10 and
- * above): training goes on, but the user is told once. */
+/* A collapsed flow (seen at learning rates of 10 and above): one sample
+ * carries all the weight of every batch, so the batch ESS sits at 1/batch,
+ * and the loss no longer falls. Over the last COLLAPSE_STEPS steps: mean
+ * ESS x batch below 1.5, and the mean loss of the last tenth not below that
+ * of the first tenth by more than 1%. A slow but healthy start (low ESS,
+ * falling loss) does not qualify. Training goes on; the user is told once. */
 static void watch_collapse(trainer *t, int64_t gbatch)
 {
-  t->collapsed_run = t->last_ess * (double)gbatch < 1.0 + 1e-3 ? t->collapsed_run + 1 : 0;
-  if (t->collapsed_run < COLLAPSE_STEPS || t->collapse_step > 0)
+  const int W = COLLAPSE_STEPS, tenth = COLLAPSE_STEPS / 10;
+  int slot = t->collapse_seen % W;
+  t->collapse_ess[slot] = t->last_ess * (double)gbatch;
+  t->collapse_loss[slot] = t->loss;
+  if (++t->collapse_seen < W || t->collapse_step > 0)
+    return;
+  double ess = 0, first = 0, last = 0, mean = 0;
+  for (int k = 0; k < W; ++k) { /* k = 0: the oldest */
+    int i = (t->collapse_seen + k) % W;
+    ess += t->collapse_ess[i] / W;
+    mean += t->collapse_loss[i] / W;
+    first += k < tenth ? t->collapse_loss[i] / tenth : 0.0;
+    last += k >= W - tenth ? t->collapse_loss[i] / tenth : 0.0;
+  }
+  if (!(ess < 1.5) || first - last > 0.01 * fabs(mean))
     return;
   t->collapse_step = t->step;
   if (t->rank == 0 && t->opt->progress != NULL)
     fprintf(t->opt->progress,
-            "\nflowgen: warning: step %lld: the flow has collapsed: batch ESS = 1/batch for "
-            "the last %d steps (loss %.6g); lower train.optimizer.lr or set "
-            "train.grad_clip_norm\n",
-            (long long)t->step, COLLAPSE_STEPS, t->loss);
+            "\nflowgen: warning: step %lld: the flow has collapsed: batch ESS about 1/batch "
+            "(mean ESS x batch %.3f) and no fall of the loss (%.6g) over the last %d steps; "
+            "lower train.optimizer.lr or set train.grad_clip_norm\n",
+            (long long)t->step, ess, t->loss, W);
 }
 
 /* One optimizer step; returns 1 when training must stop: a rank asked to
@@ -669,7 +686,7 @@ static int nonfinite_failure(const trainer *t, fg_error *err)
     snprintf(kept, sizeof kept, "the last good checkpoint, step %lld, is kept in %s",
              (long long)t->saved_step, t->cfg->train.checkpoint);
   else
-    snprintf(kept, sizeof kept, "no checkpoint had been written yet, none is");
+    snprintf(kept, sizeof kept, "no checkpoint had been written yet, and none is");
   return fg_fail(err, FG_ERR_RUNTIME, "train_loop [train.c]",
                  "non-finite %s at step %lld (loss %g, gradient norm %g): training stopped; %s; "
                  "lower train.optimizer.lr or set train.grad_clip_norm",
