@@ -1,5 +1,8 @@
-/* test_train.c -- training lowers the reverse KL and raises the ESS; logs, checkpoints, resume (bit for bit), signals and transfer behave as documented; non-finite training stops and keeps the last good checkpoint, a collapse is warned about. */
+/* test_train.c -- training lowers the reverse KL and raises the ESS; logs, checkpoints, resume (bit for bit), signals and transfer behave as documented; non-finite training stops and keeps the last good checkpoint, a collapse is warned about, a log that cannot be written stops training with its checkpoint written. */
+#include <errno.h>
 #include <hdf5.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -300,6 +303,53 @@ START_TEST(resume_refuses_a_nan_checkpoint)
 }
 END_TEST
 
+/* D11: a training log that cannot be written (a file size limit: EFBIG,
+ * as a full disk gives ENOSPC) stops training with a runtime error naming
+ * the log, the step and the OS reason; the checkpoint of that step is
+ * written, and --resume continues from it. */
+START_TEST(log_write_failure_stops_with_the_checkpoint_written)
+{
+  char text[1024], path[4096];
+  snprintf(text, sizeof text,
+           "seed: 5\n"
+           "theory: {name: phi4, lattice: [4, 4], m2: -1.0, lambda: 0.5}\n"
+           "model: {coupling_layers: 2, kernel_size: 3, hidden_channels: [2]}\n"
+           "train: {steps: 1500, batch_size: 8, checkpoint: full.h5, checkpoint_every: 0,\n"
+           "        eval_samples: 64}\n");
+  snprintf(path, sizeof path, "%s/full.yaml", dir);
+  ck_assert_int_eq(fg_test_write_file(path, text), 0);
+  fg_config c;
+  fg_error err = {0};
+  ck_assert_msg(fg_config_load(path, &c, &err) == FG_OK, "%s", err.msg);
+  /* ~60 bytes a row: the log passes 40 KiB near step 700; the checkpoint
+   * (about 30 KiB) still fits */
+  struct rlimit old, small;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  small = old;
+  small.rlim_cur = 40 * 1024;
+  void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+  fg_train_options opt = {.comm = MPI_COMM_WORLD};
+  fg_train_result r;
+  int rc = fg_train_run(&c, &opt, &r, &err);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_handler);
+  ck_assert_int_eq(rc, FG_ERR_RUNTIME);
+  ck_assert_msg(strstr(err.msg, "cannot write the training log") && strstr(err.msg, "full.csv") &&
+                    strstr(err.msg, strerror(EFBIG)) && strstr(err.msg, "--resume"),
+                "%s", err.msg);
+  fg_checkpoint ck;
+  read_ck("full", &ck);
+  ck_assert_int_gt(ck.step, 100);
+  ck_assert_int_lt(ck.step, 1500);
+  ck_assert_str_eq(ck.stop_reason, "log_error");
+  fg_checkpoint_free(&ck);
+  run(&c, 1, 0, NULL, &r, FG_OK); /* room again: the resume finishes */
+  ck_assert_int_eq(r.step, 1500);
+  fg_config_free(&c);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
@@ -313,6 +363,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, nonfinite_training_stops_and_keeps_the_last_good_checkpoint);
   tcase_add_test(tc, collapsed_flow_is_warned_about);
   tcase_add_test(tc, resume_refuses_a_nan_checkpoint);
+  tcase_add_test(tc, log_write_failure_stops_with_the_checkpoint_written);
   suite_add_tcase(s, tc);
   int rc = fg_test_run(s);
   if (fg_test_remove_dir(dir) != 0)
