@@ -184,6 +184,15 @@ START_TEST(transfer_and_refusals)
   make_config(&bad, "source", 10, NULL, NULL);
   bad.seed = 100;
   run(&bad, 1, 0, NULL, &r, FG_ERR_INPUT);
+  /* Another architecture is refused naming the field that differs (D09). */
+  fg_config_free(&bad);
+  make_config(&bad, "source", 10, NULL, NULL);
+  bad.model.hidden_channels[0] = 7;
+  fg_train_options o = {.comm = MPI_COMM_WORLD, .resume = 1};
+  fg_error e = {0};
+  ck_assert_int_eq(fg_train_run(&bad, &o, &r, &e), FG_ERR_INPUT);
+  ck_assert_msg(strstr(e.msg, "model.hidden_channels[0] is 6 in the file, 7 in the config"), "%s",
+                e.msg);
   /* Resuming from a checkpoint that does not exist is bad input too. */
   fg_config_free(&bad);
   make_config(&bad, "nothing_here", 10, NULL, NULL);

@@ -455,16 +455,36 @@ static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error
   return rc;
 }
 
-static int same_architecture(const fg_model_config *a, const fg_model_config *b)
+/* The first key of the model section where the checkpoint's architecture
+ * (a) and the config's (b) differ, written "model.KEY is A in the file, B in
+ * the config" into why; 0 when they agree. */
+static int architecture_differs(const fg_model_config *a, const fg_model_config *b, char *why,
+                                size_t cap)
 {
-  if (a->base != b->base || a->coupling_layers != b->coupling_layers ||
-      a->kernel_size != b->kernel_size || a->n_hidden != b->n_hidden ||
-      a->activation != b->activation)
-    return 0;
-  for (int i = 0; i < a->n_hidden; ++i)
-    if (a->hidden_channels[i] != b->hidden_channels[i])
-      return 0;
-  return 1;
+  if (a->base != b->base)
+    return snprintf(why, cap, "model.base is %s in the file, %s in the config",
+                    fg_base_name(a->base), fg_base_name(b->base)), 1;
+  if (a->coupling_layers != b->coupling_layers)
+    return snprintf(why, cap, "model.coupling_layers is %d in the file, %d in the config",
+                    a->coupling_layers, b->coupling_layers), 1;
+  if (a->kernel_size != b->kernel_size)
+    return snprintf(why, cap, "model.kernel_size is %d in the file, %d in the config",
+                    a->kernel_size, b->kernel_size), 1;
+  if (a->activation != b->activation)
+    return snprintf(why, cap, "model.activation is %s in the file, %s in the config",
+                    fg_activation_name(a->activation), fg_activation_name(b->activation)), 1;
+  int n = a->n_hidden > b->n_hidden ? a->n_hidden : b->n_hidden;
+  for (int i = 0; i < n; ++i)
+    if (i >= a->n_hidden || i >= b->n_hidden || a->hidden_channels[i] != b->hidden_channels[i]) {
+      char fa[16] = "absent", fb[16] = "absent";
+      if (i < a->n_hidden)
+        snprintf(fa, sizeof fa, "%d", a->hidden_channels[i]);
+      if (i < b->n_hidden)
+        snprintf(fb, sizeof fb, "%d", b->hidden_channels[i]);
+      return snprintf(why, cap, "model.hidden_channels[%d] is %s in the file, %s in the config",
+                      i, fa, fb), 1;
+    }
+  return 0;
 }
 
 /* Loads parameters (and, for resume, the whole state) from a checkpoint.
@@ -474,12 +494,9 @@ static int load_state(trainer *t, const char *path, int resume, fg_error *err)
   static const char where[] = "fg_train_run [train.c]";
   fg_checkpoint ck;
   int rc = fg_checkpoint_read(path, &ck, err);
-  if (rc == FG_OK && !same_architecture(&ck.model, &t->cfg->model))
-    rc = fg_fail(err, FG_ERR_INPUT, where,
-                 "%s: its architecture (%d coupling layers, kernel %d, %d hidden convs, base %s) "
-                 "differs from the config's model section",
-                 path, ck.model.coupling_layers, ck.model.kernel_size, ck.model.n_hidden,
-                 fg_base_name(ck.model.base));
+  char why[256];
+  if (rc == FG_OK && architecture_differs(&ck.model, &t->cfg->model, why, sizeof why))
+    rc = fg_fail(err, FG_ERR_INPUT, where, "%s: another architecture: %s", path, why);
   if (rc == FG_OK && ck.nparams != t->np)
     rc = fg_fail(err, FG_ERR_INPUT, where, "%s: %zu parameters, the model needs %zu", path,
                  ck.nparams, t->np);
