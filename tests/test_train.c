@@ -20,7 +20,7 @@ static char *dir;
 static void make_config(fg_config *cfg, const char *name, int64_t steps, const char *extra,
                         const char *theory_extra)
 {
-  char text[4096], path[4096];
+  char text[8192], path[4096];
   snprintf(text, sizeof text,
            "seed: 99\n"
            "theory: {name: phi4, lattice: [6, 6], m2: -1.0, lambda: %s}\n"
