@@ -33,6 +33,21 @@
  *     cfg->text; "file: key: reason" when the key is not in the text.
  *     Returns code. Local.
  *
+ *   int fg_config_check_resume(const fg_config *stored, const fg_config *now,
+ *                              unsigned what, const char *file, fg_error *err)
+ *     The run identity checked by every --resume: compares, key by key, the
+ *     config a file recorded (stored, parsed from its config text) with the
+ *     config of the continuation (now) over the sections selected by what
+ *     (FG_IDENT_SEED | FG_IDENT_THEORY | ...). Keys that only say how long a
+ *     run goes, how often it saves, where its files are, or what it measures
+ *     at its end may change (train.steps, train.stop.*, train.checkpoint_every,
+ *     train.eval_samples, train.reset_optimizer, sample.proposals,
+ *     sample.flush_every, hmc.trajectories, hmc.checkpoint_every; paths are
+ *     never compared); every other key must match exactly (reals bit for
+ *     bit), ignoring keys that do not apply to now's choices (e.g. beta for
+ *     phi4). FG_ERR_INPUT names the first difference: "FILE: cannot resume:
+ *     theory.lambda is 2 in the file, 2.5 in the config". Local, pure.
+ *
  * Sections: seed, theory and model are required in every config. train,
  * sample and hmc are optional; their `present` flag tells whether the file
  * had them, and each command checks that its section is present.
@@ -146,6 +161,16 @@ typedef struct {
   fg_hmc_config hmc;
 } fg_config;
 
+/* Sections of the run identity (fg_config_check_resume). */
+enum {
+  FG_IDENT_SEED = 1,
+  FG_IDENT_THEORY = 2,
+  FG_IDENT_MODEL = 4,
+  FG_IDENT_TRAIN = 8,
+  FG_IDENT_SAMPLE = 16,
+  FG_IDENT_HMC = 32
+};
+
 void fg_config_defaults(fg_config *cfg);
 int fg_config_load(const char *path, fg_config *cfg, fg_error *err);
 int fg_config_parse(const char *text, size_t len, const char *path, fg_config *cfg,
@@ -153,6 +178,8 @@ int fg_config_parse(const char *text, size_t len, const char *path, fg_config *c
 void fg_config_free(fg_config *cfg);
 int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int fg_config_check_resume(const fg_config *stored, const fg_config *now, unsigned what,
+                           const char *file, fg_error *err);
 
 /* Names for enums (for messages, logs and `flowgen info`). */
 const char *fg_theory_name(fg_theory_kind k);

@@ -22,6 +22,11 @@
  *     Releases the owned strings and resets *cfg to defaults; safe on a
  *     zeroed struct and when called twice.
  *
+ *   int fg_config_check_resume(const fg_config *stored, const fg_config *now,
+ *                              unsigned what, const char *file, fg_error *err)
+ *     The run identity: compares every key of the sections selected by what
+ *     (FG_IDENT_* bits) that shapes the numbers; see config.h.
+ *
  * All functions are local and deterministic. The schema is one table per
  * YAML mapping, walked by one reader: a key's type, range, whether it is
  * required and when it applies are all on its table line, so the rules are
@@ -932,4 +937,133 @@ int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *
   }
   fg_yaml_free(root);
   return rc;
+}
+
+/* ------------------------------------------------------------ run identity */
+
+/* Keys a continuation may change: how long the run goes, how often it
+ * saves, where its files are, and what it measures at the end. Everything
+ * else in the checked sections shapes the numbers and must match. */
+static const char *const resume_may_change[] = {
+    "train.steps", "train.stop.target_ess", "train.stop.window", "train.checkpoint_every",
+    "train.eval_samples", "train.reset_optimizer", "sample.proposals", "sample.flush_every",
+    "hmc.trajectories", "hmc.checkpoint_every", NULL};
+
+static const char resume_where[] = "fg_config_check_resume [config.c]";
+
+static int may_change(const char *key)
+{
+  for (int i = 0; resume_may_change[i] != NULL; ++i)
+    if (strcmp(key, resume_may_change[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* A field's value as a user would write it. */
+static void show_value(const field *f, const fg_config *c, char *buf, size_t cap)
+{
+  const void *p = (const char *)c + f->off;
+  switch (f->type) {
+  case T_INT:
+  case T_BOOL:
+    snprintf(buf, cap, "%d", *(const int *)p);
+    break;
+  case T_INT64:
+    snprintf(buf, cap, "%lld", (long long)*(const int64_t *)p);
+    break;
+  case T_SEED:
+    snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)p);
+    break;
+  case T_REAL:
+    snprintf(buf, cap, "%.17g", *(const double *)p);
+    break;
+  case T_NAME:
+    snprintf(buf, cap, "%s", f->name_of(*(const int *)p));
+    break;
+  case T_INTLIST: {
+    int n = *(const int *)((const char *)c + f->count_off);
+    buf[0] = '\0';
+    append(buf, cap, "[");
+    for (int i = 0; i < n; ++i) {
+      char one[24];
+      snprintf(one, sizeof one, "%s%d", i > 0 ? ", " : "", ((const int *)p)[i]);
+      append(buf, cap, one);
+    }
+    append(buf, cap, "]");
+    break;
+  }
+  default:
+    snprintf(buf, cap, "?");
+  }
+}
+
+static int same_value(const field *f, const fg_config *a, const fg_config *b)
+{
+  const char *pa = (const char *)a + f->off, *pb = (const char *)b + f->off;
+  switch (f->type) {
+  case T_INT:
+  case T_BOOL:
+  case T_NAME:
+    return *(const int *)pa == *(const int *)pb;
+  case T_INT64:
+  case T_SEED:
+    return memcmp(pa, pb, sizeof(int64_t)) == 0;
+  case T_REAL: /* bit for bit: a coupling rounded differently is another run */
+    return memcmp(pa, pb, sizeof(double)) == 0;
+  case T_INTLIST: {
+    int na = *(const int *)((const char *)a + f->count_off);
+    int nb = *(const int *)((const char *)b + f->count_off);
+    return na == nb && memcmp(pa, pb, sizeof(int) * (size_t)na) == 0;
+  }
+  default: /* paths name files, not the run */
+    return 1;
+  }
+}
+
+static int compare_fields(const field *table, const char *prefix, const fg_config *stored,
+                          const fg_config *now, const char *file, fg_error *err)
+{
+  for (const field *f = table; f->key != NULL; ++f) {
+    char key[KEY_MAX];
+    join_key(key, prefix, f->key);
+    int rc = FG_OK;
+    if (f->type == T_MAP)
+      rc = compare_fields(f->sub, key, stored, now, file, err);
+    else if (!may_change(key) && (f->unused == NULL || f->unused(now) == NULL) &&
+             !same_value(f, stored, now)) {
+      char was[160], is[160];
+      show_value(f, stored, was, sizeof was);
+      show_value(f, now, is, sizeof is);
+      rc = fg_fail(err, FG_ERR_INPUT, resume_where,
+                   "%s: cannot resume: %s is %s in the file, %s in the config", file, key, was,
+                   is);
+    }
+    if (rc != FG_OK)
+      return rc;
+  }
+  return FG_OK;
+}
+
+int fg_config_check_resume(const fg_config *stored, const fg_config *now, unsigned what,
+                           const char *file, fg_error *err)
+{
+  static const struct {
+    const char *key;
+    unsigned bit;
+  } section[] = {{"seed", FG_IDENT_SEED},   {"theory", FG_IDENT_THEORY},
+                 {"model", FG_IDENT_MODEL}, {"train", FG_IDENT_TRAIN},
+                 {"sample", FG_IDENT_SAMPLE}, {"hmc", FG_IDENT_HMC}};
+  for (const field *f = top_fields; f->key != NULL; ++f) {
+    unsigned bit = 0;
+    for (size_t k = 0; k < sizeof section / sizeof section[0]; ++k)
+      if (strcmp(f->key, section[k].key) == 0)
+        bit = section[k].bit;
+    if (!(what & bit))
+      continue;
+    field one[2] = {*f, {.key = NULL}};
+    int rc = compare_fields(one, "", stored, now, file, err);
+    if (rc != FG_OK)
+      return rc;
+  }
+  return FG_OK;
 }

@@ -1,0 +1,343 @@
+/*
+ * dirac.c -- the 2D Wilson-Dirac operator and its exact determinant (see
+ * dirac.h for the conventions and every function's contract). All
+ * functions are local; the dense matrix and LU live in the workspace, so a
+ * workspace serves one thread at a time.
+ */
+#include "flowgen/dirac.h"
+
+#include <math.h>
+#include <string.h>
+
+/* LAPACK (OpenBLAS provides it). */
+void zgetrf_(const int *m, const int *n, double complex *a, const int *lda, int *ipiv,
+             int *info);
+void zgetri_(const int *n, double complex *a, const int *lda, const int *ipiv,
+             double complex *work, const int *lwork, int *info);
+
+struct fg_dirac {
+  const fg_lattice *lat;
+  double kappa;
+  int n;                 /* 2V */
+  double *phase;         /* phase[y * 2 + mu]: bc[mu] if the hop y -> y + mu wraps, else 1 */
+  double *phase_back;    /* the same for the hop y -> y - mu */
+  double complex *a;     /* N x N: the matrix, then its LU factors, then its inverse */
+  double complex *work;
+  int lwork;
+  int *pivot;
+  double complex *v[4];  /* CG's vectors r, p, D p, D^dagger D p; N each */
+};
+
+/* (1 - sigma_mu) and (1 + sigma_mu), sigma_0 = sigma_x, sigma_1 = sigma_y. */
+static const double complex minus_sigma[2][2][2] = {{{1, -1}, {-1, 1}}, {{1, I}, {-I, 1}}};
+static const double complex plus_sigma[2][2][2] = {{{1, 1}, {1, 1}}, {{1, -I}, {I, 1}}};
+
+static const char where[] = "fg_dirac_create [dirac.c]";
+
+void fg_dirac_destroy(fg_dirac *d)
+{
+  if (d == NULL)
+    return;
+  fg_free(d->phase);
+  fg_free(d->phase_back);
+  fg_free(d->a);
+  fg_free(d->work);
+  fg_free(d->pivot);
+  for (int i = 0; i < 4; ++i)
+    fg_free(d->v[i]);
+  fg_free(d);
+}
+
+static void boundary_phases(fg_dirac *d, const int bc[2])
+{
+  const fg_lattice *lat = d->lat;
+  for (int y = 0; y < lat->volume; ++y) {
+    int x[FG_MAXDIM];
+    fg_lattice_coords(lat, y, x);
+    for (int mu = 0; mu < 2; ++mu) {
+      d->phase[y * 2 + mu] = x[mu] == lat->extent[mu] - 1 ? bc[mu] : 1.0;
+      d->phase_back[y * 2 + mu] = x[mu] == 0 ? bc[mu] : 1.0;
+    }
+  }
+}
+
+int fg_dirac_create(const fg_lattice *lat, double kappa, const int bc[2], fg_dirac **out,
+                    fg_error *err)
+{
+  *out = NULL;
+  if (lat->nd != 2)
+    return fg_fail(err, FG_ERR_INPUT, where, "the Wilson-Dirac operator needs a 2D lattice, got %dD",
+                   lat->nd);
+  if (!(kappa >= 0.0) || !isfinite(kappa))
+    return fg_fail(err, FG_ERR_INPUT, where, "kappa = %g: must be finite and >= 0", kappa);
+  for (int mu = 0; mu < 2; ++mu)
+    if (bc[mu] != 1 && bc[mu] != -1)
+      return fg_fail(err, FG_ERR_INPUT, where, "boundary phase %d of direction %d: must be +1 or -1",
+                     bc[mu], mu);
+  fg_dirac *d = fg_alloc(sizeof *d, err, where);
+  if (d == NULL)
+    return FG_ERR_RUNTIME;
+  d->lat = lat;
+  d->kappa = kappa;
+  d->n = 2 * lat->volume;
+  size_t nn = (size_t)d->n * (size_t)d->n;
+  d->phase = fg_alloc(sizeof(double) * 2 * (size_t)lat->volume, err, where);
+  d->phase_back = fg_alloc(sizeof(double) * 2 * (size_t)lat->volume, err, where);
+  d->a = fg_alloc(sizeof(double complex) * nn, err, where);
+  d->pivot = fg_alloc(sizeof(int) * (size_t)d->n, err, where);
+  int vectors_ok = 1;
+  for (int i = 0; i < 4; ++i)
+    vectors_ok &= (d->v[i] = fg_alloc(sizeof(double complex) * (size_t)d->n, err, where)) != NULL;
+  if (d->phase == NULL || d->phase_back == NULL || d->a == NULL || d->pivot == NULL ||
+      !vectors_ok) {
+    fg_dirac_destroy(d);
+    return FG_ERR_RUNTIME;
+  }
+  boundary_phases(d, bc);
+  /* zgetri's optimal work size, asked once. */
+  double complex query = 0;
+  int lwork = -1, info = 0;
+  zgetri_(&d->n, d->a, &d->n, d->pivot, &query, &lwork, &info);
+  d->lwork = info == 0 && creal(query) >= d->n ? (int)creal(query) : d->n;
+  d->work = fg_alloc(sizeof(double complex) * (size_t)d->lwork, err, where);
+  if (d->work == NULL) {
+    fg_dirac_destroy(d);
+    return FG_ERR_RUNTIME;
+  }
+  *out = d;
+  return FG_OK;
+}
+
+int fg_dirac_size(const fg_dirac *d) { return d->n; }
+
+static inline double complex link(const double *theta, size_t stride, int volume, int mu, int x)
+{
+  double t = theta[((size_t)mu * (size_t)volume + (size_t)x) * stride];
+  return CMPLX(cos(t), sin(t));
+}
+
+void fg_dirac_matrix(const fg_dirac *d, const double *theta, size_t stride, double complex *D)
+{
+  const fg_lattice *lat = d->lat;
+  const size_t n = (size_t)d->n;
+  const double k = d->kappa;
+  memset(D, 0, sizeof(double complex) * n * n);
+  for (size_t i = 0; i < n; ++i)
+    D[i + n * i] = 1.0;
+  for (int y = 0; y < lat->volume; ++y)
+    for (int mu = 0; mu < 2; ++mu) {
+      int yf = lat->up[y * 2 + mu], yb = lat->down[y * 2 + mu];
+      double complex hf = -k * d->phase[y * 2 + mu] * link(theta, stride, lat->volume, mu, y);
+      double complex hb =
+          -k * d->phase_back[y * 2 + mu] * conj(link(theta, stride, lat->volume, mu, yb));
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          size_t row = 2 * (size_t)y + a;
+          D[row + n * (2 * (size_t)yf + b)] += minus_sigma[mu][a][b] * hf;
+          D[row + n * (2 * (size_t)yb + b)] += plus_sigma[mu][a][b] * hb;
+        }
+    }
+}
+
+/* D^dagger = sigma_z D sigma_z: the (a, b) entry of every block gets s_a s_b, s = (1, -1). */
+void fg_dirac_apply(const fg_dirac *d, const double *theta, size_t stride,
+                    const double complex *psi, double complex *out, int dagger)
+{
+  const fg_lattice *lat = d->lat;
+  const double k = d->kappa;
+  for (int y = 0; y < lat->volume; ++y) {
+    double complex acc[2] = {psi[2 * y], psi[2 * y + 1]};
+    for (int mu = 0; mu < 2; ++mu) {
+      int yf = lat->up[y * 2 + mu], yb = lat->down[y * 2 + mu];
+      double complex hf = -k * d->phase[y * 2 + mu] * link(theta, stride, lat->volume, mu, y);
+      double complex hb =
+          -k * d->phase_back[y * 2 + mu] * conj(link(theta, stride, lat->volume, mu, yb));
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          double s = dagger && a != b ? -1.0 : 1.0;
+          acc[a] += s * (minus_sigma[mu][a][b] * hf * psi[2 * yf + b] +
+                         plus_sigma[mu][a][b] * hb * psi[2 * yb + b]);
+        }
+    }
+    out[2 * y] = acc[0];
+    out[2 * y + 1] = acc[1];
+  }
+}
+
+/* 2 Re tr(D^-1 dD/dtheta_mu(x)): the link enters the hop x -> x + mu
+ * (entries [(x,a), (x+mu,b)], factor i) and the hop x + mu -> x (entries
+ * [(x+mu,a), (x,b)], factor -i), both with the same boundary phase. */
+static void logdet_gradient(const fg_dirac *d, const double *theta, size_t stride, double *grad,
+                            size_t grad_stride)
+{
+  const fg_lattice *lat = d->lat;
+  const size_t n = (size_t)d->n;
+  const double complex *g = d->a; /* the inverse, column-major */
+  for (int mu = 0; mu < 2; ++mu)
+    for (int x = 0; x < lat->volume; ++x) {
+      int xf = lat->up[x * 2 + mu];
+      double complex u = d->phase[x * 2 + mu] * link(theta, stride, lat->volume, mu, x);
+      double complex df = -d->kappa * I * u, db = d->kappa * I * conj(u);
+      double complex tr = 0;
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          size_t xa = 2 * (size_t)x + a, xb = 2 * (size_t)x + b;
+          size_t fa = 2 * (size_t)xf + a, fb = 2 * (size_t)xf + b;
+          tr += g[fb + n * xa] * minus_sigma[mu][a][b] * df;
+          tr += g[xb + n * fa] * plus_sigma[mu][a][b] * db;
+        }
+      grad[((size_t)mu * (size_t)lat->volume + (size_t)x) * grad_stride] = 2.0 * creal(tr);
+    }
+}
+
+/* LU factors of D in d->a; FG_ERR_RUNTIME naming a zero pivot. */
+static int factorise(fg_dirac *d, const double *theta, size_t stride, const char *here,
+                     fg_error *err)
+{
+  fg_dirac_matrix(d, theta, stride, d->a);
+  int info = 0;
+  zgetrf_(&d->n, &d->n, d->a, &d->n, d->pivot, &info);
+  if (info > 0)
+    return fg_fail(err, FG_ERR_RUNTIME, here,
+                   "the Dirac operator is singular (zero pivot %d of %d): kappa %g is at or past "
+                   "the massless point for this configuration",
+                   info, d->n, d->kappa);
+  if (info < 0)
+    return fg_fail(err, FG_ERR_RUNTIME, here, "zgetrf: argument %d is invalid", -info);
+  return FG_OK;
+}
+
+static int invert(fg_dirac *d, const char *here, fg_error *err)
+{
+  int info = 0;
+  zgetri_(&d->n, d->a, &d->n, d->pivot, d->work, &d->lwork, &info);
+  if (info != 0)
+    return fg_fail(err, FG_ERR_RUNTIME, here, "zgetri failed (info %d)", info);
+  return FG_OK;
+}
+
+int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *logdet,
+                    double *grad, size_t grad_stride, fg_error *err)
+{
+  static const char here[] = "fg_dirac_logdet [dirac.c]";
+  const size_t n = (size_t)d->n;
+  int rc = factorise(d, theta, stride, here, err);
+  if (rc != FG_OK)
+    return rc;
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i)
+    sum += log(cabs(d->a[i + n * i]));
+  *logdet = 2.0 * sum;
+  if (grad == NULL)
+    return FG_OK;
+  rc = invert(d, here, err);
+  if (rc == FG_OK)
+    logdet_gradient(d, theta, stride, grad, grad_stride);
+  return rc;
+}
+
+int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, double *C,
+                             fg_error *err)
+{
+  static const char here[] = "fg_dirac_pion_correlator [dirac.c]";
+  const fg_lattice *lat = d->lat;
+  const size_t n = (size_t)d->n;
+  int rc = factorise(d, theta, stride, here, err);
+  if (rc == FG_OK)
+    rc = invert(d, here, err);
+  if (rc != FG_OK)
+    return rc;
+  const int l0 = lat->extent[0], l1 = lat->extent[1];
+  for (int t = 0; t < l0; ++t)
+    C[t] = 0.0;
+  /* Sites are x0 * L1 + x1 (lattice.h): the time of column block x is x / L1. */
+  for (size_t col = 0; col < n; ++col) {
+    int x0 = (int)(col / 2) / l1;
+    const double complex *g = d->a + n * col;
+    for (size_t row = 0; row < n; ++row) {
+      int t = ((int)(row / 2) / l1 - x0 + l0) % l0;
+      C[t] += creal(g[row]) * creal(g[row]) + cimag(g[row]) * cimag(g[row]);
+    }
+  }
+  for (int t = 0; t < l0; ++t)
+    C[t] /= lat->volume;
+  return FG_OK;
+}
+
+static double norm2(const double complex *x, int n)
+{
+  double s = 0.0;
+  for (int i = 0; i < n; ++i)
+    s += creal(x[i]) * creal(x[i]) + cimag(x[i]) * cimag(x[i]);
+  return s;
+}
+
+/* out = D^dagger D in (tmp: N scratch). */
+static void normal_apply(const fg_dirac *d, const double *theta, size_t stride,
+                         const double complex *in, double complex *tmp, double complex *out)
+{
+  fg_dirac_apply(d, theta, stride, in, tmp, 0);
+  fg_dirac_apply(d, theta, stride, tmp, out, 1);
+}
+
+int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double complex *b,
+                double complex *x, double tol, int max_iter, int *iterations, fg_error *err)
+{
+  static const char here[] = "fg_dirac_cg [dirac.c]";
+  const int n = d->n;
+  double complex *r = d->v[0], *p = d->v[1], *tmp = d->v[2], *ap = d->v[3];
+  const double bb = norm2(b, n), stop = tol * tol * bb;
+  for (int i = 0; i < n; ++i) {
+    x[i] = 0;
+    r[i] = p[i] = b[i];
+  }
+  double rr = bb;
+  int k = 0;
+  while (rr > stop && k < max_iter) {
+    normal_apply(d, theta, stride, p, tmp, ap);
+    double pap = 0.0;
+    for (int i = 0; i < n; ++i)
+      pap += creal(conj(p[i]) * ap[i]);
+    double alpha = rr / pap;
+    for (int i = 0; i < n; ++i) {
+      x[i] += alpha * p[i];
+      r[i] -= alpha * ap[i];
+    }
+    double rr_new = norm2(r, n), beta = rr_new / rr;
+    rr = rr_new;
+    for (int i = 0; i < n; ++i)
+      p[i] = r[i] + beta * p[i];
+    ++k;
+  }
+  *iterations = k;
+  /* The recursive residual drifts from the true one: check the true one. */
+  normal_apply(d, theta, stride, x, tmp, ap);
+  for (int i = 0; i < n; ++i)
+    r[i] = b[i] - ap[i];
+  double true_rr = norm2(r, n);
+  if (true_rr > 4.0 * stop && true_rr > 0.0)
+    return fg_fail(err, FG_ERR_RUNTIME, here,
+                   "no convergence: relative residual %.3g after %d iterations (tolerance %.3g)",
+                   sqrt(true_rr / bb), k, tol);
+  return FG_OK;
+}
+
+void fg_dirac_pseudofermion_force(fg_dirac *d, const double *theta, size_t stride,
+                                  const double complex *chi, double *force, size_t force_stride)
+{
+  const fg_lattice *lat = d->lat;
+  double complex *psi = d->v[2];
+  fg_dirac_apply(d, theta, stride, chi, psi, 0);
+  for (int mu = 0; mu < 2; ++mu)
+    for (int x = 0; x < lat->volume; ++x) {
+      int xf = lat->up[x * 2 + mu];
+      double complex u = d->phase[x * 2 + mu] * link(theta, stride, lat->volume, mu, x);
+      double complex df = -d->kappa * I * u, db = d->kappa * I * conj(u), s = 0;
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          s += conj(psi[2 * x + a]) * minus_sigma[mu][a][b] * df * chi[2 * xf + b];
+          s += conj(psi[2 * xf + a]) * plus_sigma[mu][a][b] * db * chi[2 * x + b];
+        }
+      force[((size_t)mu * (size_t)lat->volume + (size_t)x) * force_stride] += -2.0 * creal(s);
+    }
+}

@@ -1,0 +1,308 @@
+/* test_dirac.c -- the Wilson-Dirac operator: free-field determinant exact, log det D^dagger D against a dense determinant, its gradient against finite differences, gamma5-hermiticity, gauge invariance. */
+#include "flowgen/dirac.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void zgetrf_(const int *m, const int *n, double complex *a, const int *lda, int *ipiv,
+             int *info);
+
+static const int antiperiodic_time[2] = {-1, 1};
+
+/* Reproducible angles in (-pi, pi] (a simple LCG: the test needs no statistics). */
+static void random_angles(double *theta, int n, unsigned seed)
+{
+  unsigned long s = seed * 2654435761ul + 1;
+  for (int i = 0; i < n; ++i) {
+    s = s * 6364136223846793005ul + 1442695040888963407ul;
+    theta[i] = M_PI * (2.0 * (double)(s >> 11) / 9007199254740992.0 - 1.0);
+  }
+}
+
+static void make(int l0, int l1, double kappa, fg_lattice *lat, fg_dirac **d)
+{
+  fg_error err = {0};
+  int ext[2] = {l0, l1};
+  ck_assert_int_eq(fg_lattice_init(lat, 2, ext, &err), FG_OK);
+  ck_assert_msg(fg_dirac_create(lat, kappa, antiperiodic_time, d, &err) == FG_OK, "%s", err.msg);
+}
+
+START_TEST(free_field_determinant_is_exact)
+{
+  /* At U = 1, D is diagonal in momentum: per k the 2x2 block
+   * (1 - 2 kappa sum cos k) + 2 i kappa sum sigma_mu sin k_mu, whose
+   * determinant is a^2 + |b|^2; time momenta are odd multiples of pi/L0. */
+  const int shapes[][2] = {{4, 4}, {6, 4}, {2, 8}};
+  for (int s = 0; s < 3; ++s) {
+    fg_lattice lat;
+    fg_dirac *d;
+    const double kappa = 0.21;
+    make(shapes[s][0], shapes[s][1], kappa, &lat, &d);
+    double *theta = calloc(2 * (size_t)lat.volume, sizeof *theta);
+    double got, exact = 0.0;
+    fg_error err = {0};
+    ck_assert_int_eq(fg_dirac_logdet(d, theta, 1, &got, NULL, 1, &err), FG_OK);
+    for (int n0 = 0; n0 < lat.extent[0]; ++n0)
+      for (int n1 = 0; n1 < lat.extent[1]; ++n1) {
+        double k0 = M_PI * (2 * n0 + 1) / lat.extent[0], k1 = 2 * M_PI * n1 / lat.extent[1];
+        double a = 1 - 2 * kappa * (cos(k0) + cos(k1));
+        double b2 = 4 * kappa * kappa * (sin(k0) * sin(k0) + sin(k1) * sin(k1));
+        exact += 2.0 * log(a * a + b2); /* log det D^dagger D = 2 log det D */
+      }
+    ck_assert_msg(fabs(got - exact) < 1e-10 * fabs(exact), "%dx%d: %.15g vs %.15g",
+                  lat.extent[0], lat.extent[1], got, exact);
+    free(theta);
+    fg_dirac_destroy(d);
+    fg_lattice_free(&lat);
+  }
+}
+END_TEST
+
+START_TEST(logdet_matches_dense_determinant_of_ddagger_d)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  make(4, 6, 0.26, &lat, &d);
+  int n = fg_dirac_size(d), v = lat.volume;
+  double *theta = malloc(sizeof(double) * 2 * (size_t)v);
+  double complex *D = malloc(sizeof(double complex) * (size_t)n * n);
+  double complex *M = calloc((size_t)n * n, sizeof(double complex));
+  int *piv = malloc(sizeof(int) * (size_t)n);
+  random_angles(theta, 2 * v, 3);
+  fg_dirac_matrix(d, theta, 1, D);
+  for (int i = 0; i < n; ++i) /* M = D^dagger D */
+    for (int j = 0; j < n; ++j) {
+      double complex s = 0;
+      for (int k = 0; k < n; ++k)
+        s += conj(D[k + (size_t)n * i]) * D[k + (size_t)n * j];
+      M[i + (size_t)n * j] = s;
+    }
+  int info;
+  zgetrf_(&n, &n, M, &n, piv, &info);
+  ck_assert_int_eq(info, 0);
+  double dense = 0;
+  for (int i = 0; i < n; ++i)
+    dense += log(cabs(M[i + (size_t)n * i]));
+  double got;
+  fg_error err = {0};
+  ck_assert_int_eq(fg_dirac_logdet(d, theta, 1, &got, NULL, 1, &err), FG_OK);
+  ck_assert_msg(fabs(got - dense) < 1e-9 * (1 + fabs(dense)), "%.15g vs %.15g", got, dense);
+  free(theta), free(D), free(M), free(piv);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+START_TEST(gradient_matches_finite_differences)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  make(4, 4, 0.24, &lat, &d);
+  int nd = 2 * lat.volume;
+  double *theta = malloc(sizeof(double) * 2 * nd), *grad = malloc(sizeof(double) * 2 * nd);
+  random_angles(theta, 2 * nd, 7);
+  double ld, lp, lm;
+  fg_error err = {0};
+  /* A two-lane block: lane 1 of the [2V][2] layout, gradient strided the same way. */
+  ck_assert_int_eq(fg_dirac_logdet(d, theta + 1, 2, &ld, grad + 1, 2, &err), FG_OK);
+  const double h = 1e-5;
+  double worst = 0;
+  for (int i = 0; i < nd; ++i) {
+    double t = theta[2 * i + 1];
+    theta[2 * i + 1] = t + h;
+    fg_dirac_logdet(d, theta + 1, 2, &lp, NULL, 1, &err);
+    theta[2 * i + 1] = t - h;
+    fg_dirac_logdet(d, theta + 1, 2, &lm, NULL, 1, &err);
+    theta[2 * i + 1] = t;
+    double fd = (lp - lm) / (2 * h), e = fabs(fd - grad[2 * i + 1]);
+    worst = e > worst ? e : worst;
+  }
+  ck_assert_msg(worst < 1e-7, "largest |analytic - finite difference| = %g", worst);
+  free(theta), free(grad);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+START_TEST(gamma5_hermitian_and_apply_matches_matrix)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  make(4, 2, 0.3, &lat, &d); /* L1 = 2: forward and backward hops meet the same site */
+  int n = fg_dirac_size(d), v = lat.volume;
+  double *theta = malloc(sizeof(double) * 2 * (size_t)v);
+  random_angles(theta, 2 * v, 11);
+  double complex *D = malloc(sizeof(double complex) * (size_t)n * n);
+  double complex *psi = malloc(sizeof(double complex) * n), *out = malloc(sizeof(double complex) * n);
+  fg_dirac_matrix(d, theta, 1, D);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = (i % 2 == j % 2) ? 1.0 : -1.0;
+      ck_assert(cabs(conj(D[j + (size_t)n * i]) - s * D[i + (size_t)n * j]) < 1e-14);
+    }
+  for (int dagger = 0; dagger < 2; ++dagger)
+    for (int col = 0; col < n; ++col) { /* D e_col is column col of D (or of D^dagger) */
+      memset(psi, 0, sizeof(double complex) * n);
+      psi[col] = 1;
+      fg_dirac_apply(d, theta, 1, psi, out, dagger);
+      for (int row = 0; row < n; ++row) {
+        double complex want = dagger ? conj(D[col + (size_t)n * row]) : D[row + (size_t)n * col];
+        ck_assert(cabs(out[row] - want) < 1e-14);
+      }
+    }
+  free(theta), free(D), free(psi), free(out);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+START_TEST(logdet_is_gauge_invariant)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  make(6, 4, 0.25, &lat, &d);
+  int v = lat.volume;
+  double *theta = malloc(sizeof(double) * 2 * (size_t)v), *alpha = malloc(sizeof(double) * v);
+  random_angles(theta, 2 * v, 5);
+  random_angles(alpha, v, 6);
+  double before, after;
+  fg_error err = {0};
+  ck_assert_int_eq(fg_dirac_logdet(d, theta, 1, &before, NULL, 1, &err), FG_OK);
+  for (int mu = 0; mu < 2; ++mu) /* U_mu(x) -> g(x) U_mu(x) g(x + mu)^* */
+    for (int x = 0; x < v; ++x)
+      theta[mu * v + x] += alpha[x] - alpha[lat.up[x * 2 + mu]];
+  ck_assert_int_eq(fg_dirac_logdet(d, theta, 1, &after, NULL, 1, &err), FG_OK);
+  ck_assert_msg(fabs(after - before) < 1e-10 * fabs(before), "%.15g vs %.15g", before, after);
+  free(theta), free(alpha);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+START_TEST(free_pion_correlator_is_exact)
+{
+  /* At U = 1: D^-1(y, x) = (1/V) sum_k e^{ik(y-x)} (a - i b.sigma) / (a^2 + |b|^2),
+   * a = 1 - 2 kappa sum cos k, b_mu = 2 kappa sin k_mu; C(t) = sum_{y1} |G(t, y1)|^2. */
+  fg_lattice lat;
+  fg_dirac *d;
+  const double kappa = 0.2;
+  make(8, 4, kappa, &lat, &d);
+  const int l0 = lat.extent[0], l1 = lat.extent[1];
+  double *theta = calloc(2 * (size_t)lat.volume, sizeof *theta), C[8];
+  fg_error err = {0};
+  ck_assert_int_eq(fg_dirac_pion_correlator(d, theta, 1, C, &err), FG_OK);
+  for (int t = 0; t < l0; ++t) {
+    double exact = 0;
+    for (int y1 = 0; y1 < l1; ++y1) {
+      double complex g[2][2] = {{0}};
+      for (int n0 = 0; n0 < l0; ++n0)
+        for (int n1 = 0; n1 < l1; ++n1) {
+          double k0 = M_PI * (2 * n0 + 1) / l0, k1 = 2 * M_PI * n1 / l1;
+          double a = 1 - 2 * kappa * (cos(k0) + cos(k1));
+          double b0 = 2 * kappa * sin(k0), b1 = 2 * kappa * sin(k1);
+          double complex ph = cexp(I * (k0 * t + k1 * y1)) / ((a * a + b0 * b0 + b1 * b1) * lat.volume);
+          /* a - i (b0 sigma_x + b1 sigma_y) */
+          g[0][0] += ph * a;
+          g[1][1] += ph * a;
+          g[0][1] += ph * (-I * b0 - b1);
+          g[1][0] += ph * (-I * b0 + b1);
+        }
+      for (int i = 0; i < 4; ++i)
+        exact += creal(g[i / 2][i % 2] * conj(g[i / 2][i % 2]));
+    }
+    ck_assert_msg(fabs(C[t] - exact) < 1e-12 * exact + 1e-15, "t = %d: %.15g vs %.15g", t, C[t], exact);
+  }
+  ck_assert(C[1] < C[0] && fabs(C[1] - C[l0 - 1]) < 1e-12 * C[1]); /* decays, symmetric */
+  free(theta);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+/* S_pf = phi^dagger (D^dagger D)^-1 phi by CG. */
+static double pseudofermion_action(fg_dirac *d, const double *theta, const double complex *phi,
+                                   double complex *chi)
+{
+  int it;
+  fg_error err = {0};
+  ck_assert_msg(fg_dirac_cg(d, theta, 1, phi, chi, 1e-13, 1000, &it, &err) == FG_OK, "%s", err.msg);
+  double complex s = 0;
+  for (int i = 0; i < fg_dirac_size(d); ++i)
+    s += conj(phi[i]) * chi[i];
+  return creal(s);
+}
+
+START_TEST(cg_solves_and_pseudofermion_force_matches_finite_differences)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  make(4, 4, 0.24, &lat, &d);
+  int n = fg_dirac_size(d), nd = 2 * lat.volume;
+  double *theta = malloc(sizeof(double) * nd), *f = calloc(nd, sizeof(double));
+  double *re = malloc(sizeof(double) * 2 * n);
+  double complex *phi = malloc(sizeof(double complex) * n), *chi = malloc(sizeof(double complex) * n);
+  double complex *t1 = malloc(sizeof(double complex) * n), *t2 = malloc(sizeof(double complex) * n);
+  random_angles(theta, nd, 21);
+  random_angles(re, 2 * n, 22);
+  for (int i = 0; i < n; ++i)
+    phi[i] = re[2 * i] + I * re[2 * i + 1];
+  double s0 = pseudofermion_action(d, theta, phi, chi);
+  ck_assert(s0 > 0);
+  fg_dirac_apply(d, theta, 1, chi, t1, 0); /* D^dagger D chi = phi */
+  fg_dirac_apply(d, theta, 1, t1, t2, 1);
+  for (int i = 0; i < n; ++i)
+    ck_assert(cabs(t2[i] - phi[i]) < 1e-10 * cabs(phi[i]) + 1e-12);
+  fg_dirac_pseudofermion_force(d, theta, 1, chi, f, 1);
+  const double h = 1e-5;
+  for (int i = 0; i < nd; ++i) {
+    double t = theta[i];
+    theta[i] = t + h;
+    double sp = pseudofermion_action(d, theta, phi, t1);
+    theta[i] = t - h;
+    double sm = pseudofermion_action(d, theta, phi, t1);
+    theta[i] = t;
+    ck_assert_msg(fabs((sp - sm) / (2 * h) - f[i]) < 1e-6 * (1 + fabs(f[i])), "dof %d: %g vs %g",
+                  i, (sp - sm) / (2 * h), f[i]);
+  }
+  free(theta), free(f), free(re), free(phi), free(chi), free(t1), free(t2);
+  fg_dirac_destroy(d);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+START_TEST(bad_arguments_are_refused)
+{
+  fg_lattice lat;
+  fg_dirac *d;
+  fg_error err = {0};
+  int ext3[3] = {4, 4, 4}, ext2[2] = {4, 4}, bad_bc[2] = {0, 1};
+  ck_assert_int_eq(fg_lattice_init(&lat, 3, ext3, &err), FG_OK);
+  ck_assert_int_eq(fg_dirac_create(&lat, 0.2, antiperiodic_time, &d, &err), FG_ERR_INPUT);
+  ck_assert_ptr_null(d);
+  fg_lattice_free(&lat);
+  ck_assert_int_eq(fg_lattice_init(&lat, 2, ext2, &err), FG_OK);
+  ck_assert_int_eq(fg_dirac_create(&lat, -0.1, antiperiodic_time, &d, &err), FG_ERR_INPUT);
+  ck_assert_int_eq(fg_dirac_create(&lat, NAN, antiperiodic_time, &d, &err), FG_ERR_INPUT);
+  ck_assert_int_eq(fg_dirac_create(&lat, 0.2, bad_bc, &d, &err), FG_ERR_INPUT);
+  ck_assert(strstr(err.msg, "boundary") != NULL);
+  fg_lattice_free(&lat);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("dirac");
+  TCase *tc = tcase_create("wilson");
+  tcase_add_test(tc, free_field_determinant_is_exact);
+  tcase_add_test(tc, logdet_matches_dense_determinant_of_ddagger_d);
+  tcase_add_test(tc, gradient_matches_finite_differences);
+  tcase_add_test(tc, gamma5_hermitian_and_apply_matches_matrix);
+  tcase_add_test(tc, logdet_is_gauge_invariant);
+  tcase_add_test(tc, free_pion_correlator_is_exact);
+  tcase_add_test(tc, cg_solves_and_pseudofermion_force_matches_finite_differences);
+  tcase_add_test(tc, bad_arguments_are_refused);
+  suite_add_tcase(s, tc);
+  return fg_test_run(s);
+}
