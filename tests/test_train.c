@@ -184,6 +184,21 @@ START_TEST(transfer_and_refusals)
   make_config(&bad, "source", 10, NULL, NULL);
   bad.seed = 100;
   run(&bad, 1, 0, NULL, &r, FG_ERR_INPUT);
+  /* A changed run is refused naming the first key that differs (D09);
+   * more steps, checkpoint_every and eval_samples may change. */
+  fg_config_free(&bad);
+  make_config(&bad, "source", 10, NULL, "0.6");
+  fg_train_options o1 = {.comm = MPI_COMM_WORLD, .resume = 1};
+  fg_error e1 = {0};
+  ck_assert_int_eq(fg_train_run(&bad, &o1, &r, &e1), FG_ERR_INPUT);
+  ck_assert_msg(strstr(e1.msg, "source.h5: cannot resume: theory.lambda is 0.5 in the file"),
+                "%s", e1.msg);
+  fg_config_free(&bad);
+  make_config(&bad, "source", 12, NULL, NULL);
+  bad.train.checkpoint_every = 4;
+  bad.train.eval_samples = 512;
+  run(&bad, 1, 0, NULL, &r, FG_OK);
+  ck_assert_int_eq(r.step, 12);
   /* Another architecture is refused naming the field that differs (D09). */
   fg_config_free(&bad);
   make_config(&bad, "source", 10, NULL, NULL);

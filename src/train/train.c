@@ -487,6 +487,31 @@ static int architecture_differs(const fg_model_config *a, const fg_model_config 
   return 0;
 }
 
+/* A resume continues the run the checkpoint holds: the config stored in it
+ * must agree with cfg in seed, theory, model and train, but for the keys
+ * fg_config_check_resume lets change (more steps, the stop rule,
+ * checkpoint_every, eval_samples, reset_optimizer; paths are not compared).
+ * FG_ERR_INPUT naming the first key that differs. */
+static int same_run(const trainer *t, const fg_checkpoint *ck, const char *path, fg_error *err)
+{
+  fg_config stored;
+  fg_error perr = {0};
+  const char *text = ck->config_text ? ck->config_text : "";
+  int rc = fg_config_parse(text, strlen(text), t->cfg->path, &stored, &perr);
+  if (rc != FG_OK || !stored.train.present) {
+    const char *why = strstr(perr.msg, "]: ");
+    rc = fg_fail(err, FG_ERR_INPUT, "fg_train_run [train.c]",
+                 "%s: cannot resume: the config stored in it cannot be compared (%s)", path,
+                 rc != FG_OK ? (why ? why + 3 : perr.msg) : "it has no train section");
+  } else {
+    rc = fg_config_check_resume(&stored, t->cfg,
+                                FG_IDENT_SEED | FG_IDENT_THEORY | FG_IDENT_MODEL | FG_IDENT_TRAIN,
+                                path, err);
+  }
+  fg_config_free(&stored);
+  return rc;
+}
+
 /* Loads parameters (and, for resume, the whole state) from a checkpoint.
  * Every rank reads the file: it is small and this keeps ranks symmetric. */
 static int load_state(trainer *t, const char *path, int resume, fg_error *err)
@@ -504,6 +529,8 @@ static int load_state(trainer *t, const char *path, int resume, fg_error *err)
     rc = fg_fail(err, FG_ERR_INPUT, where,
                  "%s was trained with seed %llu, the config says %llu: refusing to resume", path,
                  (unsigned long long)ck.seed, (unsigned long long)t->cfg->seed);
+  if (rc == FG_OK && resume)
+    rc = same_run(t, &ck, path, err);
   if (rc == FG_OK) {
     fg_flow_set_params(t->flow, ck.params);
     int keep_opt = resume || !t->cfg->train.reset_optimizer;
