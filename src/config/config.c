@@ -916,6 +916,7 @@ static const fg_ynode *node_at(const fg_ynode *root, const char *key)
 int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
                      const char *fmt, ...)
 {
+  static const char report_where[] = "fg_config_report [config.c]";
   char reason[512];
   va_list ap;
   va_start(ap, fmt);
@@ -929,11 +930,11 @@ int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *
     n = node_at(root, key);
   int rc;
   if (n == NULL) {
-    rc = fg_fail(err, code, where, "%s: %s: %s", file, key, reason);
+    rc = fg_fail(err, code, report_where, "%s: %s: %s", file, key, reason);
   } else {
     char shown[200];
     render(n, shown, sizeof shown);
-    rc = fg_fail(err, code, where, "%s:%d: %s: value %s: %s", file, n->line, key, shown, reason);
+    rc = fg_fail(err, code, report_where, "%s:%d: %s: value %s: %s", file, n->line, key, shown, reason);
   }
   fg_yaml_free(root);
   return rc;
