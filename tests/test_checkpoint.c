@@ -1,4 +1,4 @@
-/* test_checkpoint.c -- checkpoints round-trip bit for bit, are written atomically, refuse foreign or inconsistent files, print valid JSON, and leak no HDF5 ids. */
+/* test_checkpoint.c -- checkpoints round-trip bit for bit, are written atomically, refuse foreign, inconsistent or non-finite files, carry a parameter checksum, print valid JSON, and leak no HDF5 ids. */
 #include "flowgen/checkpoint.h"
 
 #include <dirent.h>
@@ -63,16 +63,17 @@ static uint64_t next(uint64_t *state)
   return *state >> 11;
 }
 
-/* Values that a lossy path would change: -0, a subnormal, a NaN payload, wide exponents. */
+/* Values that a lossy path would change: -0, subnormals, wide exponents
+ * (no NaN: checkpoints refuse non-finite parameters). */
 static void fill_floats(float *p, size_t n, uint64_t seed)
 {
   for (size_t i = 0; i < n; ++i)
     p[i] = (float)((double)(next(&seed) % 2000001) / 1e6 - 1.0) * (float)(i % 7 + 1);
-  uint32_t nan_bits = 0x7fc01234u;
+  uint32_t subnormal_bits = 0x00401234u;
   if (n > 3) {
     p[0] = -0.0f;
     p[1] = 1e-45f;
-    memcpy(&p[2], &nan_bits, sizeof nan_bits);
+    memcpy(&p[2], &subnormal_bits, sizeof subnormal_bits);
     p[3] = 3.4e38f;
   }
 }
@@ -710,6 +711,139 @@ START_TEST(test_print)
 }
 END_TEST
 
+
+/* ------------------------------------------ numerical health (issue 13) */
+
+/* Overwrites element `index` of a numeric dataset in place (through double). */
+static void poke(const char *path, const char *name, size_t index, double value)
+{
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = f < 0 ? -1 : H5Dopen2(f, name, H5P_DEFAULT);
+  ck_assert(d >= 0);
+  hid_t fs = H5Dget_space(d);
+  hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(fs);
+  ck_assert_uint_gt(n, index);
+  double *buf = malloc(n * sizeof(double));
+  ck_assert_ptr_nonnull(buf);
+  ck_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+  buf[index] = value;
+  ck_assert(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+  free(buf);
+  H5Sclose(fs);
+  H5Dclose(d);
+  ck_assert(H5Fclose(f) >= 0);
+}
+
+static void set_attr_int64(const char *path, const char *group, const char *name, int64_t v)
+{
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+  hid_t at = H5Aopen(g, name, H5P_DEFAULT);
+  ck_assert(at >= 0);
+  ck_assert(H5Awrite(at, H5T_NATIVE_INT64, &v) >= 0);
+  H5Aclose(at);
+  H5Gclose(g);
+  ck_assert(H5Fclose(f) >= 0);
+}
+
+/* D13: non-finite parameters or optimizer state, a state of the wrong
+ * length, negative counts and odd extents are refused by name (exit 2). */
+START_TEST(test_reader_refuses_unhealthy_files)
+{
+  id_snapshot before = ids_now();
+  char *dir = fg_test_tmpdir();
+  const char *path = path_in(dir, "model.h5");
+  fg_checkpoint a;
+  make_normal(&a);
+  write_ok(path, &a);
+  poke(path, "/model/layer_01/conv_1/weight", 5, NAN);
+  read_fails(path, FG_ERR_INPUT, "/model/layer_01/conv_1: dataset 'weight' holds a non-finite "
+                                 "value (nan) at flat index 5");
+  write_ok(path, &a);
+  poke(path, "/model/layer_02/conv_2/bias", 1, INFINITY);
+  read_fails(path, FG_ERR_INPUT, "dataset 'bias' holds a non-finite value (inf)");
+  write_ok(path, &a);
+  poke(path, "/optimizer/state", 7, NAN);
+  read_fails(path, FG_ERR_INPUT, "/optimizer: dataset 'state' holds a non-finite value");
+
+  /* a 10-value Adam state (the optimizer would silently restart) */
+  fg_checkpoint short_state = a;
+  short_state.opt_state_len = 10;
+  fg_error err = {0};
+  ck_assert_int_eq(fg_checkpoint_write(path, &short_state, &err), FG_ERR_RUNTIME);
+  write_ok(path, &a);
+  hsize_t ten = 10;
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  ck_assert(H5Ldelete(f, "/optimizer/state", H5P_DEFAULT) >= 0);
+  hid_t sp = H5Screate_simple(1, &ten, NULL);
+  hid_t d = H5Dcreate2(f, "/optimizer/state", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                       H5P_DEFAULT);
+  double zeros[10] = {0};
+  ck_assert(d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros) >= 0);
+  H5Dclose(d);
+  H5Sclose(sp);
+  H5Fclose(f);
+  read_fails(path, FG_ERR_INPUT, "dataset 'state' holds 10 values, optimizer adam");
+
+  write_ok(path, &a);
+  set_attr_int64(path, "/", "step", -5);
+  read_fails(path, FG_ERR_INPUT, "attribute 'step' is -5, negative");
+  write_ok(path, &a);
+  set_attr_int64(path, "/optimizer", "t", -1);
+  read_fails(path, FG_ERR_INPUT, "attribute 't' is -1, negative");
+  write_ok(path, &a);
+  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t g = H5Gopen2(f, "/theory", H5P_DEFAULT);
+  hid_t at = H5Aopen(g, "lattice", H5P_DEFAULT);
+  int odd[2] = {7, 8};
+  ck_assert(at >= 0 && H5Awrite(at, H5T_NATIVE_INT, odd) >= 0);
+  H5Aclose(at);
+  H5Gclose(g);
+  H5Fclose(f);
+  read_fails(path, FG_ERR_INPUT, "/theory: attribute 'lattice': extent 7 of direction 0");
+
+  /* the writer never writes what the reader refuses */
+  a.params[3] = NAN;
+  ck_assert_int_eq(fg_checkpoint_write(path, &a, &err), FG_ERR_RUNTIME);
+  ck_assert_msg(strstr(err.msg, "non-finite parameter 3"), "%s", err.msg);
+  fg_checkpoint_free(&a);
+  ids_unchanged(&before);
+  remove_tree(dir);
+}
+END_TEST
+
+/* D13: /model/params_sha256 catches a changed parameter that is still a
+ * valid number; a version 1 file without it is still read, a version 2 file
+ * without it is not. */
+START_TEST(test_parameter_checksum)
+{
+  id_snapshot before = ids_now();
+  char *dir = fg_test_tmpdir();
+  const char *path = path_in(dir, "model.h5");
+  fg_checkpoint a, b;
+  make_normal(&a);
+  write_ok(path, &a);
+  poke(path, "/model/layer_00/conv_0/weight", 0, 0.5);
+  read_fails(path, FG_ERR_INPUT, "/model: attribute 'params_sha256'");
+
+  /* an old (version 1) file: no checksum, still readable */
+  write_ok(path, &a);
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  ck_assert(H5Adelete_by_name(f, "/model", "params_sha256", H5P_DEFAULT) >= 0);
+  ck_assert(H5Fclose(f) >= 0);
+  read_fails(path, FG_ERR_INPUT, "missing attribute 'params_sha256'");
+  int one = 1;
+  set_root_attr(path, "format_version", H5T_NATIVE_INT, &one);
+  fg_error err = {0};
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  ck_assert(memcmp(a.params, b.params, sizeof(float) * a.nparams) == 0);
+  fg_checkpoint_free(&b);
+  fg_checkpoint_free(&a);
+  ids_unchanged(&before);
+  remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("checkpoint");
@@ -723,6 +857,8 @@ int main(void)
   tcase_add_test(tc, test_foreign_files);
   tcase_add_test(tc, test_shape_mismatch);
   tcase_add_test(tc, test_print);
+  tcase_add_test(tc, test_reader_refuses_unhealthy_files);
+  tcase_add_test(tc, test_parameter_checksum);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

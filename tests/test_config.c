@@ -402,6 +402,10 @@ static const bad_case bad_cases[] = {
     {"empty path", SEED THEORY MODEL TRAIN_HEAD "  checkpoint: ''\n",
      {"bad.yaml:14: train.checkpoint: value \"\": a path must not be empty"}},
     {"empty config", "# nothing here\n", {"bad.yaml:1: the config is empty"}},
+    {"lattice beyond the volume limit (D14)", SEED "theory:\n  name: phi4\n  lattice: [65536, 65536]\n"
+     "  m2: -4.0\n  lambda: 2.0\n" MODEL,
+     {"bad.yaml:4: theory.lattice: value [65536, 65536]: 4294967296 sites, more than the limit "
+      "of 268435456"}},
     {"sequence at the top", "- seed\n- 1\n",
      {"bad.yaml:1: (top level): value [seed, 1]: expected a mapping of sections"}},
 };
@@ -419,6 +423,32 @@ START_TEST(bad_input_is_named)
   for (int k = 0; k < 3 && b->expect[k] != NULL; ++k)
     ck_assert_msg(strstr(err.msg, b->expect[k]) != NULL, "case '%s': '%s' not in '%s'", b->name,
                   b->expect[k], err.msg);
+  fg_config_free(&c);
+}
+END_TEST
+
+
+/* D14: checks made after parsing (by a command) still name file:line:key
+ * and the value as written; a key absent from the text names file and key. */
+START_TEST(report_after_parsing_names_the_key)
+{
+  fg_config c;
+  fg_error err;
+  const char *text = SEED "theory:\n  name: phi4\n  lattice: [8, 8, 8]\n  m2: -4.0\n"
+                          "  lambda: 2.0\n" MODEL TRAIN
+                          "sample:\n  model: gone/model.h5\n  proposals: 10\n  output: e.h5\n";
+  ck_assert_int_eq(parse(text, "cfgs/run.yaml", &c, &err), FG_OK);
+  ck_assert_int_eq(fg_config_report(&c, "theory.lattice", FG_ERR_INPUT, &err, "needs 2D, is %dD",
+                                    c.theory.nd), FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "cfgs/run.yaml:4: theory.lattice: value [8, 8, 8]: needs 2D, is 3D"),
+                "%s", err.msg);
+  ck_assert_int_eq(fg_config_report(&c, "sample.model", FG_ERR_INPUT, &err, "missing"),
+                   FG_ERR_INPUT);
+  ck_assert_msg(strstr(err.msg, "cfgs/run.yaml:16: sample.model: value gone/model.h5: missing"),
+                "%s", err.msg);
+  ck_assert_int_eq(fg_config_report(&c, "train.log", FG_ERR_RUNTIME, &err, "full"),
+                   FG_ERR_RUNTIME);
+  ck_assert_msg(strstr(err.msg, "cfgs/run.yaml: train.log: full"), "%s", err.msg);
   fg_config_free(&c);
 }
 END_TEST
@@ -491,6 +521,7 @@ int main(void)
   suite_add_tcase(s, bad);
   TCase *files = tcase_create("files");
   tcase_add_test(files, load_reads_the_file_and_its_folder);
+  tcase_add_test(files, report_after_parsing_names_the_key);
   tcase_add_test(files, unreadable_files_are_input_errors);
   suite_add_tcase(s, files);
   return fg_test_run(s);

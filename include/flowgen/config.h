@@ -24,6 +24,15 @@
  *   void fg_config_free(fg_config *cfg)
  *     Releases what the config owns (text, paths); safe on a zeroed struct.
  *
+ *   int fg_config_report(const fg_config *cfg, const char *key, int code,
+ *                        fg_error *err, const char *fmt, ...)
+ *     For checks made after parsing (by a command: a file that must exist,
+ *     an output that must be writable, a lattice a flow cannot handle):
+ *     records code and "file:line: key: value V: reason" in *err, finding
+ *     the line and the value of the dotted key (e.g. "sample.model") in
+ *     cfg->text; "file: key: reason" when the key is not in the text.
+ *     Returns code. Local.
+ *
  *   int fg_config_check_resume(const fg_config *stored, const fg_config *now,
  *                              unsigned what, const char *file, fg_error *err)
  *     The run identity checked by every --resume: compares, key by key, the
@@ -38,14 +47,6 @@
  *     bit), ignoring keys that do not apply to now's choices (e.g. beta for
  *     phi4). FG_ERR_INPUT names the first difference: "FILE: cannot resume:
  *     theory.lambda is 2 in the file, 2.5 in the config". Local, pure.
- *   int fg_config_report(const fg_config *cfg, const char *key, int code,
- *                        fg_error *err, const char *fmt, ...)
- *     For checks made after parsing (by a command: a file that must exist,
- *     an output that must be writable, a lattice a flow cannot handle):
- *     records code and "file:line: key: value V: reason" in *err, finding
- *     the line and the value of the dotted key (e.g. "sample.model") in
- *     cfg->text; "file: key: reason" when the key is not in the text.
- *     Returns code. Local.
  *
  * Sections: seed, theory and model are required in every config. train,
  * sample and hmc are optional; their `present` flag tells whether the file

@@ -29,6 +29,15 @@
  *     samples. Collective over opt->comm. Returns FG_OK, FG_ERR_INPUT for a
  *     bad config or checkpoint, FG_ERR_RUNTIME otherwise; the same code on
  *     every rank.
+ *     Numerical health: a non-finite loss, gradient norm or parameter ends
+ *     training at once with FG_ERR_RUNTIME naming the step and what turned
+ *     non-finite; no checkpoint is written then (the last good one stays on
+ *     disk). A collapsed flow (over 50 steps: mean batch ESS below
+ *     1.5/batch and no fall of the loss) is warned about once on
+ *     opt->progress and recorded in res->collapse_step; training goes on.
+ *     The log: every write is checked; a failed one (full disk) stops
+ *     training at the next step, the checkpoint is still written, and the
+ *     result is FG_ERR_RUNTIME naming the log, the step and the OS reason.
  */
 #ifndef FLOWGEN_TRAIN_H
 #define FLOWGEN_TRAIN_H
@@ -72,6 +81,7 @@ typedef struct {
   int64_t ess_samples;
   double wall_seconds, allreduce_seconds; /* C_setup excludes the final ESS evaluation */
   double seconds_per_sample;           /* Delta C_train */
+  int64_t collapse_step;               /* > 0: step the collapse warning was given at */
   char stop_reason[64];
 } fg_train_result;
 

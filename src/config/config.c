@@ -894,6 +894,52 @@ int fg_config_load(const char *path, fg_config *cfg, fg_error *err)
   return rc;
 }
 
+/* ------------------------------------------------- messages after parsing */
+
+/* The node at a dotted key ("theory.lattice") of a parsed tree, or NULL. */
+static const fg_ynode *node_at(const fg_ynode *root, const char *key)
+{
+  char part[KEY_MAX];
+  const fg_ynode *n = root;
+  while (n != NULL && *key) {
+    size_t len = strcspn(key, ".");
+    if (len >= sizeof part)
+      return NULL;
+    memcpy(part, key, len);
+    part[len] = '\0';
+    n = fg_yaml_get(n, part);
+    key += len + (key[len] == '.');
+  }
+  return n;
+}
+
+int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
+                     const char *fmt, ...)
+{
+  static const char report_where[] = "fg_config_report [config.c]";
+  char reason[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof reason, fmt, ap);
+  va_end(ap);
+  const char *file = cfg->path != NULL ? cfg->path : FG_YAML_NO_FILE;
+  fg_ynode *root = NULL;
+  fg_error ignored = {0};
+  const fg_ynode *n = NULL;
+  if (cfg->text != NULL && fg_yaml_parse(cfg->text, cfg->text_len, file, &root, &ignored) == FG_OK)
+    n = node_at(root, key);
+  int rc;
+  if (n == NULL) {
+    rc = fg_fail(err, code, report_where, "%s: %s: %s", file, key, reason);
+  } else {
+    char shown[200];
+    render(n, shown, sizeof shown);
+    rc = fg_fail(err, code, report_where, "%s:%d: %s: value %s: %s", file, n->line, key, shown, reason);
+  }
+  fg_yaml_free(root);
+  return rc;
+}
+
 /* ------------------------------------------------------------ run identity */
 
 /* Keys a continuation may change: how long the run goes, how often it
@@ -1021,49 +1067,4 @@ int fg_config_check_resume(const fg_config *stored, const fg_config *now, unsign
       return rc;
   }
   return FG_OK;
-}
-
-/* ------------------------------------------------- messages after parsing */
-
-/* The node at a dotted key ("theory.lattice") of a parsed tree, or NULL. */
-static const fg_ynode *node_at(const fg_ynode *root, const char *key)
-{
-  char part[KEY_MAX];
-  const fg_ynode *n = root;
-  while (n != NULL && *key) {
-    size_t len = strcspn(key, ".");
-    if (len >= sizeof part)
-      return NULL;
-    memcpy(part, key, len);
-    part[len] = '\0';
-    n = fg_yaml_get(n, part);
-    key += len + (key[len] == '.');
-  }
-  return n;
-}
-
-int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *err,
-                     const char *fmt, ...)
-{
-  char reason[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(reason, sizeof reason, fmt, ap);
-  va_end(ap);
-  const char *file = cfg->path != NULL ? cfg->path : FG_YAML_NO_FILE;
-  fg_ynode *root = NULL;
-  fg_error ignored = {0};
-  const fg_ynode *n = NULL;
-  if (cfg->text != NULL && fg_yaml_parse(cfg->text, cfg->text_len, file, &root, &ignored) == FG_OK)
-    n = node_at(root, key);
-  int rc;
-  if (n == NULL) {
-    rc = fg_fail(err, code, where, "%s: %s: %s", file, key, reason);
-  } else {
-    char shown[200];
-    render(n, shown, sizeof shown);
-    rc = fg_fail(err, code, where, "%s:%d: %s: value %s: %s", file, n->line, key, shown, reason);
-  }
-  fg_yaml_free(root);
-  return rc;
 }

@@ -11,7 +11,11 @@
  *   int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err)
  *     Builds the file in memory (HDF5 core driver), writes it to
  *     "<path>.tmp.<pid>", fsyncs it and renames it over path, creating
- *     path's parent folders first. ck->created is written as given, or as the current UTC
+ *     path's parent folders first, with /model/params_sha256, the SHA-256
+ *     of the parameters (float32 little-endian, canonical order); refuses
+ *     (FG_ERR_RUNTIME) what the reader would refuse: non-finite parameters
+ *     or optimizer state, a state of the wrong length, negative counts, odd
+ *     extents. ck->created is written as given, or as the current UTC
  *     time (ISO 8601) when empty. A NULL config_text is written as "".
  *     FG_ERR_RUNTIME, naming path, when ck is inconsistent (nparams not the
  *     architecture's, missing buffers, unknown enum values) or any I/O step
@@ -23,8 +27,15 @@
  *     are fg_alloc'd. FG_ERR_INPUT, naming path and the object at fault, for
  *     a missing or unreadable file, a file that is not HDF5, a format other
  *     than "flowgen-checkpoint", a newer format_version, a missing or
- *     ill-typed attribute, an invalid architecture, or a dataset whose shape
- *     disagrees with the architecture; FG_ERR_RUNTIME when memory runs out.
+ *     ill-typed attribute, an invalid architecture, a dataset whose shape
+ *     disagrees with the architecture, a non-finite parameter or optimizer
+ *     state value (naming the dataset and the index), an optimizer state
+ *     whose length is not the optimizer's (Adam, Adadelta: 2 x nparams;
+ *     SGD: nparams; none only when t = 0), a negative step, n_train, t,
+ *     ess_samples, batch_size or ranks, a lattice extent that is not
+ *     positive and even, or /model/params_sha256 that does not match the
+ *     parameters (required from format_version 2, checked when present in
+ *     version 1); FG_ERR_RUNTIME when memory runs out.
  *     Release *ck with fg_checkpoint_free whatever the result. Local.
  *
  *   void fg_checkpoint_free(fg_checkpoint *ck)
@@ -68,6 +79,7 @@ typedef struct {
   const char *path;
   int code;
   fg_error *err;
+  int version;      /* reading: the file's format_version */
 } ck_site;
 
 /* Records a failure "checkpoint 'path': /hdf5/object: what" and returns s->code.
@@ -125,6 +137,52 @@ typedef struct {
   char name[2][32];
   int depth;
 } group_walk;
+/* The optimizer state's length: Adam and Adadelta keep two values per
+ * parameter, SGD one (its momentum buffer). */
+static size_t state_length(fg_optimizer_kind k, size_t nparams)
+{
+  return k == FG_OPT_SGD ? nparams : 2 * nparams;
+}
+
+/* The index of the first non-finite value of p[0..n), or n. */
+static size_t first_nonfinite_f(const float *p, size_t n)
+{
+  size_t i = 0;
+  while (i < n && isfinite(p[i]))
+    ++i;
+  return i;
+}
+
+static size_t first_nonfinite_d(const double *p, size_t n)
+{
+  size_t i = 0;
+  while (i < n && isfinite(p[i]))
+    ++i;
+  return i;
+}
+
+/* Lowercase hex SHA-256 of the parameters as float32 little-endian bytes in
+ * canonical order (what /model/params_sha256 holds); NULL-free: hex has 65
+ * bytes. FG_ERR_RUNTIME when memory runs out. */
+static int params_digest(const ck_site *s, const float *p, size_t n, char hex[65])
+{
+  unsigned char *bytes = fg_alloc(n * sizeof(float), s->err, s->where);
+  if (bytes == NULL)
+    return FG_ERR_RUNTIME;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    memcpy(&u, &p[i], sizeof u);
+    for (int b = 0; b < 4; ++b)
+      bytes[4 * i + (size_t)b] = (unsigned char)(u >> (8 * b));
+  }
+  uint8_t digest[32];
+  fg_sha256(bytes, n * sizeof(float), digest);
+  fg_free(bytes);
+  for (int i = 0; i < 32; ++i)
+    snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  return FG_OK;
+}
+
 
 static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
 {
@@ -432,6 +490,11 @@ static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     rc = attr_write_text(s, g, "activation", fg_activation_name(m->activation));
   if (rc == FG_OK)
     rc = attr_write_text(s, g, "init_scheme", fg_init_name(m->init_scheme));
+  char hex[65];
+  if (rc == FG_OK)
+    rc = params_digest(s, ck->params, ck->nparams, hex);
+  if (rc == FG_OK)
+    rc = attr_write_text(s, g, "params_sha256", hex);
   if (rc == FG_OK)
     rc = write_layers(s, g, ck);
   return group_close(s, g, rc);
@@ -469,13 +532,28 @@ static int check_writable(const ck_site *s, const fg_checkpoint *ck)
     return site_fail(s, -1, "holds %zu parameters, the architecture has %zu", ck->nparams, n);
   if (ck->opt_state_len > 0 && ck->opt_state == NULL)
     return site_fail(s, -1, "optimizer state of %zu values is missing", ck->opt_state_len);
+  size_t bad = first_nonfinite_f(ck->params, n);
+  if (bad < n)
+    return site_fail(s, -1, "refusing to write non-finite parameter %zu (%g)", bad,
+                     (double)ck->params[bad]);
+  if ((bad = first_nonfinite_d(ck->opt_state, ck->opt_state_len)) < ck->opt_state_len)
+    return site_fail(s, -1, "refusing to write non-finite optimizer state value %zu (%g)", bad,
+                     ck->opt_state[bad]);
+  size_t want = state_length(ck->optimizer, n);
+  if (ck->opt_state_len != want && !(ck->opt_state_len == 0 && ck->opt_t == 0))
+    return site_fail(s, -1, "optimizer state of %zu values, %s needs %zu", ck->opt_state_len,
+                     fg_optimizer_name(ck->optimizer), want);
+  if (ck->step < 0 || ck->n_train < 0 || ck->opt_t < 0)
+    return site_fail(s, -1, "negative step (%lld), n_train (%lld) or optimizer t (%lld)",
+                     (long long)ck->step, (long long)ck->n_train, (long long)ck->opt_t);
   if (ck->ess_window_len < 0 || (size_t)ck->ess_window_len > ESS_WINDOW_CAP)
     return site_fail(s, -1, "ESS window length %d", ck->ess_window_len);
   if (ck->theory.nd < 1 || ck->theory.nd > FG_MAXDIM)
     return site_fail(s, -1, "lattice dimension %d", ck->theory.nd);
   for (int mu = 0; mu < ck->theory.nd; ++mu)
-    if (ck->theory.extent[mu] < 1)
-      return site_fail(s, -1, "lattice extent %d", ck->theory.extent[mu]);
+    if (ck->theory.extent[mu] < 2 || ck->theory.extent[mu] % 2 != 0)
+      return site_fail(s, -1, "lattice extent %d (must be positive and even)",
+                       ck->theory.extent[mu]);
   if (!strcmp(fg_theory_name(ck->theory.name), "?") || !strcmp(fg_base_name(m->base), "?") ||
       !strcmp(fg_activation_name(m->activation), "?") ||
       !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?"))
@@ -576,7 +654,7 @@ static int commit_file(const ck_site *s, const char *tmp)
 int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err)
 {
   static const char where[] = "fg_checkpoint_write [checkpoint.c]";
-  ck_site s = {where, path, FG_ERR_RUNTIME, err};
+  ck_site s = {where, path, FG_ERR_RUNTIME, err, FG_CHECKPOINT_VERSION};
   int rc = check_writable(&s, ck);
   if (rc != FG_OK)
     return rc;
@@ -815,7 +893,7 @@ static hid_t group_open(const ck_site *s, hid_t loc, const char *name)
 
 /* Existence, then format name and version: the checks that tell a foreign
  * file from a checkpoint, each with its own message. */
-static int open_checkpoint(const ck_site *s, hid_t *file)
+static int open_checkpoint(ck_site *s, hid_t *file)
 {
   struct stat st;
   *file = -1;
@@ -848,6 +926,7 @@ static int open_checkpoint(const ck_site *s, hid_t *file)
                    FG_CHECKPOINT_VERSION);
   if (rc == FG_OK && version < 1)
     rc = site_fail(s, -1, "invalid format_version %d", version);
+  s->version = version;
   return rc;
 }
 
@@ -863,8 +942,9 @@ static int read_theory(const ck_site *s, hid_t file, fg_theory_config *t)
   if (rc == FG_OK && t->nd < 1)
     rc = site_fail(s, g, "attribute 'lattice' is empty");
   for (int mu = 0; rc == FG_OK && mu < t->nd; ++mu)
-    if (t->extent[mu] < 1)
-      rc = site_fail(s, g, "lattice extent %d of direction %d", t->extent[mu], mu);
+    if (t->extent[mu] < 2 || t->extent[mu] % 2 != 0)
+      rc = site_fail(s, g, "attribute 'lattice': extent %d of direction %d is not positive and "
+                     "even (as every flowgen lattice is)", t->extent[mu], mu);
   if (rc == FG_OK)
     rc = read_fields(s, g, t, theory_fields, NFIELDS(theory_fields));
   return group_close(s, g, rc);
@@ -895,6 +975,17 @@ static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
   for (int c = 0; c < m->n_hidden; ++c)
     if (m->hidden_channels[c] < 1)
       return site_fail(s, g, "hidden_channels[%d] = %d is not positive", c, m->hidden_channels[c]);
+  return FG_OK;
+}
+
+/* A trained flow never holds NaN or infinity: such a value means a
+ * diverged training or a damaged file, and would make every sample NaN. */
+static int finite_floats(const ck_site *s, hid_t loc, const char *name, const float *p, size_t n)
+{
+  size_t bad = first_nonfinite_f(p, n);
+  if (bad < n)
+    return site_fail(s, loc, "dataset '%s' holds a non-finite value (%g) at flat index %zu",
+                     name, (double)p[bad], bad);
   return FG_OK;
 }
 
@@ -937,8 +1028,28 @@ static int read_layers(const ck_site *s, hid_t model, const fg_param_layout *lay
     if (rc == FG_OK)
       rc = dset_read(s, w.g[w.depth - 1], t->name, H5T_NATIVE_FLOAT, t->rank, dims,
                      p ? p + t->offset : NULL);
+    if (rc == FG_OK && p != NULL)
+      rc = finite_floats(s, w.g[w.depth - 1], t->name, p + t->offset, t->count);
   }
   return walk_close(s, &w, 0, rc);
+}
+
+/* /model/params_sha256 against the parameters read: required from
+ * format_version 2 on, checked when present in a version 1 file. */
+static int verify_digest(const ck_site *s, hid_t model, const fg_checkpoint *ck)
+{
+  if (H5Aexists(model, "params_sha256") <= 0)
+    return s->version >= 2 ? site_fail(s, model, "missing attribute 'params_sha256' "
+                                                 "(required from format_version 2)")
+                           : FG_OK;
+  char stored[80], hex[65];
+  int rc = text_read_into(s, model, "params_sha256", stored, sizeof stored);
+  if (rc == FG_OK)
+    rc = params_digest(s, ck->params, ck->nparams, hex);
+  if (rc == FG_OK && strcmp(stored, hex) != 0)
+    rc = site_fail(s, model, "attribute 'params_sha256' %.16s... does not match the parameters "
+                   "(%.16s...): the file is damaged", stored, hex);
+  return rc;
 }
 
 static int read_model(const ck_site *s, hid_t file, fg_checkpoint *ck)
@@ -965,6 +1076,8 @@ static int read_model(const ck_site *s, hid_t file, fg_checkpoint *ck)
   if (rc == FG_OK)
     rc = read_layers(s, g, &lay, ck->params);
   fg_param_layout_free(&lay);
+  if (rc == FG_OK)
+    rc = verify_digest(s, g, ck);
   return group_close(s, g, rc);
 }
 
@@ -987,6 +1100,17 @@ static int read_state(const ck_site *s, hid_t file, fg_checkpoint *ck)
     rc = FG_ERR_RUNTIME;
   if (rc == FG_OK && n > 0)
     rc = dset_read(s, g, "state", H5T_NATIVE_DOUBLE, 1, &n, ck->opt_state);
+  size_t want = state_length(ck->optimizer, ck->nparams), bad;
+  if (rc == FG_OK && ck->opt_t < 0)
+    rc = site_fail(s, g, "attribute 't' is %lld, negative", (long long)ck->opt_t);
+  /* no state is right only for an optimizer that never stepped */
+  if (rc == FG_OK && ck->opt_state_len != want && !(ck->opt_state_len == 0 && ck->opt_t == 0))
+    rc = site_fail(s, g, "dataset 'state' holds %zu values, optimizer %s of %zu parameters "
+                   "needs %zu", ck->opt_state_len, fg_optimizer_name(ck->optimizer),
+                   ck->nparams, want);
+  if (rc == FG_OK && (bad = first_nonfinite_d(ck->opt_state, ck->opt_state_len)) < ck->opt_state_len)
+    rc = site_fail(s, g, "dataset 'state' holds a non-finite value (%g) at index %zu",
+                   ck->opt_state[bad], bad);
   if ((rc = group_close(s, g, rc)) != FG_OK)
     return rc;
   if ((g = group_open(s, file, "schedule")) < 0)
@@ -1002,9 +1126,27 @@ static int read_state(const ck_site *s, hid_t file, fg_checkpoint *ck)
   return group_close(s, g, rc);
 }
 
+/* Counts that cannot be negative (a damaged or hand-edited file). */
+static int check_counts(const ck_site *s, hid_t file, const fg_checkpoint *ck)
+{
+  if (ck->step < 0)
+    return site_fail(s, file, "attribute 'step' is %lld, negative", (long long)ck->step);
+  if (ck->n_train < 0)
+    return site_fail(s, file, "attribute 'n_train' is %lld, negative", (long long)ck->n_train);
+  if (ck->ess_samples < 0)
+    return site_fail(s, file, "attribute 'ess_samples' is %lld, negative",
+                     (long long)ck->ess_samples);
+  if (ck->batch_size < 0 || ck->ranks < 0)
+    return site_fail(s, file, "attribute 'batch_size' (%d) or 'ranks' (%d) is negative",
+                     ck->batch_size, ck->ranks);
+  return FG_OK;
+}
+
 static int read_file(const ck_site *s, hid_t file, fg_checkpoint *ck)
 {
   int rc = read_fields(s, file, ck, root_fields, NFIELDS(root_fields));
+  if (rc == FG_OK)
+    rc = check_counts(s, file, ck);
   if (rc == FG_OK)
     rc = text_read_into(s, file, "created", ck->created, sizeof ck->created);
   if (rc == FG_OK)
@@ -1022,7 +1164,7 @@ int fg_checkpoint_read(const char *path, fg_checkpoint *ck, fg_error *err)
 {
   static const char where[] = "fg_checkpoint_read [checkpoint.c]";
   memset(ck, 0, sizeof *ck);
-  ck_site s = {where, path, FG_ERR_INPUT, err};
+  ck_site s = {where, path, FG_ERR_INPUT, err, 0};
   fg_h5_quiet q;
   fg_h5_quiet_begin(&q);
   hid_t file;

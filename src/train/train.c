@@ -38,7 +38,10 @@
 enum { L = FG_VLEN };
 
 /* Tail of the reduction buffer, after the nparams gradient values. */
-enum { T_LOSS, T_NSAMP, T_STOP, T_MAX, T_S1, T_S2, T_S3, T_S4, T_LEN };
+enum { T_LOSS, T_NSAMP, T_STOP, T_LOGFAIL, T_MAX, T_S1, T_S2, T_S3, T_S4, T_LEN };
+
+/* Steps a collapse is judged over (watch_collapse). */
+enum { COLLAPSE_STEPS = 50 };
 
 typedef struct {
   const fg_config *cfg;
@@ -58,6 +61,15 @@ typedef struct {
   double window[4096];
   int window_len;
   FILE *log;
+  int log_errno;            /* rank 0: the first failed write of the log (0: none) */
+  int64_t log_fail_step;    /* the step whose row could not be written */
+  int64_t saved_step;       /* step of the last checkpoint on disk (-1: none) */
+  const char *nonfinite;    /* what turned non-finite ("loss", ...), or NULL */
+  double bad_loss, bad_gnorm;
+  int log_failed;           /* every rank: rank 0 reported a failed log write */
+  double collapse_ess[COLLAPSE_STEPS], collapse_loss[COLLAPSE_STEPS]; /* ring of the last steps */
+  int64_t collapse_seen;    /* steps entered into the ring */
+  int64_t collapse_step;    /* step the collapse warning was given at (0: never) */
   char stop_reason[64];
 } trainer;
 
@@ -93,6 +105,7 @@ static void reduce_op(void *invec, void *inoutvec, int *len, MPI_Datatype *dt)
     io[n + T_LOSS] += in[n + T_LOSS];
     io[n + T_NSAMP] += in[n + T_NSAMP];
     io[n + T_STOP] += in[n + T_STOP];
+    io[n + T_LOGFAIL] += in[n + T_LOGFAIL];
     merge_lse(in + n, io + n);
   }
 }
@@ -252,7 +265,69 @@ static void window_push(trainer *t, double ess)
   t->window[t->window_len++] = ess;
 }
 
-/* One optimizer step; returns 1 when a rank asked to stop (signal). */
+/* Whether every parameter is a finite number. */
+static int params_finite(const float *p, size_t n)
+{
+  for (size_t i = 0; i < n; ++i)
+    if (!isfinite(p[i]))
+      return 0;
+  return 1;
+}
+
+/* Rank 0 writes the step's row; a failed write (full disk, quota) is kept
+ * in log_errno and travels to all ranks with the next step's reduction. */
+static void log_row(trainer *t, int batch, int64_t gbatch, double lr, double gnorm)
+{
+  if (t->log == NULL || t->log_errno != 0)
+    return;
+  errno = 0;
+  if (fprintf(t->log, "%lld,%d,%lld,%.9g,%.9g,%.6f,%lld,%.3f,%.6g,%.4f\n", (long long)t->step,
+              batch, (long long)gbatch, lr, t->loss, t->last_ess, (long long)t->n_train,
+              train_seconds(t), gnorm, t->allreduce_s) < 0 ||
+      fflush(t->log) != 0 || ferror(t->log)) {
+    t->log_errno = errno != 0 ? errno : EIO;
+    t->log_fail_step = t->step;
+  }
+}
+
+/* A collapsed flow (seen at learning rates of 10 and above): one sample
+ * carries all the weight of every batch, so the batch ESS sits at 1/batch,
+ * and the loss no longer falls. Over the last COLLAPSE_STEPS steps: mean
+ * ESS x batch below 1.5, and the mean loss of the last tenth not below that
+ * of the first tenth by more than 1%. A slow but healthy start (low ESS,
+ * falling loss) does not qualify. Training goes on; the user is told once. */
+static void watch_collapse(trainer *t, int64_t gbatch)
+{
+  const int W = COLLAPSE_STEPS, tenth = COLLAPSE_STEPS / 10;
+  int slot = t->collapse_seen % W;
+  t->collapse_ess[slot] = t->last_ess * (double)gbatch;
+  t->collapse_loss[slot] = t->loss;
+  if (++t->collapse_seen < W || t->collapse_step > 0)
+    return;
+  double ess = 0, first = 0, last = 0, mean = 0;
+  for (int k = 0; k < W; ++k) { /* k = 0: the oldest */
+    int i = (t->collapse_seen + k) % W;
+    ess += t->collapse_ess[i] / W;
+    mean += t->collapse_loss[i] / W;
+    first += k < tenth ? t->collapse_loss[i] / tenth : 0.0;
+    last += k >= W - tenth ? t->collapse_loss[i] / tenth : 0.0;
+  }
+  if (!(ess < 1.5) || first - last > 0.01 * fabs(mean))
+    return;
+  t->collapse_step = t->step;
+  if (t->rank == 0 && t->opt->progress != NULL)
+    fprintf(t->opt->progress,
+            "\nflowgen: warning: step %lld: the flow has collapsed: batch ESS about 1/batch "
+            "(mean ESS x batch %.3f) and no fall of the loss (%.6g) over the last %d steps; "
+            "lower train.optimizer.lr or set train.grad_clip_norm\n",
+            (long long)t->step, ess, t->loss, W);
+}
+
+/* One optimizer step; returns 1 when training must stop: a rank asked to
+ * (signal), rank 0 could not write the log, or the loss, the gradient or
+ * the parameters turned non-finite (t->nonfinite; the parameters are then
+ * not those of any checkpoint, and no checkpoint is written). All ranks
+ * hold the same reduced buffer and parameters, so all decide alike. */
 static int train_step(trainer *t, int *rc)
 {
   const fg_train_config *tc = &t->cfg->train;
@@ -262,24 +337,37 @@ static int train_step(trainer *t, int *rc)
   local_gradient(t, batch, gbatch);
   double *tail = t->buf + t->np;
   tail[T_STOP] = (t->opt->stop_flag && *t->opt->stop_flag) ? 1.0 : 0.0;
+  tail[T_LOGFAIL] = t->log_errno != 0 ? 1.0 : 0.0;
   if ((*rc = allreduce(t, t->buf)) != FG_OK)
     return 1;
+  double loss = tail[T_LOSS] / (double)gbatch;
   double gnorm = fg_clip_grad_norm(t->buf, t->np, tc->grad_clip_norm);
+  t->bad_loss = loss;
+  t->bad_gnorm = gnorm;
+  if (!isfinite(loss)) {
+    t->nonfinite = "loss";
+    return 1;
+  }
+  if (!isfinite(gnorm)) {
+    t->nonfinite = "gradient";
+    return 1;
+  }
   float *params = (float *)fg_flow_params(t->flow);
   fg_optimizer_step(&t->optim, params, t->buf, lr);
+  if (!params_finite(params, t->np)) {
+    t->nonfinite = "parameters (after the optimizer step)";
+    return 1;
+  }
   fg_flow_set_params(t->flow, params);
   t->step++;
   t->n_train += gbatch;
-  t->loss = tail[T_LOSS] / (double)gbatch;
+  t->loss = loss;
   t->last_ess = tail_ess(tail, NULL);
   window_push(t, t->last_ess);
-  if (t->log != NULL) {
-    fprintf(t->log, "%lld,%d,%lld,%.9g,%.9g,%.6f,%lld,%.3f,%.6g,%.4f\n", (long long)t->step,
-            batch, (long long)gbatch, lr, t->loss, t->last_ess, (long long)t->n_train,
-            train_seconds(t), gnorm, t->allreduce_s);
-    fflush(t->log);
-  }
-  return tail[T_STOP] > 0.0;
+  watch_collapse(t, gbatch);
+  log_row(t, batch, gbatch, lr, gnorm);
+  t->log_failed = tail[T_LOGFAIL] > 0.0;
+  return tail[T_STOP] > 0.0 || t->log_failed;
 }
 
 /* ---- checkpoints ------------------------------------------------------- */
@@ -359,22 +447,69 @@ static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error
     rc = fg_checkpoint_write(t->cfg->train.checkpoint, &ck, err);
   }
   MPI_Bcast(&rc, 1, MPI_INT, 0, t->opt->comm);
+  if (rc == FG_OK)
+    t->saved_step = t->step;
   if (rc != FG_OK && t->rank != 0)
     fg_fail(err, rc, "save_checkpoint [train.c]", "rank 0 failed to write %s",
             t->cfg->train.checkpoint);
   return rc;
 }
 
-static int same_architecture(const fg_model_config *a, const fg_model_config *b)
+/* The first key of the model section where the checkpoint's architecture
+ * (a) and the config's (b) differ, written "model.KEY is A in the file, B in
+ * the config" into why; 0 when they agree. */
+static int architecture_differs(const fg_model_config *a, const fg_model_config *b, char *why,
+                                size_t cap)
 {
-  if (a->base != b->base || a->coupling_layers != b->coupling_layers ||
-      a->kernel_size != b->kernel_size || a->n_hidden != b->n_hidden ||
-      a->activation != b->activation)
-    return 0;
-  for (int i = 0; i < a->n_hidden; ++i)
-    if (a->hidden_channels[i] != b->hidden_channels[i])
-      return 0;
-  return 1;
+  if (a->base != b->base)
+    return snprintf(why, cap, "model.base is %s in the file, %s in the config",
+                    fg_base_name(a->base), fg_base_name(b->base)), 1;
+  if (a->coupling_layers != b->coupling_layers)
+    return snprintf(why, cap, "model.coupling_layers is %d in the file, %d in the config",
+                    a->coupling_layers, b->coupling_layers), 1;
+  if (a->kernel_size != b->kernel_size)
+    return snprintf(why, cap, "model.kernel_size is %d in the file, %d in the config",
+                    a->kernel_size, b->kernel_size), 1;
+  if (a->activation != b->activation)
+    return snprintf(why, cap, "model.activation is %s in the file, %s in the config",
+                    fg_activation_name(a->activation), fg_activation_name(b->activation)), 1;
+  int n = a->n_hidden > b->n_hidden ? a->n_hidden : b->n_hidden;
+  for (int i = 0; i < n; ++i)
+    if (i >= a->n_hidden || i >= b->n_hidden || a->hidden_channels[i] != b->hidden_channels[i]) {
+      char fa[16] = "absent", fb[16] = "absent";
+      if (i < a->n_hidden)
+        snprintf(fa, sizeof fa, "%d", a->hidden_channels[i]);
+      if (i < b->n_hidden)
+        snprintf(fb, sizeof fb, "%d", b->hidden_channels[i]);
+      return snprintf(why, cap, "model.hidden_channels[%d] is %s in the file, %s in the config",
+                      i, fa, fb), 1;
+    }
+  return 0;
+}
+
+/* A resume continues the run the checkpoint holds: the config stored in it
+ * must agree with cfg in seed, theory, model and train, but for the keys
+ * fg_config_check_resume lets change (more steps, the stop rule,
+ * checkpoint_every, eval_samples, reset_optimizer; paths are not compared).
+ * FG_ERR_INPUT naming the first key that differs. */
+static int same_run(const trainer *t, const fg_checkpoint *ck, const char *path, fg_error *err)
+{
+  fg_config stored;
+  fg_error perr = {0};
+  const char *text = ck->config_text ? ck->config_text : "";
+  int rc = fg_config_parse(text, strlen(text), t->cfg->path, &stored, &perr);
+  if (rc != FG_OK || !stored.train.present) {
+    const char *why = strstr(perr.msg, "]: ");
+    rc = fg_fail(err, FG_ERR_INPUT, "fg_train_run [train.c]",
+                 "%s: cannot resume: the config stored in it cannot be compared (%s)", path,
+                 rc != FG_OK ? (why ? why + 3 : perr.msg) : "it has no train section");
+  } else {
+    rc = fg_config_check_resume(&stored, t->cfg,
+                                FG_IDENT_SEED | FG_IDENT_THEORY | FG_IDENT_MODEL | FG_IDENT_TRAIN,
+                                path, err);
+  }
+  fg_config_free(&stored);
+  return rc;
 }
 
 /* Loads parameters (and, for resume, the whole state) from a checkpoint.
@@ -384,12 +519,9 @@ static int load_state(trainer *t, const char *path, int resume, fg_error *err)
   static const char where[] = "fg_train_run [train.c]";
   fg_checkpoint ck;
   int rc = fg_checkpoint_read(path, &ck, err);
-  if (rc == FG_OK && !same_architecture(&ck.model, &t->cfg->model))
-    rc = fg_fail(err, FG_ERR_INPUT, where,
-                 "%s: its architecture (%d coupling layers, kernel %d, %d hidden convs, base %s) "
-                 "differs from the config's model section",
-                 path, ck.model.coupling_layers, ck.model.kernel_size, ck.model.n_hidden,
-                 fg_base_name(ck.model.base));
+  char why[256];
+  if (rc == FG_OK && architecture_differs(&ck.model, &t->cfg->model, why, sizeof why))
+    rc = fg_fail(err, FG_ERR_INPUT, where, "%s: another architecture: %s", path, why);
   if (rc == FG_OK && ck.nparams != t->np)
     rc = fg_fail(err, FG_ERR_INPUT, where, "%s: %zu parameters, the model needs %zu", path,
                  ck.nparams, t->np);
@@ -397,6 +529,8 @@ static int load_state(trainer *t, const char *path, int resume, fg_error *err)
     rc = fg_fail(err, FG_ERR_INPUT, where,
                  "%s was trained with seed %llu, the config says %llu: refusing to resume", path,
                  (unsigned long long)ck.seed, (unsigned long long)t->cfg->seed);
+  if (rc == FG_OK && resume)
+    rc = same_run(t, &ck, path, err);
   if (rc == FG_OK) {
     fg_flow_set_params(t->flow, ck.params);
     int keep_opt = resume || !t->cfg->train.reset_optimizer;
@@ -405,6 +539,7 @@ static int load_state(trainer *t, const char *path, int resume, fg_error *err)
       t->optim.t = ck.opt_t;
     }
     if (resume) {
+      t->saved_step = ck.step;
       t->step = ck.step;
       t->n_train = ck.n_train;
       t->wall_prev = ck.wall_seconds;
@@ -464,12 +599,37 @@ static int open_log(trainer *t, fg_error *err)
     return fg_fail(err, FG_ERR_RUNTIME, where, "cannot write the training log %s: %s", path,
                    strerror(errno));
   }
-  fputs(LOG_HEADER, t->log);
-  if (kept)
-    fwrite(kept, 1, kept_len, t->log);
+  errno = 0;
+  int bad = fputs(LOG_HEADER, t->log) < 0 ||
+            (kept != NULL && fwrite(kept, 1, kept_len, t->log) != kept_len) ||
+            fflush(t->log) != 0;
   free(kept);
-  fflush(t->log);
+  if (bad)
+    return fg_fail(err, FG_ERR_RUNTIME, where, "cannot write the training log %s: %s", path,
+                   strerror(errno != 0 ? errno : EIO));
   return FG_OK;
+}
+
+/* Closes the log on rank 0 (the close flushes what is buffered and may be
+ * the write that fails) and makes every rank agree on the result: a row that
+ * could not be written is FG_ERR_RUNTIME naming the log, the step and the
+ * OS reason. Collective. */
+static int close_log(trainer *t, fg_error *err)
+{
+  int rc = FG_OK;
+  if (t->log != NULL) {
+    errno = 0;
+    if (fclose(t->log) != 0 && t->log_errno == 0) {
+      t->log_errno = errno != 0 ? errno : EIO;
+      t->log_fail_step = t->step;
+    }
+    t->log = NULL;
+  }
+  if (t->log_errno != 0)
+    rc = fg_fail(err, FG_ERR_RUNTIME, "fg_train_run [train.c]",
+                 "cannot write the training log %s (row of step %lld): %s",
+                 t->cfg->train.log, (long long)t->log_fail_step, strerror(t->log_errno));
+  return agree_status(t->opt->comm, rc, err);
 }
 
 /* ---- final ESS ----------------------------------------------------------- */
@@ -543,6 +703,7 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
       MPI_Type_commit(&t->dtype) != MPI_SUCCESS || MPI_Op_create(reduce_op, 1, &t->op) != MPI_SUCCESS)
     return fg_fail(err, FG_ERR_RUNTIME, where, "cannot create the MPI reduction");
   snprintf(t->stop_reason, sizeof t->stop_reason, "running");
+  t->saved_step = -1;
   fg_flow_init_params(t->flow, cfg->seed);
   if (opt->resume)
     rc = load_state(t, cfg->train.checkpoint, 1, err);
@@ -561,6 +722,21 @@ static int64_t steps_target(const trainer *t)
   return target;
 }
 
+/* The error of a training that went non-finite at step t->step + 1. */
+static int nonfinite_failure(const trainer *t, fg_error *err)
+{
+  char kept[FG_PATH_MAX + 96];
+  if (t->saved_step >= 0)
+    snprintf(kept, sizeof kept, "the last good checkpoint, step %lld, is kept in %s",
+             (long long)t->saved_step, t->cfg->train.checkpoint);
+  else
+    snprintf(kept, sizeof kept, "no checkpoint had been written yet, and none is");
+  return fg_fail(err, FG_ERR_RUNTIME, "train_loop [train.c]",
+                 "non-finite %s at step %lld (loss %g, gradient norm %g): training stopped; %s; "
+                 "lower train.optimizer.lr or set train.grad_clip_norm",
+                 t->nonfinite, (long long)t->step + 1, t->bad_loss, t->bad_gnorm, kept);
+}
+
 static int train_loop(trainer *t, fg_error *err)
 {
   const fg_train_config *tc = &t->cfg->train;
@@ -573,6 +749,10 @@ static int train_loop(trainer *t, fg_error *err)
     int stop = train_step(t, &rc);
     if (rc != FG_OK)
       return fg_fail(err, rc, "train_loop [train.c]", "MPI_Allreduce failed");
+    if (t->nonfinite != NULL) {
+      fg_progress_done(&prog, (double)t->step, NULL);
+      return nonfinite_failure(t, err);
+    }
     char extra[128];
     snprintf(extra, sizeof extra, "loss %.4g ess %.3f N_train %lld", t->loss, t->last_ess,
              (long long)t->n_train);
@@ -582,8 +762,8 @@ static int train_loop(trainer *t, fg_error *err)
       snprintf(t->stop_reason, sizeof t->stop_reason, "target_ess");
       break;
     }
-    if (stop) {
-      snprintf(t->stop_reason, sizeof t->stop_reason, "signal");
+    if (stop) { /* a failed log write stops like a signal: checkpoint, then the error */
+      snprintf(t->stop_reason, sizeof t->stop_reason, "%s", t->log_failed ? "log_error" : "signal");
       break;
     }
     if (tc->checkpoint_every > 0 && t->step % tc->checkpoint_every == 0 && t->step < target &&
@@ -611,14 +791,24 @@ int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_res
   if (rc == FG_OK)
     rc = train_loop(t, err);
   t->wall_end = fg_wall_time();
+  /* A log that could not be written stops training; the work is still
+   * saved in the checkpoint, and the run then fails naming the log. */
+  fg_error log_err = {0};
+  int log_rc = rc == FG_OK ? close_log(t, &log_err) : FG_OK;
   double ess = -1.0, ess_err = 0.0;
   int64_t nev = 0;
-  if (rc == FG_OK && strcmp(t->stop_reason, "signal") != 0) {
+  if (rc == FG_OK && log_rc == FG_OK && strcmp(t->stop_reason, "signal") != 0) {
     nev = cfg->train.eval_samples;
     rc = eval_ess(t, nev, &ess, &ess_err);
   }
   if (rc == FG_OK)
     rc = save_checkpoint(t, ess, nev, err);
+  if (rc == FG_OK && log_rc != FG_OK)
+    rc = fg_fail(err, log_rc, "fg_train_run [train.c]",
+                 "%s; training stopped at step %lld, whose checkpoint %s was written: make "
+                 "room and continue with --resume",
+                 strstr(log_err.msg, "]: ") ? strstr(log_err.msg, "]: ") + 3 : log_err.msg,
+                 (long long)t->step, cfg->train.checkpoint);
   if (rc == FG_OK) {
     res->step = t->step;
     res->n_train = t->n_train;
@@ -629,6 +819,7 @@ int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_res
     res->wall_seconds = train_seconds(t);
     res->allreduce_seconds = t->allreduce_s;
     res->seconds_per_sample = t->n_train > 0 ? res->wall_seconds / (double)t->n_train : 0.0;
+    res->collapse_step = t->collapse_step;
     snprintf(res->stop_reason, sizeof res->stop_reason, "%s", t->stop_reason);
   }
   trainer_free(t);

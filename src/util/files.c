@@ -43,7 +43,7 @@ int fg_make_parent_dir(const char *path, fg_error *err)
       if (mkdir(dir, 0777) != 0 &&
           (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
         rc = fg_fail(err, FG_ERR_RUNTIME, where, "cannot create folder '%s' for '%s': %s", dir,
-                     path, errno == EEXIST ? "not a folder" : strerror(errno));
+                     path, strerror(errno == EEXIST ? ENOTDIR : errno));
       *p = keep;
       if (keep == '\0')
         break;
