@@ -100,10 +100,14 @@ END_TEST
 
 START_TEST(unimplemented_theory_is_input_error)
 {
-  fg_theory_config c = {.name = FG_THEORY_SCHWINGER, .nd = 2, .extent = {4, 4}};
+  fg_theory_config c = {.name = (fg_theory_kind)7, .nd = 2, .extent = {4, 4}};
   fg_theory *t;
   fg_error err;
   ck_assert_int_eq(fg_theory_create(&c, &t, &err), FG_ERR_INPUT);
+  ck_assert_ptr_null(t);
+  c = (fg_theory_config){.name = FG_THEORY_SCHWINGER, .nd = 3, .extent = {4, 4, 4},
+                         .beta = 1, .kappa = 0.2};
+  ck_assert_int_eq(fg_theory_create(&c, &t, &err), FG_ERR_INPUT); /* a 2D theory */
   ck_assert_ptr_null(t);
 }
 END_TEST
