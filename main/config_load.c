@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "flowgen/config.h"
+#include "flowgen/flow.h"
 #include "flowgen/theory.h"
 #include "flowgen/util.h"
 
@@ -70,23 +71,31 @@ static const char *reason_of(const fg_error *e)
   return p != NULL ? p + 3 : e->msg;
 }
 
-/* The theory must be one this build implements, and flows need a 2D lattice. */
+/* The theory must be one this build implements, flows need a 2D lattice,
+ * and the model's layer types must apply to the theory's fields. */
 static int check_theory(const char *command, const fg_config *cfg, fg_error *err)
 {
   fg_theory *th = NULL;
   fg_error e = {0};
   int rc = fg_theory_create(&cfg->theory, &th, &e);
-  fg_theory_destroy(th);
-  if (rc != FG_OK)
+  if (rc != FG_OK) {
+    fg_theory_destroy(th);
     return fg_config_report(cfg, "theory.name", rc, err, "%s", reason_of(&e));
+  }
   int flow = strcmp(command, "train") == 0 || strcmp(command, "sample") == 0 ||
              strcmp(command, "bench") == 0;
   if (flow && cfg->theory.nd != 2)
-    return fg_config_report(cfg, "theory.lattice", FG_ERR_INPUT, err,
-                            "the flow's convolutions need a 2D lattice, this is %dD "
-                            "(other dimensions run only with 'flowgen hmc')",
-                            cfg->theory.nd);
-  return FG_OK;
+    rc = fg_config_report(cfg, "theory.lattice", FG_ERR_INPUT, err,
+                          "the flow's convolutions need a 2D lattice, this is %dD "
+                          "(other dimensions run only with 'flowgen hmc')",
+                          cfg->theory.nd);
+  else if (flow && fg_flow_check_theory(&cfg->model, th, &e) != FG_OK)
+    rc = fg_config_report(cfg, "theory.name", FG_ERR_INPUT, err,
+                          "%s; no flow of this version applies to it (it runs with 'flowgen "
+                          "hmc')",
+                          reason_of(&e));
+  fg_theory_destroy(th);
+  return rc;
 }
 
 /* An output path must be writable before any work is done (SPEC 7: no work lost). */

@@ -11,6 +11,6 @@ if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 rm -f out/tutorial/ensemble.h5 out/tutorial/ensemble.h5.tmp
-./build/flowgen train configs/phi4_tutorial.yaml
+./build/flowgen train configs/phi4_tutorial.yaml --overwrite   # a rerun starts over
 ./build/flowgen sample configs/phi4_tutorial.yaml
 ./build/flowgen analyze out/tutorial/ensemble.h5

@@ -80,7 +80,7 @@ typedef struct {
   double m2;                  /* theory.m2 (phi4, required) */
   double lambda;              /* theory.lambda >= 0 (phi4, required) */
   double beta;                /* theory.beta > 0 (schwinger; default 1) */
-  double kappa;               /* theory.kappa > 0 (schwinger; default 0.25) */
+  double kappa;               /* theory.kappa >= 0 (schwinger; 0 = pure gauge; default 0.25) */
 } fg_theory_config;
 
 typedef struct {

@@ -512,7 +512,7 @@ static const field theory_fields[] = {
     {.key = "lambda", .type = T_REAL, AT(theory.lambda), .flags = REQUIRED, AT_LEAST(0),
      .unused = phi4_only},
     {.key = "beta", .type = T_REAL, AT(theory.beta), ABOVE(0), .unused = schwinger_only},
-    {.key = "kappa", .type = T_REAL, AT(theory.kappa), ABOVE(0), .unused = schwinger_only},
+    {.key = "kappa", .type = T_REAL, AT(theory.kappa), AT_LEAST(0), .unused = schwinger_only},
     {.key = NULL}};
 
 /* ------------------------------------------------------------- model rules */
