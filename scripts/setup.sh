@@ -12,6 +12,7 @@ packages=(
   libyaml-dev
   check
   librandom123-dev
+  python3-h5py
 )
 
 missing=()
