@@ -155,7 +155,7 @@ int fg_gamma_mean(const double *x, size_t n, double S, fg_gamma_result *out, fg_
 int fg_gamma_autocov(const double *d, size_t n, size_t tmax, double *gamma, fg_error *err);
 
 typedef struct {
-  const char *name;    /* the theory's name for it (static) */
+  char name[32];       /* the theory's name for it (copied: a result outlives its theory) */
   double mean, err, err_err, tau_int, tau_int_err;
   size_t window;
   int flags;           /* FG_GAMMA_* bits */

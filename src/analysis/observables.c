@@ -13,6 +13,8 @@
  */
 #include "flowgen/analysis.h"
 
+#include <stdio.h>
+
 int fg_measure_primaries(const fg_theory *t, const double *configs, size_t nrow, double *table,
                          fg_error *err)
 {
@@ -27,7 +29,7 @@ int fg_measure_primaries(const fg_theory *t, const double *configs, size_t nrow,
 
 static void store(fg_obs_result *r, const char *name, const fg_gamma_result *g)
 {
-  r->name = name;
+  snprintf(r->name, sizeof r->name, "%s", name);
   r->mean = g->value;
   r->err = g->err;
   r->err_err = g->err_err;
