@@ -78,9 +78,8 @@ static void print_table(const fg_config *cfg, const double *all, int nranks)
 int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
   fg_config cfg;
-  int resume, json, overwrite;
-  argc = take_overwrite_flag(argc, argv, &overwrite);
-  int rc = load_command_config("hmc", argc, argv, &cfg, &resume, &json);
+  command_flags flags;
+  int rc = load_command_config_flags("hmc", argc, argv, &cfg, &flags);
   if (rc != FG_OK)
     return rc;
   int rank, nranks;
@@ -89,18 +88,12 @@ int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   fg_output_lock *lock = NULL;
   char mine_path[FG_PATH_MAX];
   fg_hmc_output_path(cfg.hmc.output, rank, nranks, mine_path, sizeof mine_path);
-  if (resume && overwrite) {
-    report_error("hmc: --resume continues an interrupted run, --overwrite discards it: "
-                 "give one of them", 0);
-    rc = FG_ERR_INPUT;
-  } else {
-    rc = lock_outputs("hmc", mine_path, overwrite, &lock);
-  }
+  rc = lock_outputs("hmc", mine_path, flags.overwrite, &lock);
   if (rc != FG_OK) {
     fg_config_free(&cfg);
     return rc;
   }
-  fg_hmc_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,
+  fg_hmc_options opt = {.comm = MPI_COMM_WORLD, .resume = flags.resume, .stop_flag = stop_flag,
                         .progress = rank == 0 ? stderr : NULL};
   fg_hmc_result res;
   fg_error err = {0};
@@ -123,7 +116,7 @@ int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   if (rank == 0) {
     int shown = gathered ? nranks : 1;
     const double *f = gathered ? all : mine;
-    if (json)
+    if (flags.json)
       print_json(&cfg, f, shown);
     else
       print_table(&cfg, f, shown);

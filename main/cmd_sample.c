@@ -42,27 +42,20 @@ static void print_result(const fg_config *cfg, const fg_sample_result *r, int nr
 int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag)
 {
   fg_config cfg;
-  int resume, json, overwrite;
-  argc = take_overwrite_flag(argc, argv, &overwrite);
-  int rc = load_command_config("sample", argc, argv, &cfg, &resume, &json);
+  command_flags flags;
+  int rc = load_command_config_flags("sample", argc, argv, &cfg, &flags);
   if (rc != FG_OK)
     return rc;
   int rank, nranks;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   fg_output_lock *lock = NULL;
-  if (resume && overwrite) {
-    report_error("sample: --resume continues an interrupted run, --overwrite discards it: "
-                 "give one of them", 0);
-    rc = FG_ERR_INPUT;
-  } else {
-    rc = lock_outputs("sample", rank == 0 ? cfg.sample.output : NULL, overwrite, &lock);
-  }
+  rc = lock_outputs("sample", rank == 0 ? cfg.sample.output : NULL, flags.overwrite, &lock);
   if (rc != FG_OK) {
     fg_config_free(&cfg);
     return rc;
   }
-  fg_sample_options opt = {.comm = MPI_COMM_WORLD, .resume = resume, .stop_flag = stop_flag,
+  fg_sample_options opt = {.comm = MPI_COMM_WORLD, .resume = flags.resume, .stop_flag = stop_flag,
                            .progress = rank == 0 ? stderr : NULL};
   fg_sample_result res;
   fg_error err = {0};
@@ -71,7 +64,7 @@ int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag)
     if (err.msg[0])
       report_error(err.msg, 1);
   } else if (rank == 0) {
-    print_result(&cfg, &res, nranks, json);
+    print_result(&cfg, &res, nranks, flags.json);
     if (!res.complete)
       fprintf(stderr, "flowgen: stopped by signal after %lld proposals; state flushed, "
                       "continue with --resume\n", (long long)res.proposals);

@@ -36,7 +36,7 @@ typedef struct {
 } command_flags;
 
 /* Parses "CONFIG [--resume | --overwrite] [--json]" for `command` (train,
- * sample, hmc), loads the config on every rank, checks that it has the
+ * sample, hmc; --resume with --overwrite is refused), loads the config on every rank, checks that it has the
  * command's section, and, on rank 0 before any work, what the command needs
  * beyond the schema (FG_ERR_INPUT, "file:line: key: value V: reason"): a
  * theory this build implements; a 2D lattice for the flow commands; sample:
@@ -52,13 +52,8 @@ int load_command_config_flags(const char *command, int argc, char **argv, fg_con
  * Collective; prints the error. */
 int check_command_config(const char *command, const fg_config *cfg, const command_flags *flags);
 
-/* The same without --overwrite (refused as an unexpected argument). */
-int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
-                        int *json);
-
 /* Output ownership (outputs.c): the run's lock on each rank's output
  * (NULL: none), --overwrite discarding an interrupted .tmp; collective,
- * errors printed. take_overwrite_flag removes "--overwrite" from argv. */
+ * errors printed. */
 #include "flowgen/util.h"
 int lock_outputs(const char *command, const char *output, int overwrite, fg_output_lock **lock);
-int take_overwrite_flag(int argc, char **argv, int *overwrite);

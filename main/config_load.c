@@ -198,8 +198,8 @@ int load_command_config_flags(const char *command, int argc, char **argv, fg_con
       path = argv[i];
   }
   if (path == NULL) {
-    snprintf(msg, sizeof msg, "usage: flowgen %s CONFIG [--resume%s] [--json]", command,
-             strcmp(command, "train") == 0 ? " | --overwrite" : "");
+    snprintf(msg, sizeof msg, "usage: flowgen %s CONFIG [--resume | --overwrite] [--json]",
+             command);
     report_error(msg, 0);
     return FG_ERR_INPUT;
   }
@@ -220,24 +220,5 @@ int load_command_config_flags(const char *command, int argc, char **argv, fg_con
     rc = check_command_config(command, cfg, fl);
   if (rc != FG_OK)
     fg_config_free(cfg);
-  return rc;
-}
-
-int load_command_config(const char *command, int argc, char **argv, fg_config *cfg, int *resume,
-                        int *json)
-{
-  command_flags fl;
-  for (int i = 0; i < argc; ++i)
-    if (strcmp(argv[i], "--overwrite") == 0) {
-      char msg[128];
-      snprintf(msg, sizeof msg, "%s: unexpected argument '--overwrite'", command);
-      report_error(msg, 0);
-      memset(cfg, 0, sizeof *cfg);
-      *resume = *json = 0;
-      return FG_ERR_INPUT;
-    }
-  int rc = load_command_config_flags(command, argc, argv, cfg, &fl);
-  *resume = fl.resume;
-  *json = fl.json;
   return rc;
 }

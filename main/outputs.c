@@ -55,15 +55,3 @@ int lock_outputs(const char *command, const char *output, int overwrite, fg_outp
 
 /* "--overwrite" taken out of argv (the rest keeps its order); returns the
  * new argc and sets *overwrite. */
-int take_overwrite_flag(int argc, char **argv, int *overwrite)
-{
-  int n = 0;
-  *overwrite = 0;
-  for (int i = 0; i < argc; ++i) {
-    if (strcmp(argv[i], "--overwrite") == 0)
-      *overwrite = 1;
-    else
-      argv[n++] = argv[i];
-  }
-  return n;
-}
