@@ -16,7 +16,7 @@
 
 /* The figures of one rank's chain, as rank 0 collects them. */
 enum { F_TRAJ, F_THERM, F_COMPLETE, F_ACC, F_EXP_MDH, F_WALL, F_CPU, F_THERM_WALL, F_FORCES,
-       F_LEN };
+       F_SOLVER, F_CG_SOLVES, F_CG_ITS, F_CG_MOST, F_LEN };
 
 static void figures(const fg_hmc_result *r, double *f)
 {
@@ -29,6 +29,15 @@ static void figures(const fg_hmc_result *r, double *f)
   f[F_CPU] = r->cpu_seconds;
   f[F_THERM_WALL] = r->thermalization_seconds;
   f[F_FORCES] = (double)r->force_evaluations;
+  f[F_SOLVER] = r->has_solver;
+  f[F_CG_SOLVES] = (double)r->cg_solves;
+  f[F_CG_ITS] = (double)r->cg_iterations;
+  f[F_CG_MOST] = r->cg_most;
+}
+
+static double per_solve(const double *f)
+{
+  return f[F_CG_SOLVES] > 0 ? f[F_CG_ITS] / f[F_CG_SOLVES] : 0.0;
 }
 
 static void print_json(const fg_config *cfg, const double *all, int nranks)
@@ -42,10 +51,14 @@ static void print_json(const fg_config *cfg, const double *all, int nranks)
     fg_hmc_output_path(cfg->hmc.output, k, nranks, out, sizeof out);
     printf("%s{\"stream_id\": %d, \"trajectories\": %.0f, \"thermalized\": %.0f, "
            "\"complete\": %s, \"acceptance\": %.6f, \"exp_minus_dH\": %.6f, \"wall_s\": %.3f, "
-           "\"cpu_s\": %.3f, \"thermalization_s\": %.3f, \"force_evaluations\": %.0f, "
-           "\"output\": \"%s\"}", k ? ", " : "", k, f[F_TRAJ], f[F_THERM],
-           f[F_COMPLETE] != 0 ? "true" : "false", f[F_ACC], f[F_EXP_MDH], f[F_WALL], f[F_CPU],
-           f[F_THERM_WALL], f[F_FORCES], out);
+           "\"cpu_s\": %.3f, \"thermalization_s\": %.3f, \"force_evaluations\": %.0f, ",
+           k ? ", " : "", k, f[F_TRAJ], f[F_THERM], f[F_COMPLETE] != 0 ? "true" : "false",
+           f[F_ACC], f[F_EXP_MDH], f[F_WALL], f[F_CPU], f[F_THERM_WALL], f[F_FORCES]);
+    if (f[F_SOLVER] != 0)
+      printf("\"cg_solves\": %.0f, \"cg_iterations\": %.0f, \"cg_iterations_per_solve\": %.2f, "
+             "\"cg_max_iterations\": %.0f, ", f[F_CG_SOLVES], f[F_CG_ITS], per_solve(f),
+             f[F_CG_MOST]);
+    printf("\"output\": \"%s\"}", out);
   }
   printf("]}\n");
 }
@@ -57,6 +70,13 @@ static void print_table(const fg_config *cfg, const double *all, int nranks)
   printf("  integrator         %s, tau %.4g in %d steps (eps %.4g)\n",
          fg_integrator_name(h->integrator), h->trajectory_length, h->md_steps,
          h->trajectory_length / h->md_steps);
+  if (cfg->theory.name == FG_THEORY_SCHWINGER && cfg->theory.kappa > 0.0) {
+    if (h->fermions == FG_FERMIONS_PSEUDOFERMION)
+      printf("  fermions           one pseudofermion field, CG to %.3g (at most %d iterations)\n",
+             h->cg_tolerance, h->cg_max_iterations);
+    else
+      printf("  fermions           exact determinant (LU of D at every force)\n");
+  }
   for (int k = 0; k < nranks; ++k) {
     const double *f = all + k * F_LEN;
     char out[FG_PATH_MAX];
@@ -71,6 +91,9 @@ static void print_table(const fg_config *cfg, const double *all, int nranks)
            f[F_WALL], f[F_TRAJ] > 0 ? f[F_WALL] / f[F_TRAJ] : 0.0, f[F_THERM_WALL]);
     printf("  CPU                %.2f s stored; %.0f force evaluations\n", f[F_CPU],
            f[F_FORCES]);
+    if (f[F_SOLVER] != 0)
+      printf("  CG                 %.0f solves, %.1f iterations per solve (at most %.0f)\n",
+             f[F_CG_SOLVES], per_solve(f), f[F_CG_MOST]);
     printf("  output             %s%s\n", out, f[F_COMPLETE] != 0 ? "" : ".tmp");
   }
 }

@@ -71,6 +71,25 @@ static const char *reason_of(const fg_error *e)
   return p != NULL ? p + 3 : e->msg;
 }
 
+/* Wilson fermions are massless at kappa = 1/4 in the free theory and at a
+ * kappa_c(beta) somewhat above it in the interacting one: near and beyond
+ * it D has (nearly) zero modes on some configurations. Allowed (the seed
+ * runs kappa = 0.263 at beta = 2), but said once, by rank 0. */
+static void warn_massless(const fg_config *cfg)
+{
+  const fg_theory_config *t = &cfg->theory;
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (t->name != FG_THEORY_SCHWINGER || t->kappa < 0.25 || rank != 0)
+    return;
+  fprintf(stderr,
+          "flowgen: warning: %s: theory.kappa = %g is %s the free massless point 1/4 "
+          "(kappa_c(beta) lies a little above it): D can be nearly singular on some "
+          "configurations, CG needs more iterations, and a configuration with det D = 0 has "
+          "weight 0 (docs/schwinger.md)\n",
+          cfg->path ? cfg->path : "config", t->kappa, t->kappa == 0.25 ? "at" : "beyond");
+}
+
 /* The theory must be one this build implements, flows need a 2D lattice,
  * and the model's layer types must apply to the theory's fields. */
 static int check_theory(const char *command, const fg_config *cfg, fg_error *err)
@@ -95,6 +114,8 @@ static int check_theory(const char *command, const fg_config *cfg, fg_error *err
                           "hmc')",
                           reason_of(&e));
   fg_theory_destroy(th);
+  if (rc == FG_OK)
+    warn_massless(cfg);
   return rc;
 }
 

@@ -3,6 +3,7 @@
  * to the subcommands (SPEC section 3). Exit status: 0 success, 2 bad input,
  * 1 runtime failure.
  */
+#include <cblas.h>
 #include <errno.h>
 #include <mpi.h>
 #include <signal.h>
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     return 1;
   }
   install_stop_handlers();
+  openblas_set_num_threads(1); /* one thread per rank: ranks are the parallelism */
   int rc;
   if (argc < 2) {
     int rank;

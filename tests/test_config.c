@@ -198,6 +198,22 @@ START_TEST(other_theories_and_sections)
   ck_assert_str_eq(c.sample.model, "m.h5"); /* no folder in the config's path */
   ck_assert(c.hmc.integrator == FG_INTEGRATOR_OMELYAN && c.hmc.trajectory_length == 0.5);
   ck_assert(c.hmc.md_steps == 3 && c.hmc.checkpoint_every == 2);
+  /* the fermion defaults: antiperiodic in time, periodic in space; pseudofermions, CG 1e-10 */
+  ck_assert_int_eq(c.theory.n_fermion_bc, 2);
+  ck_assert(c.theory.fermion_bc[0] == FG_BC_ANTIPERIODIC &&
+            c.theory.fermion_bc[1] == FG_BC_PERIODIC);
+  ck_assert(c.hmc.fermions == FG_FERMIONS_PSEUDOFERMION && c.hmc.cg_tolerance == 1e-10);
+  ck_assert_int_eq(c.hmc.cg_max_iterations, 10000);
+  fg_config_free(&c);
+
+  ck_assert_msg(parse(SEED SCHWINGER "  kappa: 0.2\n  fermion_bc: [periodic, antiperiodic]\n"
+                      MODEL "hmc: {trajectories: 5, output: h.h5, fermions: exact_determinant,\n"
+                      "      cg_tolerance: 1e-8, cg_max_iterations: 50}\n",
+                      "run.yaml", &c, &err) == FG_OK, "%s", err.msg);
+  ck_assert(c.theory.fermion_bc[0] == FG_BC_PERIODIC &&
+            c.theory.fermion_bc[1] == FG_BC_ANTIPERIODIC);
+  ck_assert(c.hmc.fermions == FG_FERMIONS_EXACT && c.hmc.cg_tolerance == 1e-8);
+  ck_assert_int_eq(c.hmc.cg_max_iterations, 50);
   fg_config_free(&c);
 
   /* Only len bytes count: what follows them is never read. */
@@ -371,6 +387,23 @@ static const bad_case bad_cases[] = {
      {"theory.beta: value 2: used only by theory schwinger"}},
     {"schwinger in 3D", SEED "theory: {name: schwinger, lattice: [4, 4, 4]}\n" MODEL,
      {"theory.lattice: value [4, 4, 4]: theory schwinger needs a 2D lattice"}},
+    {"fermion_bc for one direction", SEED SCHWINGER "  fermion_bc: [periodic]\n" MODEL,
+     {"bad.yaml:5: theory.fermion_bc: value [periodic]: needs one entry per direction of "
+      "theory.lattice (2)"}},
+    {"unknown fermion_bc", SEED SCHWINGER "  fermion_bc: [antiperiodic, twisted]\n" MODEL,
+     {"theory.fermion_bc[1]: value twisted: unknown name (expected one of: antiperiodic, "
+      "periodic)"}},
+    {"fermion_bc under phi4", SEED THEORY "  fermion_bc: [periodic, periodic]\n" MODEL,
+     {"theory.fermion_bc: value [periodic, periodic]: used only by theory schwinger"}},
+    {"CG tolerance too loose", SEED SCHWINGER MODEL "hmc: {trajectories: 1, output: h.h5, "
+     "cg_tolerance: 0.01}\n", {"hmc.cg_tolerance: value 0.01: must be <= 0.001"}},
+    {"CG tolerance zero", SEED SCHWINGER MODEL "hmc: {trajectories: 1, output: h.h5, "
+     "cg_tolerance: 0}\n", {"hmc.cg_tolerance: value 0: must be > 0"}},
+    {"unknown fermion treatment", SEED SCHWINGER MODEL "hmc: {trajectories: 1, output: h.h5, "
+     "fermions: quenched}\n", {"hmc.fermions: value quenched: unknown name (expected one of: "
+     "pseudofermion, exact_determinant)"}},
+    {"CG under phi4", SEED THEORY MODEL "hmc: {trajectories: 1, output: h.h5, "
+     "cg_max_iterations: 10}\n", {"hmc.cg_max_iterations: value 10: used only by theory schwinger"}},
     {"rho under adam", SEED THEORY MODEL TRAIN "  optimizer: {rho: 0.9}\n",
      {"train.optimizer.rho: value 0.9: used only by optimizer adadelta"}},
     {"mu_init without free_field", SEED THEORY "model: {coupling_layers: 1, kernel_size: 3, "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "flowgen/analysis.h"
+#include "flowgen/dirac.h"
 #include "flowgen/hmc.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
@@ -62,6 +63,78 @@ START_TEST(field_shape_and_observables_are_declared)
   ck_assert_int_eq(fg_theory_observables(t, &obs), 3);
   ck_assert_uint_eq(fg_theory_hmc_aux_size(t), 0);
   fg_theory_destroy(t);
+}
+END_TEST
+
+/* theory.fermion_bc reaches the Dirac operator: the action is the gauge
+ * action minus log det D^dagger D with those boundary signs. */
+START_TEST(fermion_boundary_conditions_reach_the_action)
+{
+  const int bcs[3][2] = {{FG_BC_ANTIPERIODIC, FG_BC_PERIODIC},
+                         {FG_BC_PERIODIC, FG_BC_PERIODIC},
+                         {FG_BC_ANTIPERIODIC, FG_BC_ANTIPERIODIC}};
+  double S[3];
+  double phi[32];
+  random_field(phi, 32, 5, 0.4);
+  for (int k = 0; k < 3; ++k) {
+    fg_theory_config c = {.name = FG_THEORY_SCHWINGER, .nd = 2, .extent = {4, 4}, .beta = 1.5,
+                          .kappa = 0.2, .n_fermion_bc = 2,
+                          .fermion_bc = {bcs[k][0], bcs[k][1]}};
+    fg_theory *t;
+    fg_error err = {0};
+    ck_assert_msg(fg_theory_create(&c, &t, &err) == FG_OK, "%s", err.msg);
+    fg_theory_action(t, phi, 1, &S[k]);
+    int sign[2] = {bcs[k][0] == FG_BC_PERIODIC ? 1 : -1, bcs[k][1] == FG_BC_PERIODIC ? 1 : -1};
+    fg_dirac *d;
+    double logdet;
+    ck_assert_int_eq(fg_dirac_create(fg_theory_lattice(t), 0.2, sign, &d, &err), FG_OK);
+    ck_assert_int_eq(fg_dirac_logdet(d, phi, 1, &logdet, NULL, 1, &err), FG_OK);
+    double want = fg_u1_gauge_action(fg_theory_lattice(t), phi, 1, 1.5) - logdet;
+    ck_assert_msg(fabs(S[k] - want) < 1e-12 * fabs(want), "bc %d: %.15g vs %.15g", k, S[k], want);
+    fg_dirac_destroy(d);
+    fg_theory_destroy(t);
+  }
+  ck_assert(fabs(S[0] - S[1]) > 1e-6 && fabs(S[0] - S[2]) > 1e-6); /* the test has power */
+}
+END_TEST
+
+/* hmc.cg_tolerance and hmc.cg_max_iterations reach the pseudofermion solves,
+ * which are counted; pure gauge has no solver. */
+START_TEST(solver_settings_are_applied_and_counted)
+{
+  fg_theory *t = make_theory(4, 4, 2.0, 0.24), *g = make_theory(4, 4, 2.0, 0.0);
+  fg_solver st;
+  ck_assert_int_eq(fg_theory_solver_stats(g, &st), 0);
+  ck_assert_int_eq(fg_theory_set_solver(g, 1e-6, 10), -1);
+  ck_assert_int_eq(fg_theory_solver_stats(t, &st), 1);
+  ck_assert(st.tolerance == 1e-10 && st.max_iterations == 10000 && st.solves == 0);
+  double phi[32], mom[32], aux[64], S;
+  random_field(phi, 32, 6, 0.3);
+  fg_rng r;
+  fg_rng_init(&r, 3, FG_RNG_TEST, 0, 0);
+  fg_theory_hmc_refresh(t, phi, &r, mom, aux);
+  int64_t its[2];
+  const double tol[2] = {1e-4, 1e-12};
+  for (int k = 0; k < 2; ++k) {
+    fg_solver before;
+    fg_theory_solver_stats(t, &before);
+    ck_assert_int_eq(fg_theory_set_solver(t, tol[k], 10000), 0);
+    fg_theory_hmc_action(t, phi, aux, &S);
+    fg_theory_solver_stats(t, &st);
+    ck_assert(st.tolerance == tol[k] && st.solves == before.solves + 1 && st.failures == 0);
+    its[k] = st.iterations - before.iterations;
+    ck_assert(isfinite(S));
+  }
+  ck_assert_msg(its[1] > its[0] && its[0] > 0, "iterations %lld at 1e-4, %lld at 1e-12",
+                (long long)its[0], (long long)its[1]);
+  ck_assert_int_eq(st.most, (int)its[1]);
+  /* A cap below what the solve needs: a failure, and an action of +inf (rejected). */
+  fg_theory_set_solver(t, 1e-12, 2);
+  fg_theory_hmc_action(t, phi, aux, &S);
+  fg_theory_solver_stats(t, &st);
+  ck_assert(st.failures == 1 && isinf(S) && S > 0);
+  fg_theory_destroy(t);
+  fg_theory_destroy(g);
 }
 END_TEST
 
@@ -341,6 +414,8 @@ int main(void)
   TCase *tc = tcase_create("theory");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, field_shape_and_observables_are_declared);
+  tcase_add_test(tc, fermion_boundary_conditions_reach_the_action);
+  tcase_add_test(tc, solver_settings_are_applied_and_counted);
   tcase_add_test(tc, exact_force_matches_finite_differences);
   tcase_add_test(tc, pseudofermion_force_matches_finite_differences);
   tcase_add_test(tc, md_is_reversible_with_pseudofermions);

@@ -72,6 +72,8 @@ typedef enum { FG_INIT_KAIMING = 0, FG_INIT_XAVIER = 1 } fg_init_scheme;
 typedef enum { FG_OPT_ADAM = 0, FG_OPT_ADADELTA = 1, FG_OPT_SGD = 2 } fg_optimizer_kind;
 typedef enum { FG_SCHED_NONE = 0, FG_SCHED_BATCH_SIZE = 1, FG_SCHED_LEARNING_RATE = 2 } fg_schedule_kind;
 typedef enum { FG_INTEGRATOR_LEAPFROG = 0, FG_INTEGRATOR_OMELYAN = 1 } fg_integrator_kind;
+typedef enum { FG_BC_ANTIPERIODIC = 0, FG_BC_PERIODIC = 1 } fg_fermion_bc;
+typedef enum { FG_FERMIONS_PSEUDOFERMION = 0, FG_FERMIONS_EXACT = 1 } fg_hmc_fermions;
 
 typedef struct {
   fg_theory_kind name;        /* theory.name: phi4 | schwinger (required) */
@@ -81,6 +83,9 @@ typedef struct {
   double lambda;              /* theory.lambda >= 0 (phi4, required) */
   double beta;                /* theory.beta > 0 (schwinger; default 1) */
   double kappa;               /* theory.kappa >= 0 (schwinger; 0 = pure gauge; default 0.25) */
+  int n_fermion_bc;           /* length of fermion_bc (= nd once read) */
+  int fermion_bc[FG_MAXDIM];  /* theory.fermion_bc, fg_fermion_bc per direction (schwinger;
+                                 default [antiperiodic, periodic]) */
 } fg_theory_config;
 
 typedef struct {
@@ -145,6 +150,11 @@ typedef struct {
   double trajectory_length;   /* > 0, default 1.0 */
   int md_steps;               /* > 0, default 10 */
   fg_integrator_kind integrator; /* default leapfrog */
+  fg_hmc_fermions fermions;   /* hmc.fermions (schwinger, kappa > 0): pseudofermion (default)
+                                 or exact_determinant (MD on the exact action; small lattices) */
+  double cg_tolerance;        /* hmc.cg_tolerance in (0, 1e-3]: CG's relative residual,
+                                 default 1e-10 */
+  int cg_max_iterations;      /* hmc.cg_max_iterations >= 1, default 10000 */
   int64_t checkpoint_every;   /* trajectories, > 0, default 1000 */
   char *output;               /* required; resolved */
 } fg_hmc_config;
@@ -189,5 +199,7 @@ const char *fg_init_name(fg_init_scheme s);
 const char *fg_optimizer_name(fg_optimizer_kind k);
 const char *fg_schedule_name(fg_schedule_kind k);
 const char *fg_integrator_name(fg_integrator_kind k);
+const char *fg_fermion_bc_name(fg_fermion_bc k);
+const char *fg_hmc_fermions_name(fg_hmc_fermions k);
 
 #endif

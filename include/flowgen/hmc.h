@@ -175,6 +175,9 @@ typedef struct {
   double wall_seconds, cpu_seconds;  /* stored trajectories only, all runs */
   double thermalization_seconds;     /* wall seconds of thermalisation, all runs */
   int64_t force_evaluations;         /* all trajectories of all runs */
+  int has_solver;                    /* MD solved linear systems (pseudofermions) */
+  int64_t cg_solves, cg_iterations;  /* CG solves and their iterations, all runs */
+  int cg_most;                       /* iterations of the longest solve */
 } fg_hmc_result;
 
 int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *res,

@@ -85,6 +85,17 @@
  *     The MD action and force of one configuration (lanes = 1) at fixed aux;
  *     a theory without aux fields uses its action and force.
  *
+ * A theory whose MD action solves a linear system (the Schwinger model's
+ * pseudofermions: CG on D^dagger D) exposes its solver (desc.solver):
+ *
+ *   int fg_theory_set_solver(fg_theory *t, double tolerance, int max_iterations)
+ *     The relative residual and iteration cap of its solves (hmc.cg_tolerance,
+ *     hmc.cg_max_iterations); 0, or -1 when the theory solves nothing.
+ *   int fg_theory_solver_stats(const fg_theory *t, fg_solver *out)
+ *     Copies the settings and the running counts (solves, iterations, the
+ *     most iterations of one solve, failures) since creation; 1 when the
+ *     theory has a solver, 0 (and zeros) when not.
+ *
  * ---- Observables ----------------------------------------------------------
  *
  * A theory measures nprim primary numbers on each configuration; its
@@ -163,6 +174,14 @@ typedef struct {
   fg_derived_func derived;  /* F for primary = -1 (ctx = the theory) */
 } fg_observable;
 
+/* A theory's linear solver: settings and running counts. */
+typedef struct {
+  double tolerance;        /* relative residual */
+  int max_iterations;
+  int64_t solves, iterations, failures;
+  int most;                /* iterations of the longest solve */
+} fg_solver;
+
 /* What an implementation's setup hook fills in. */
 typedef struct {
   int components;                                /* C >= 1 */
@@ -174,6 +193,7 @@ typedef struct {
   const fg_observable *observables;              /* static or in priv */
   fg_base_kind default_base;
   const char *const *layers;                     /* NULL-terminated layer type names */
+  fg_solver *solver;                             /* in priv; NULL: solves nothing */
   void *priv;                                    /* the implementation's own data */
 } fg_theory_desc;
 
@@ -237,6 +257,8 @@ static inline void fg_theory_force(const fg_theory *t, const double *phi, int la
 
 const char *fg_theory_hmc_stream(const fg_theory *t);
 size_t fg_theory_hmc_aux_size(const fg_theory *t);
+int fg_theory_set_solver(fg_theory *t, double tolerance, int max_iterations);
+int fg_theory_solver_stats(const fg_theory *t, fg_solver *out);
 void fg_theory_hmc_refresh(const fg_theory *t, const double *phi, fg_rng *r, double *mom,
                            double *aux);
 void fg_theory_hmc_action(const fg_theory *t, const double *phi, const double *aux, double *S);

@@ -132,6 +132,7 @@ typedef enum {
   T_PATH,    /* char *, owned, resolved against the config's folder */
   T_NAME,    /* an enum, by the names of names.c */
   T_INTLIST, /* int[], with its length stored apart */
+  T_NAMELIST, /* an enum per entry (int[]), with its length stored apart */
   T_MAP      /* a nested table */
 } field_type;
 
@@ -146,10 +147,10 @@ struct field {
   unsigned flags;
   double lo, hi;     /* valid range of numbers and list entries */
   unsigned open;     /* which ends of the range are excluded */
-  size_t count_off;  /* T_INTLIST: where the number of entries goes */
+  size_t count_off;  /* T_INTLIST, T_NAMELIST: where the number of entries goes */
   int min_count, max_count;
   const field *sub;  /* T_MAP: the nested mapping's table, ended by a NULL key */
-  const char *(*name_of)(int k);               /* T_NAME: "?" past the last */
+  const char *(*name_of)(int k);               /* T_NAME, T_NAMELIST: "?" past the last */
   const char *(*bad_int)(int64_t v);           /* extra integer rule: why not, or NULL */
   const char *(*unused)(const fg_config *cfg); /* why the key does not apply, or NULL */
   int (*after)(reader *r, const fg_ynode *node, const char *key);
@@ -370,6 +371,26 @@ static int read_intlist(reader *r, const field *f, const fg_ynode *n, const char
   return FG_OK;
 }
 
+static int read_namelist(reader *r, const field *f, const fg_ynode *n, const char *key)
+{
+  if (n->kind != FG_YNODE_SEQUENCE)
+    return report(r, n->line, key, n, "expected a sequence, got %s", fg_yaml_describe(n));
+  if ((int)n->n_children < f->min_count || n->n_children > (size_t)f->max_count)
+    return report(r, n->line, key, n, "needs %d to %d entries, got %zu", f->min_count,
+                  f->max_count, n->n_children);
+  int *dst = slot(r, f->off);
+  int i = 0;
+  for (const fg_ynode *c = n->first; c != NULL; c = c->next, ++i) {
+    char item[KEY_MAX + 16];
+    snprintf(item, sizeof item, "%s[%d]", key, i);
+    int rc = read_name(r, f, c, item, &dst[i]);
+    if (rc != FG_OK)
+      return rc;
+  }
+  *(int *)slot(r, f->count_off) = i;
+  return FG_OK;
+}
+
 static int read_map(reader *r, const fg_ynode *map, const field *table, const char *prefix);
 
 static int read_submap(reader *r, const field *f, const fg_ynode *n, const char *key)
@@ -407,6 +428,8 @@ static int read_field(reader *r, const field *f, const fg_ynode *n, const char *
     return read_name(r, f, n, key, slot(r, f->off));
   case T_INTLIST:
     return read_intlist(r, f, n, key);
+  case T_NAMELIST:
+    return read_namelist(r, f, n, key);
   case T_MAP:
     return read_submap(r, f, n, key);
   }
@@ -468,6 +491,8 @@ static const char *init_name(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *optimizer_name(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 static const char *schedule_name(int k) { return fg_schedule_name((fg_schedule_kind)k); }
 static const char *integrator_name(int k) { return fg_integrator_name((fg_integrator_kind)k); }
+static const char *fermion_bc_name(int k) { return fg_fermion_bc_name((fg_fermion_bc)k); }
+static const char *fermions_name(int k) { return fg_hmc_fermions_name((fg_hmc_fermions)k); }
 
 /* ------------------------------------------------------------ theory rules */
 
@@ -503,6 +528,16 @@ static int after_lattice(reader *r, const fg_ynode *n, const char *key)
   return FG_OK;
 }
 
+/* One boundary condition per direction of the lattice (read before it). */
+static int after_fermion_bc(reader *r, const fg_ynode *n, const char *key)
+{
+  const fg_theory_config *t = &r->cfg->theory;
+  if (t->n_fermion_bc != t->nd)
+    return report(r, n->line, key, n, "needs one entry per direction of theory.lattice (%d)",
+                  t->nd);
+  return FG_OK;
+}
+
 static const field theory_fields[] = {
     {.key = "name", .type = T_NAME, AT(theory.name), .flags = REQUIRED, .name_of = theory_name},
     {.key = "lattice", .type = T_INTLIST, AT(theory.extent), .flags = REQUIRED, AT_LEAST(1),
@@ -513,6 +548,9 @@ static const field theory_fields[] = {
      .unused = phi4_only},
     {.key = "beta", .type = T_REAL, AT(theory.beta), ABOVE(0), .unused = schwinger_only},
     {.key = "kappa", .type = T_REAL, AT(theory.kappa), AT_LEAST(0), .unused = schwinger_only},
+    {.key = "fermion_bc", .type = T_NAMELIST, AT(theory.fermion_bc), .name_of = fermion_bc_name,
+     .count_off = offsetof(fg_config, theory.n_fermion_bc), .min_count = 1,
+     .max_count = FG_MAXDIM, .unused = schwinger_only, .after = after_fermion_bc},
     {.key = NULL}};
 
 /* ------------------------------------------------------------- model rules */
@@ -737,6 +775,12 @@ static const field hmc_fields[] = {
     {.key = "trajectory_length", .type = T_REAL, AT(hmc.trajectory_length), ABOVE(0)},
     {.key = "md_steps", .type = T_INT, AT(hmc.md_steps), AT_LEAST(1)},
     {.key = "integrator", .type = T_NAME, AT(hmc.integrator), .name_of = integrator_name},
+    {.key = "fermions", .type = T_NAME, AT(hmc.fermions), .name_of = fermions_name,
+     .unused = schwinger_only},
+    {.key = "cg_tolerance", .type = T_REAL, AT(hmc.cg_tolerance), .lo = 0, .hi = 1e-3,
+     .open = LO_OPEN, .unused = schwinger_only},
+    {.key = "cg_max_iterations", .type = T_INT, AT(hmc.cg_max_iterations), AT_LEAST(1),
+     .unused = schwinger_only},
     {.key = "checkpoint_every", .type = T_INT64, AT(hmc.checkpoint_every), AT_LEAST(1)},
     {.key = "output", .type = T_PATH, AT(hmc.output), .flags = REQUIRED},
     {.key = NULL}};
@@ -758,7 +802,8 @@ void fg_config_defaults(fg_config *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
   cfg->theory = (fg_theory_config){.name = FG_THEORY_PHI4, .m2 = NAN, .lambda = NAN,
-                                   .beta = 1.0, .kappa = 0.25};
+                                   .beta = 1.0, .kappa = 0.25, .n_fermion_bc = 2,
+                                   .fermion_bc = {FG_BC_ANTIPERIODIC, FG_BC_PERIODIC}};
   cfg->model = (fg_model_config){.base = FG_BASE_NORMAL, .coupling_layers = -1,
                                  .activation = FG_ACT_LEAKY_RELU, .init_scheme = FG_INIT_KAIMING,
                                  .init_scale = 1.0, .mu_init = 1.0};
@@ -773,7 +818,9 @@ void fg_config_defaults(fg_config *cfg)
   cfg->sample.batch_size = 256;
   cfg->sample.flush_every = 65536;
   cfg->hmc = (fg_hmc_config){.trajectory_length = 1.0, .md_steps = 10,
-                             .integrator = FG_INTEGRATOR_LEAPFROG, .checkpoint_every = 1000};
+                             .integrator = FG_INTEGRATOR_LEAPFROG, .checkpoint_every = 1000,
+                             .fermions = FG_FERMIONS_PSEUDOFERMION, .cg_tolerance = 1e-10,
+                             .cg_max_iterations = 10000};
 }
 
 void fg_config_free(fg_config *cfg)
@@ -993,6 +1040,17 @@ static void show_value(const field *f, const fg_config *c, char *buf, size_t cap
     append(buf, cap, "]");
     break;
   }
+  case T_NAMELIST: {
+    int n = *(const int *)((const char *)c + f->count_off);
+    buf[0] = '\0';
+    append(buf, cap, "[");
+    for (int i = 0; i < n; ++i) {
+      append(buf, cap, i > 0 ? ", " : "");
+      append(buf, cap, f->name_of(((const int *)p)[i]));
+    }
+    append(buf, cap, "]");
+    break;
+  }
   default:
     snprintf(buf, cap, "?");
   }
@@ -1011,7 +1069,8 @@ static int same_value(const field *f, const fg_config *a, const fg_config *b)
     return memcmp(pa, pb, sizeof(int64_t)) == 0;
   case T_REAL: /* bit for bit: a coupling rounded differently is another run */
     return memcmp(pa, pb, sizeof(double)) == 0;
-  case T_INTLIST: {
+  case T_INTLIST:
+  case T_NAMELIST: {
     int na = *(const int *)((const char *)a + f->count_off);
     int nb = *(const int *)((const char *)b + f->count_off);
     return na == nb && memcmp(pa, pb, sizeof(int) * (size_t)na) == 0;

@@ -48,3 +48,15 @@ const char *fg_integrator_name(fg_integrator_kind k)
   static const char *t[] = {"leapfrog", "omelyan"};
   return NAME_OF(t, k);
 }
+
+const char *fg_fermion_bc_name(fg_fermion_bc k)
+{
+  static const char *t[] = {"antiperiodic", "periodic"};
+  return NAME_OF(t, k);
+}
+
+const char *fg_hmc_fermions_name(fg_hmc_fermions k)
+{
+  static const char *t[] = {"pseudofermion", "exact_determinant"};
+  return NAME_OF(t, k);
+}

@@ -39,9 +39,10 @@ struct fg_hmc {
 
 void fg_hmc_params_from_config(const fg_hmc_config *c, fg_hmc_params *p)
 {
-  p->trajectory_length = c->trajectory_length;
-  p->md_steps = c->md_steps;
-  p->integrator = c->integrator;
+  *p = (fg_hmc_params){.trajectory_length = c->trajectory_length,
+                       .md_steps = c->md_steps,
+                       .integrator = c->integrator,
+                       .exact_action = c->fermions == FG_FERMIONS_EXACT};
 }
 
 static int check_params(const fg_hmc_params *p, fg_error *err, const char *where)

@@ -19,7 +19,9 @@
  *   thermalization_field   1 when row 0 of /configs holds the field after
  *                          thermalization_done trajectories (rows_done = 0)
  *   accepted, sum_exp_minus_dH, force_evaluations, wall_seconds,
- *   cpu_seconds, thermalization_seconds   running figures
+ *   cpu_seconds, thermalization_seconds, cg_solves, cg_iterations,
+ *   cg_most                running figures (the CG counts: a theory with a
+ *                          solver; read as 0 from files written without them)
  *   thermalization_field_checksum   fg_ensemble_row_checksum (top 52 bits)
  *                          of the field thermalization_done refers to
  * While no stored row exists, row 0 of /configs is the natural place for the
@@ -53,12 +55,15 @@
 #define BUFFER_DOUBLES ((int64_t)1 << 22)
 
 enum { P_ROWS, P_NEXT, P_THERM_DONE, P_THERM_FIELD, P_ACCEPTED, P_EXP_MDH, P_FORCES, P_WALL,
-       P_CPU, P_THERM_WALL, P_LEN };
+       P_CPU, P_THERM_WALL, P_CG_SOLVES, P_CG_ITS, P_CG_MOST, P_LEN };
+
+/* Progress attributes from P_OPTIONAL on may be absent from older files. */
+#define P_OPTIONAL P_CG_SOLVES
 
 static const char *const PROG_NAMES[P_LEN] = {
     "rows_done", "trajectory_next", "thermalization_done", "thermalization_field", "accepted",
     "sum_exp_minus_dH", "force_evaluations", "wall_seconds", "cpu_seconds",
-    "thermalization_seconds"};
+    "thermalization_seconds", "cg_solves", "cg_iterations", "cg_most"};
 
 typedef struct {
   const fg_config *cfg;
@@ -77,6 +82,7 @@ typedef struct {
   int64_t accepted;          /* stored trajectories accepted (buffered included) */
   double sum_exp_mdh;
   int64_t forces_prev;       /* force evaluations of earlier runs */
+  fg_solver cg_prev;         /* CG counts of earlier runs */
   double wall, cpu, therm_wall;   /* all runs, charged as time passes */
   double mark_wall, mark_cpu;     /* when time was last charged */
   int64_t cap, nbuf;         /* the buffer of stored rows not yet written */
@@ -124,6 +130,11 @@ static void progress_values(const hmc_run *s, double *v)
   v[P_WALL] = s->wall;
   v[P_CPU] = s->cpu;
   v[P_THERM_WALL] = s->therm_wall;
+  fg_solver cg;
+  fg_theory_solver_stats(s->theory, &cg);
+  v[P_CG_SOLVES] = (double)(s->cg_prev.solves + cg.solves);
+  v[P_CG_ITS] = (double)(s->cg_prev.iterations + cg.iterations);
+  v[P_CG_MOST] = cg.most > s->cg_prev.most ? cg.most : s->cg_prev.most;
 }
 
 static int set_progress(hmc_run *s, fg_error *err)
@@ -214,6 +225,20 @@ static int stop_wanted(const hmc_run *s, int64_t t)
   return s->opt->stop_after > 0 && t >= s->opt->stop_after;
 }
 
+/* The progress line's figures: acceptance so far and CG iterations per solve. */
+static void progress_extra(const hmc_run *s, int thermalizing, int stopped, char *buf, size_t n)
+{
+  int64_t stored = s->rows_done + s->nbuf;
+  int len = snprintf(buf, n, "%s acc %.3f", thermalizing ? "thermalizing" : "stored",
+                     stored > 0 ? (double)s->accepted / (double)stored : 0.0);
+  fg_solver cg;
+  if (len > 0 && (size_t)len < n && fg_theory_solver_stats(s->theory, &cg) && cg.solves > 0)
+    len += snprintf(buf + len, n - (size_t)len, " cg %.1f it/solve",
+                    (double)cg.iterations / (double)cg.solves);
+  if (stopped && len > 0 && (size_t)len < n)
+    snprintf(buf + len, n - (size_t)len, " stopped");
+}
+
 /* The chain from where it stands to the end or a stop. */
 static int run_chain(hmc_run *s, fg_error *err)
 {
@@ -222,6 +247,7 @@ static int run_chain(hmc_run *s, fg_error *err)
   fg_progress prog;
   fg_progress_init(&prog, s->opt->progress, "trajectories", (double)total);
   int rc = FG_OK, stopped = 0;
+  char extra[96];
   while (rc == FG_OK && t < total && !(stopped = stop_wanted(s, t))) {
     fg_hmc_outcome o;
     fg_hmc_trajectory(s->hmc, s->phi, s->cfg->seed, (uint32_t)s->rank, t, &o);
@@ -234,17 +260,15 @@ static int run_chain(hmc_run *s, fg_error *err)
     if (t % every == 0 || t == s->ntherm || t == total || s->nbuf == s->cap)
       rc = checkpoint(s, err);
     charge(s, thermalizing);
-    char extra[64];
-    int64_t stored = s->rows_done + s->nbuf;
-    snprintf(extra, sizeof extra, "%s acc %.3f", thermalizing ? "thermalizing" : "stored",
-             stored > 0 ? (double)s->accepted / (double)stored : 0.0);
+    progress_extra(s, thermalizing, 0, extra, sizeof extra);
     fg_progress_update(&prog, (double)t, extra);
   }
   if (rc == FG_OK && stopped) {
     rc = checkpoint(s, err);
     charge(s, t < s->ntherm);
   }
-  fg_progress_done(&prog, (double)t, stopped ? "stopped" : NULL);
+  progress_extra(s, t <= s->ntherm, stopped, extra, sizeof extra);
+  fg_progress_done(&prog, (double)t, extra);
   return rc;
 }
 
@@ -339,10 +363,17 @@ static int load_resume_state(hmc_run *s, fg_error *err)
 {
   double v[P_LEN];
   int rc = FG_OK;
-  for (int k = 0; k < P_LEN && rc == FG_OK; ++k)
+  for (int k = 0; k < P_OPTIONAL && rc == FG_OK; ++k)
     rc = fg_ensemble_get_progress(s->ens, PROG_NAMES[k], &v[k], err);
   if (rc != FG_OK)
     return rc;
+  for (int k = P_OPTIONAL; k < P_LEN; ++k) {
+    fg_error scratch;
+    if (fg_ensemble_get_progress(s->ens, PROG_NAMES[k], &v[k], &scratch) != FG_OK)
+      v[k] = 0.0;
+  }
+  s->cg_prev = (fg_solver){.solves = (int64_t)v[P_CG_SOLVES],
+                           .iterations = (int64_t)v[P_CG_ITS], .most = (int)v[P_CG_MOST]};
   s->rows_done = (int64_t)v[P_ROWS];
   s->therm_done = (int64_t)v[P_THERM_DONE];
   s->therm_field = v[P_THERM_FIELD] != 0.0;
@@ -378,6 +409,7 @@ static int load_resume_state(hmc_run *s, fg_error *err)
   s->therm_done = 0;
   s->therm_field = 0;
   s->forces_prev = 0;
+  s->cg_prev = (fg_solver){0};
   memset(s->phi, 0, sizeof(double) * (size_t)s->V);
   return FG_OK;
 }
@@ -432,8 +464,10 @@ static int setup(hmc_run *s, fg_error *err)
   fg_hmc_params p;
   fg_hmc_params_from_config(&cfg->hmc, &p);
   int rc = fg_theory_create(&cfg->theory, &s->theory, err);
-  if (rc == FG_OK)
+  if (rc == FG_OK) {
+    (void)fg_theory_set_solver(s->theory, cfg->hmc.cg_tolerance, cfg->hmc.cg_max_iterations);
     rc = fg_hmc_create(s->theory, &p, &s->hmc, err);
+  }
   if (rc != FG_OK)
     return rc;
   s->V = s->theory->ndof;
@@ -464,6 +498,12 @@ static int finish(hmc_run *s, fg_hmc_result *res, fg_error *err)
   res->cpu_seconds = s->cpu;
   res->thermalization_seconds = s->therm_wall;
   res->force_evaluations = s->forces_prev + fg_hmc_force_evaluations(s->hmc);
+  fg_solver cg;
+  res->has_solver = fg_theory_solver_stats(s->theory, &cg) &&
+                   s->cfg->hmc.fermions == FG_FERMIONS_PSEUDOFERMION;
+  res->cg_solves = s->cg_prev.solves + cg.solves;
+  res->cg_iterations = s->cg_prev.iterations + cg.iterations;
+  res->cg_most = cg.most > s->cg_prev.most ? cg.most : s->cg_prev.most;
   int rc = fg_ensemble_set_attr_double(s->ens, "acceptance", res->acceptance, err);
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_double(s->ens, "exp_minus_dH", res->exp_minus_dH, err);

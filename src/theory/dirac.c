@@ -21,10 +21,14 @@ struct fg_dirac {
   int n;                 /* 2V */
   double *phase;         /* phase[y * 2 + mu]: bc[mu] if the hop y -> y + mu wraps, else 1 */
   double *phase_back;    /* the same for the hop y -> y - mu */
-  double complex *a;     /* N x N: the matrix, then its LU factors, then its inverse */
+  double complex *a;     /* N x N: the matrix, then its LU factors, then its inverse;
+                            allocated at the first dense use (with work and pivot) */
   double complex *work;
   int lwork;
   int *pivot;
+  double complex *hop;   /* hop[4 y + 2 mu + 0] = -kappa phase U_mu(y) (to y + mu),
+                            hop[4 y + 2 mu + 1] = -kappa phase_back U_mu(y - mu)^* (to y - mu),
+                            of the links the last apply or solve was given */
   double complex *v[4];  /* CG's vectors r, p, D p, D^dagger D p; N each */
 };
 
@@ -43,6 +47,7 @@ void fg_dirac_destroy(fg_dirac *d)
   fg_free(d->a);
   fg_free(d->work);
   fg_free(d->pivot);
+  fg_free(d->hop);
   for (int i = 0; i < 4; ++i)
     fg_free(d->v[i]);
   fg_free(d);
@@ -80,31 +85,44 @@ int fg_dirac_create(const fg_lattice *lat, double kappa, const int bc[2], fg_dir
   d->lat = lat;
   d->kappa = kappa;
   d->n = 2 * lat->volume;
-  size_t nn = (size_t)d->n * (size_t)d->n;
   d->phase = fg_alloc(sizeof(double) * 2 * (size_t)lat->volume, err, where);
   d->phase_back = fg_alloc(sizeof(double) * 2 * (size_t)lat->volume, err, where);
-  d->a = fg_alloc(sizeof(double complex) * nn, err, where);
-  d->pivot = fg_alloc(sizeof(int) * (size_t)d->n, err, where);
+  d->hop = fg_alloc(sizeof(double complex) * 4 * (size_t)lat->volume, err, where);
   int vectors_ok = 1;
   for (int i = 0; i < 4; ++i)
     vectors_ok &= (d->v[i] = fg_alloc(sizeof(double complex) * (size_t)d->n, err, where)) != NULL;
-  if (d->phase == NULL || d->phase_back == NULL || d->a == NULL || d->pivot == NULL ||
-      !vectors_ok) {
+  if (d->phase == NULL || d->phase_back == NULL || d->hop == NULL || !vectors_ok) {
     fg_dirac_destroy(d);
     return FG_ERR_RUNTIME;
   }
   boundary_phases(d, bc);
+  *out = d;
+  return FG_OK;
+}
+
+/* The dense matrix, pivots and zgetri's work, made at the first dense use:
+ * an operator used only matrix-free (CG on a large lattice) never holds
+ * the N^2 matrix. */
+static int dense_workspace(fg_dirac *d, const char *here, fg_error *err)
+{
+  if (d->a != NULL)
+    return FG_OK;
+  size_t nn = (size_t)d->n * (size_t)d->n;
+  d->a = fg_alloc(sizeof(double complex) * nn, err, here);
+  d->pivot = fg_alloc(sizeof(int) * (size_t)d->n, err, here);
+  if (d->a == NULL || d->pivot == NULL)
+    return FG_ERR_RUNTIME;
   /* zgetri's optimal work size, asked once. */
   double complex query = 0;
   int lwork = -1, info = 0;
   zgetri_(&d->n, d->a, &d->n, d->pivot, &query, &lwork, &info);
   d->lwork = info == 0 && creal(query) >= d->n ? (int)creal(query) : d->n;
-  d->work = fg_alloc(sizeof(double complex) * (size_t)d->lwork, err, where);
+  d->work = fg_alloc(sizeof(double complex) * (size_t)d->lwork, err, here);
   if (d->work == NULL) {
-    fg_dirac_destroy(d);
+    fg_free(d->a);
+    d->a = NULL; /* tried again at the next use */
     return FG_ERR_RUNTIME;
   }
-  *out = d;
   return FG_OK;
 }
 
@@ -140,28 +158,53 @@ void fg_dirac_matrix(const fg_dirac *d, const double *theta, size_t stride, doub
 }
 
 /* D^dagger = sigma_z D sigma_z: the (a, b) entry of every block gets s_a s_b, s = (1, -1). */
-void fg_dirac_apply(const fg_dirac *d, const double *theta, size_t stride,
-                    const double complex *psi, double complex *out, int dagger)
+/* The hopping factors of the links theta (d->hop); O(V) sines and cosines. */
+static void set_hops(const fg_dirac *d, const double *theta, size_t stride)
 {
   const fg_lattice *lat = d->lat;
   const double k = d->kappa;
-  for (int y = 0; y < lat->volume; ++y) {
-    double complex acc[2] = {psi[2 * y], psi[2 * y + 1]};
+  for (int y = 0; y < lat->volume; ++y)
     for (int mu = 0; mu < 2; ++mu) {
-      int yf = lat->up[y * 2 + mu], yb = lat->down[y * 2 + mu];
-      double complex hf = -k * d->phase[y * 2 + mu] * link(theta, stride, lat->volume, mu, y);
-      double complex hb =
+      int yb = lat->down[y * 2 + mu];
+      d->hop[4 * y + 2 * mu] = -k * d->phase[y * 2 + mu] * link(theta, stride, lat->volume, mu, y);
+      d->hop[4 * y + 2 * mu + 1] =
           -k * d->phase_back[y * 2 + mu] * conj(link(theta, stride, lat->volume, mu, yb));
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b) {
-          double s = dagger && a != b ? -1.0 : 1.0;
-          acc[a] += s * (minus_sigma[mu][a][b] * hf * psi[2 * yf + b] +
-                         plus_sigma[mu][a][b] * hb * psi[2 * yb + b]);
-        }
     }
-    out[2 * y] = acc[0];
-    out[2 * y + 1] = acc[1];
+}
+
+/* out = D psi or D^dagger psi with the hops of set_hops. The projectors
+ * (1 -+ sigma_mu) have rank one, so each hop is one complex product:
+ *   mu = 0, to y + 0: t = h (psi_0 - s psi_1), adds (t, -s t);
+ *   mu = 0, to y - 0: t = h (psi_0 + s psi_1), adds (t, s t);
+ *   mu = 1, to y + 1: t = h (psi_0 + i s psi_1), adds (t, -i s t);
+ *   mu = 1, to y - 1: t = h (psi_0 - i s psi_1), adds (t, i s t);
+ * s = 1 for D, -1 for D^dagger = sigma_z D sigma_z (off-diagonals negated). */
+static void apply_hops(const fg_dirac *d, const double complex *restrict psi,
+                       double complex *restrict out, int dagger)
+{
+  const fg_lattice *lat = d->lat;
+  const double s = dagger ? -1.0 : 1.0;
+  const double complex is = s * I;
+  const double complex *restrict hop = d->hop;
+  const int *restrict up = lat->up, *restrict down = lat->down;
+  for (int y = 0; y < lat->volume; ++y) {
+    const double complex *h = hop + 4 * y;
+    const double complex *f0 = psi + 2 * up[2 * y], *b0 = psi + 2 * down[2 * y];
+    const double complex *f1 = psi + 2 * up[2 * y + 1], *b1 = psi + 2 * down[2 * y + 1];
+    double complex t0f = h[0] * (f0[0] - s * f0[1]);
+    double complex t0b = h[1] * (b0[0] + s * b0[1]);
+    double complex t1f = h[2] * (f1[0] + is * f1[1]);
+    double complex t1b = h[3] * (b1[0] - is * b1[1]);
+    out[2 * y] = psi[2 * y] + t0f + t0b + t1f + t1b;
+    out[2 * y + 1] = psi[2 * y + 1] + s * (t0b - t0f) + is * (t1b - t1f);
   }
+}
+
+void fg_dirac_apply(const fg_dirac *d, const double *theta, size_t stride,
+                    const double complex *psi, double complex *out, int dagger)
+{
+  set_hops(d, theta, stride);
+  apply_hops(d, psi, out, dagger);
 }
 
 /* 2 Re tr(D^-1 dD/dtheta_mu(x)): the link enters the hop x -> x + mu
@@ -194,6 +237,9 @@ static void logdet_gradient(const fg_dirac *d, const double *theta, size_t strid
 static int factorise(fg_dirac *d, const double *theta, size_t stride, const char *here,
                      fg_error *err)
 {
+  int rc = dense_workspace(d, here, err);
+  if (rc != FG_OK)
+    return rc;
   fg_dirac_matrix(d, theta, stride, d->a);
   int info = 0;
   zgetrf_(&d->n, &d->n, d->a, &d->n, d->pivot, &info);
@@ -272,12 +318,12 @@ static double norm2(const double complex *x, int n)
   return s;
 }
 
-/* out = D^dagger D in (tmp: N scratch). */
-static void normal_apply(const fg_dirac *d, const double *theta, size_t stride,
-                         const double complex *in, double complex *tmp, double complex *out)
+/* out = D^dagger D in at the hops set last (tmp: N scratch). */
+static void normal_apply(const fg_dirac *d, const double complex *in, double complex *tmp,
+                         double complex *out)
 {
-  fg_dirac_apply(d, theta, stride, in, tmp, 0);
-  fg_dirac_apply(d, theta, stride, tmp, out, 1);
+  apply_hops(d, in, tmp, 0);
+  apply_hops(d, tmp, out, 1);
 }
 
 int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double complex *b,
@@ -293,8 +339,9 @@ int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double co
   }
   double rr = bb;
   int k = 0;
+  set_hops(d, theta, stride);
   while (rr > stop && k < max_iter) {
-    normal_apply(d, theta, stride, p, tmp, ap);
+    normal_apply(d, p, tmp, ap);
     double pap = 0.0;
     for (int i = 0; i < n; ++i)
       pap += creal(conj(p[i]) * ap[i]);
@@ -311,7 +358,7 @@ int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double co
   }
   *iterations = k;
   /* The recursive residual drifts from the true one: check the true one. */
-  normal_apply(d, theta, stride, x, tmp, ap);
+  normal_apply(d, x, tmp, ap);
   for (int i = 0; i < n; ++i)
     r[i] = b[i] - ap[i];
   double true_rr = norm2(r, n);

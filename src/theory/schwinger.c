@@ -9,8 +9,9 @@
  * is singular has S = +inf (weight 0) and a zero fermion force.
  *
  * HMC (hmc.h) with two flavours: one pseudofermion field phi = D^dagger eta,
- * S_pf = phi^dagger (D^dagger D)^-1 phi, solved by conjugate gradient to
- * relative residual FG_SCHWINGER_CG_TOL. The trajectory's stream: ndof
+ * S_pf = phi^dagger (D^dagger D)^-1 phi, solved by conjugate gradient to the
+ * relative residual of the theory's solver (fg_theory_set_solver; default
+ * 1e-10 in at most 10000 iterations, counted in its stats). The trajectory's stream: ndof
  * normals (the momenta), then 2N normals (eta's real and imaginary parts,
  * each scaled by 1/sqrt 2 so that eta has density exp(-eta^dagger eta)),
  * N = 2V; then HMC's one uniform. At kappa = 0 there are no pseudofermions.
@@ -31,8 +32,8 @@
 #include "flowgen/theory.h"
 #include "flowgen/u1.h"
 
-#define FG_SCHWINGER_CG_TOL 1e-10
-#define FG_SCHWINGER_CG_MAX 10000
+#define FG_SCHWINGER_CG_TOL 1e-10  /* hmc.cg_tolerance's default */
+#define FG_SCHWINGER_CG_MAX 10000  /* hmc.cg_max_iterations's default */
 
 enum { P_PLAQ = 0, P_Q = 1, P_Q2 = 2, P_CORR = 3 };
 
@@ -42,10 +43,22 @@ typedef struct {
   double complex *chi;       /* N: (D^dagger D)^-1 phi */
   fg_observable obs[FG_MAX_OBSERVABLES];
   char names[FG_MAX_OBSERVABLES][16];
-  int cg_iterations;         /* of the last solve (for the log) */
+  fg_solver cg;              /* settings and counts of the pseudofermion solves */
 } schwinger;
 
 static schwinger *priv(const fg_theory *t) { return t->desc.priv; }
+
+/* theory.fermion_bc as the Dirac operator's signs: -1 antiperiodic, +1
+ * periodic; without the key (n_fermion_bc = 0), antiperiodic in time and
+ * periodic in space. */
+static void fermion_signs(const fg_theory_config *c, int bc[2])
+{
+  for (int mu = 0; mu < 2; ++mu) {
+    int kind = mu < c->n_fermion_bc ? c->fermion_bc[mu]
+                                    : (mu == 0 ? FG_BC_ANTIPERIODIC : FG_BC_PERIODIC);
+    bc[mu] = kind == FG_BC_PERIODIC ? 1 : -1;
+  }
+}
 
 static void schwinger_teardown(void *p)
 {
@@ -113,8 +126,14 @@ static int solve(const fg_theory *t, const double *phi, const double *aux)
 {
   schwinger *s = priv(t);
   fg_error err = {0};
-  return fg_dirac_cg(s->dirac, phi, 1, (const double complex *)aux, s->chi, FG_SCHWINGER_CG_TOL,
-                     FG_SCHWINGER_CG_MAX, &s->cg_iterations, &err);
+  int its = 0;
+  int rc = fg_dirac_cg(s->dirac, phi, 1, (const double complex *)aux, s->chi, s->cg.tolerance,
+                       s->cg.max_iterations, &its, &err);
+  s->cg.solves++;
+  s->cg.iterations += its;
+  s->cg.failures += rc != FG_OK;
+  s->cg.most = its > s->cg.most ? its : s->cg.most;
+  return rc;
 }
 
 static void schwinger_hmc_action(const fg_theory *t, const double *phi, const double *aux,
@@ -165,7 +184,8 @@ static int schwinger_obs_create(const fg_theory *t, void **ctx, fg_error *err)
     return FG_ERR_RUNTIME;
   m->t = t;
   if (t->cfg.kappa > 0.0) {
-    const int bc[2] = {-1, 1};
+    int bc[2];
+    fermion_signs(&t->cfg, bc);
     int rc = fg_dirac_create(&t->lat, t->cfg.kappa, bc, &m->dirac, err);
     if (rc != FG_OK) {
       fg_free(m);
@@ -260,10 +280,13 @@ static int schwinger_setup(const fg_theory *t, fg_theory_desc *d, fg_error *err)
   if (s->grad == NULL || s->chi == NULL)
     return FG_ERR_RUNTIME; /* the caller tears down d->priv */
   if (c->kappa > 0.0) {
-    const int bc[2] = {-1, 1};
+    int bc[2];
+    fermion_signs(c, bc);
     int rc = fg_dirac_create(&t->lat, c->kappa, bc, &s->dirac, err);
     if (rc != FG_OK)
       return rc;
+    s->cg = (fg_solver){.tolerance = FG_SCHWINGER_CG_TOL, .max_iterations = FG_SCHWINGER_CG_MAX};
+    d->solver = &s->cg;
     d->hmc_aux = 4 * (size_t)t->lat.volume; /* phi: N = 2V complex numbers */
     d->hmc_stream = "ndof normals (the momenta), then 4V normals (the pseudofermion source "
                     "eta, real and imaginary parts, each times 1/sqrt 2; phi = D^dagger eta)";

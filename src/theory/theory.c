@@ -174,6 +174,25 @@ const char *fg_theory_hmc_stream(const fg_theory *t)
 
 size_t fg_theory_hmc_aux_size(const fg_theory *t) { return t->desc.hmc_aux; }
 
+int fg_theory_set_solver(fg_theory *t, double tolerance, int max_iterations)
+{
+  if (t->desc.solver == NULL)
+    return -1;
+  t->desc.solver->tolerance = tolerance;
+  t->desc.solver->max_iterations = max_iterations;
+  return 0;
+}
+
+int fg_theory_solver_stats(const fg_theory *t, fg_solver *out)
+{
+  if (t->desc.solver == NULL) {
+    *out = (fg_solver){0};
+    return 0;
+  }
+  *out = *t->desc.solver;
+  return 1;
+}
+
 void fg_theory_hmc_refresh(const fg_theory *t, const double *phi, fg_rng *r, double *mom,
                            double *aux)
 {

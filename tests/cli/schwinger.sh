@@ -23,7 +23,17 @@ hmc: {trajectories: 60, thermalization: 10, md_steps: 6, integrator: omelyan, ou
 YAML
 sed -e 's/kappa: 0.2/kappa: 0/' -e 's/two.h5/pure.h5/' "$work/two.yaml" > "$work/pure.yaml"
 
-check "two flavours: hmc runs" "$fg" hmc "$work/two.yaml" --json > "$work/hmc.json" 2> "$work/hmc.err"
+"$fg" hmc "$work/two.yaml" --json > "$work/hmc.json" 2> "$work/hmc.err"
+check "two flavours: hmc runs" test $? -eq 0
+check "the --json result counts the pseudofermion CG solves" /usr/bin/python3 - "$work/hmc.json" <<'PY'
+import sys, json
+s = json.load(open(sys.argv[1]))["streams"][0]
+assert s["cg_solves"] > 0 and s["cg_iterations"] >= s["cg_solves"], s
+assert abs(s["cg_iterations_per_solve"] - s["cg_iterations"] / s["cg_solves"]) < 0.01, s
+assert 0 < s["cg_iterations_per_solve"] <= s["cg_max_iterations"], s
+PY
+check "the progress line shows CG iterations per solve" has "$work/hmc.err" "it/solve"
+check "kappa 0.2 gives no massless-point warning" bash -c "! grep -q warning '$work/hmc.err'"
 check "analyze gives plaq, q2, the pion correlator and m_pi" \
   bash -c "'$fg' analyze '$work/two.h5' --json > '$work/an.json' && grep -q '\"plaq\"' '$work/an.json' && grep -q '\"q2\"' '$work/an.json' && grep -q '\"C_2\"' '$work/an.json' && grep -q '\"m_pi\"' '$work/an.json'"
 check "the stored configurations are angles in (-pi, pi] and Q is an integer" \
@@ -44,6 +54,17 @@ check "info names the theory and its couplings" \
 check "pure gauge (kappa 0): hmc runs" "$fg" hmc "$work/pure.yaml" > /dev/null 2>&1
 check "pure gauge: analyze has plaq but no pion" \
   bash -c "'$fg' analyze '$work/pure.h5' --json > '$work/pure.json' && grep -q '\"plaq\"' '$work/pure.json' && ! grep -q m_pi '$work/pure.json'"
+sed -e 's/kappa: 0.2/kappa: 0.263/' -e 's/two.h5/exact.h5/' \
+  -e 's/integrator: omelyan,/integrator: omelyan, fermions: exact_determinant,/' \
+  "$work/two.yaml" > "$work/exact.yaml"
+check "exact-determinant HMC runs (hmc.fermions), without CG" bash -c \
+  "'$fg' hmc '$work/exact.yaml' --json > '$work/exact.json' 2> '$work/exact.err' && ! grep -q cg_solves '$work/exact.json'"
+check "kappa 0.263 warns of the massless point" has "$work/exact.err" "warning: .*theory.kappa = 0.263"
+check "the exact-determinant ensemble verifies" "$fg" verify "$work/exact.h5"
+sed -e 's/beta: 2.0,/beta: 2.0, fermion_bc: [periodic],/' -e 's/two.h5/bc.h5/' "$work/two.yaml" > "$work/bc.yaml"
+"$fg" hmc "$work/bc.yaml" > /dev/null 2> "$work/bc.err"
+check "a fermion_bc with one entry is refused with exit 2 naming the key" \
+  bash -c "[ $? -eq 2 ] && grep -q 'bc.yaml:2: theory.fermion_bc' '$work/bc.err'"
 "$fg" train "$work/two.yaml" > /dev/null 2> "$work/train.err"
 check "train refuses the Schwinger model with exit 2 at theory.name" \
   bash -c "[ $? -eq 2 ] && grep -q 'two.yaml:2: theory.name' '$work/train.err'"
