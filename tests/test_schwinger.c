@@ -313,12 +313,35 @@ static double moment(int n, double beta, int k)
   return s * (2 * M_PI / m) / 3 / (2 * M_PI);
 }
 
-START_TEST(pure_gauge_matches_exact_finite_volume_results)
+/* HMC on L x L pure U(1) at beta: plaquette, <Q^2> and Q's tau_int (g[2]) after
+ * 200 thermalising trajectories. */
+static void pure_gauge_series(double beta, int L, int N, fg_gamma_result g[3])
 {
-  /* Periodic L0 x L1 U(1): Z = sum_n I_n(beta)^V, <cos p> = sum_n I_n^(V-1) I_n' / Z;
-   * with the charge, Z(theta) = sum_n J_n(theta)^V and <Q^2> = -Z''(0)/Z(0). */
-  const double beta = 1.0;
-  const int V = 16;
+  fg_theory *t = make_theory(L, L, beta, 0.0);
+  fg_hmc *h = make_hmc(t, 1.0, 10, FG_INTEGRATOR_OMELYAN);
+  double *phi = thermalised(h, t, 200);
+  double *series = malloc(sizeof(double) * 3 * (size_t)N);
+  fg_hmc_outcome o;
+  for (int k = 0; k < N; ++k) {
+    fg_hmc_trajectory(h, phi, 17, 0, 200 + k, &o);
+    series[k] = fg_u1_mean_plaquette(fg_theory_lattice(t), phi, 1);
+    double q = fg_u1_topological_charge(fg_theory_lattice(t), phi, 1);
+    series[N + k] = q * q;
+    series[2 * N + k] = q;
+  }
+  fg_error err = {0};
+  for (int k = 0; k < 3; ++k)
+    ck_assert_int_eq(fg_gamma_mean(series + (size_t)k * N, N, FG_GAMMA_S_DEFAULT, &g[k], &err),
+                     FG_OK);
+  free(series), free(phi);
+  fg_hmc_destroy(h);
+  fg_theory_destroy(t);
+}
+
+/* Periodic V-site U(1): Z = sum_n I_n(beta)^V, <cos p> = sum_n I_n^(V-1) I_n' / Z;
+ * with the charge, Z(theta) = sum_n J_n(theta)^V and <Q^2> = -Z''(0)/Z(0). */
+static void pure_gauge_exact(double beta, int V, double *plaq, double *q2)
+{
   double z = 0, dz = 0, z0 = 0, z2 = 0;
   for (int n = -30; n <= 30; ++n) {
     double in = bessel_i(n, beta), dn = 0.5 * (bessel_i(n - 1, beta) + bessel_i(n + 1, beta));
@@ -328,32 +351,35 @@ START_TEST(pure_gauge_matches_exact_finite_volume_results)
     z0 += pow(j0, V);
     z2 += V * pow(j0, V - 1) * j2;
   }
-  double plaq_exact = dz / z, q2_exact = -z2 / z0;
-  fg_theory *t = make_theory(4, 4, beta, 0.0);
-  fg_hmc *h = make_hmc(t, 1.0, 8, FG_INTEGRATOR_OMELYAN);
-  double *phi = thermalised(h, t, 100);
-  enum { N = 6000 };
-  double *series = malloc(sizeof(double) * 2 * N);
-  fg_hmc_outcome o;
-  for (int k = 0; k < N; ++k) {
-    fg_hmc_trajectory(h, phi, 17, 0, 100 + k, &o);
-    series[k] = fg_u1_mean_plaquette(fg_theory_lattice(t), phi, 1);
-    double q = fg_u1_topological_charge(fg_theory_lattice(t), phi, 1);
-    series[N + k] = q * q;
+  *plaq = dz / z;
+  *q2 = -z2 / z0;
+}
+
+/* Seed/issue validation: 8x8 at beta = 2 and 4 against the exact finite-volume
+ * results, within 4 sigma; and HMC's topological freezing: Q decorrelates
+ * many times more slowly at beta = 4 than at beta = 2. */
+START_TEST(pure_gauge_matches_exact_finite_volume_results)
+{
+  const double betas[2] = {2.0, 4.0};
+  const int N[2] = {20000, 30000};
+  fg_gamma_result g[2][3];
+  for (int b = 0; b < 2; ++b) {
+    double plaq_exact, q2_exact;
+    pure_gauge_exact(betas[b], 64, &plaq_exact, &q2_exact);
+    pure_gauge_series(betas[b], 8, N[b], g[b]);
+    fprintf(stderr, "beta %g: plaq %g +- %g (exact %g), q2 %g +- %g (exact %g), tau_int(Q) %g\n",
+            betas[b], g[b][0].value, g[b][0].err, plaq_exact, g[b][1].value, g[b][1].err,
+            q2_exact, g[b][2].tau_int);
+    ck_assert_msg(fabs(g[b][0].value - plaq_exact) < 4 * g[b][0].err,
+                  "beta %g: plaq %g +- %g, exact %g", betas[b], g[b][0].value, g[b][0].err,
+                  plaq_exact);
+    ck_assert_msg(fabs(g[b][1].value - q2_exact) < 4 * g[b][1].err,
+                  "beta %g: <Q^2> %g +- %g, exact %g", betas[b], g[b][1].value, g[b][1].err,
+                  q2_exact);
+    ck_assert(g[b][0].err < 0.002 && g[b][1].err < 0.1 * q2_exact); /* the test has power */
   }
-  fg_gamma_result g[2];
-  fg_error err = {0};
-  ck_assert_int_eq(fg_gamma_mean(series, N, FG_GAMMA_S_DEFAULT, &g[0], &err), FG_OK);
-  ck_assert_int_eq(fg_gamma_mean(series + N, N, FG_GAMMA_S_DEFAULT, &g[1], &err), FG_OK);
-  ck_assert_msg(fabs(g[0].value - plaq_exact) < 4 * g[0].err, "plaq %g +- %g, exact %g",
-                g[0].value, g[0].err, plaq_exact);
-  ck_assert_msg(fabs(g[1].value - q2_exact) < 4 * g[1].err, "<Q^2> %g +- %g, exact %g",
-                g[1].value, g[1].err, q2_exact);
-  fprintf(stderr, "plaq %g +- %g (exact %g), q2 %g +- %g (exact %g)\n", g[0].value, g[0].err, plaq_exact, g[1].value, g[1].err, q2_exact);
-  ck_assert(g[0].err < 0.01 && g[1].err < 0.1 * q2_exact); /* the test has power */
-  free(series), free(phi);
-  fg_hmc_destroy(h);
-  fg_theory_destroy(t);
+  ck_assert_msg(g[1][2].tau_int > 5 * g[0][2].tau_int, "tau_int(Q): %g at beta 2, %g at beta 4",
+                g[0][2].tau_int, g[1][2].tau_int);
 }
 END_TEST
 
