@@ -9,6 +9,18 @@
  * the gradient's trace are O(N) and O(N^2) and left out. ZGEMM of n x n:
  * 8 n^3.
  *
+ * Then the matrix-free operator (what pseudofermion HMC runs on):
+ *  - fg_dirac_apply (links to hopping factors included) and one CG
+ *    iteration (two hopping kernels and the vector updates) per site, for L
+ *    = 8 to 512, with the bandwidth the CG rate implies: 672 bytes per site
+ *    and iteration are compulsory (each kernel reads psi 32, the hopping
+ *    factors 64, the neighbour tables 16 and writes 32; the vector updates
+ *    move 384: <p, Ap>, x += a p, r -= a Ap, |r|^2, p = r + b p);
+ *  - CG iterations per solve (relative residual 1e-10) against kappa on 8x8
+ *    and 16x16 gauge fields thermalised by pure-gauge HMC at beta = 2;
+ *  - pseudofermion HMC trajectories per second at 8x8, beta = 2, kappa =
+ *    0.25 (Omelyan, tau = 1, 8 steps; the stored exact action included).
+ *
  * Usage: bench_dirac [seconds per measurement, default 0.5]; one core:
  *   OPENBLAS_NUM_THREADS=1 taskset -c 0 build/bench/bench_dirac
  */
@@ -17,6 +29,9 @@
 #include <stdlib.h>
 
 #include "flowgen/dirac.h"
+#include "flowgen/hmc.h"
+#include "flowgen/rng.h"
+#include "flowgen/theory.h"
 #include "flowgen/util.h"
 
 void zgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
@@ -38,6 +53,173 @@ static double zgemm_gflops(int n, double seconds)
   } while ((t = fg_wall_time() - t0) < seconds);
   free(a), free(b), free(c);
   return 8.0 * n * (double)n * n * (double)reps / t * 1e-9;
+}
+
+static fg_theory *schwinger(int L, double beta, double kappa)
+{
+  fg_theory_config c = {.name = FG_THEORY_SCHWINGER, .nd = 2, .extent = {L, L}, .beta = beta,
+                        .kappa = kappa};
+  fg_theory *t = NULL;
+  fg_error err = {0};
+  if (fg_theory_create(&c, &t, &err) != FG_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+  }
+  return t;
+}
+
+/* A pure-gauge field at beta after ntraj HMC trajectories from the cold start. */
+static double *gauge_field(int L, double beta, int ntraj, uint64_t seed)
+{
+  fg_theory *t = schwinger(L, beta, 0.0);
+  fg_hmc_params p = {.trajectory_length = 1.0, .md_steps = 10,
+                     .integrator = FG_INTEGRATOR_OMELYAN};
+  fg_hmc *h;
+  fg_error err = {0};
+  if (fg_hmc_create(t, &p, &h, &err) != FG_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+  }
+  double *phi = calloc((size_t)fg_theory_ndof(t), sizeof(double));
+  fg_hmc_outcome o;
+  for (int k = 0; k < ntraj; ++k)
+    fg_hmc_trajectory(h, phi, seed, 0, (uint64_t)k, &o);
+  fg_hmc_destroy(h);
+  fg_theory_destroy(t);
+  return phi;
+}
+
+static void apply_rates(double seconds)
+{
+  printf("\nmatrix-free operator, one core (kappa 0.25, random links)\n");
+  printf("%-6s %-16s %-16s %-12s\n", "L", "apply ns/site", "CG iter ns/site", "CG GB/s");
+  for (int L = 8; L <= 512; L *= 2) {
+    fg_lattice lat;
+    fg_dirac *d;
+    fg_error err = {0};
+    int ext[2] = {L, L}, bc[2] = {-1, 1};
+    if (fg_lattice_init(&lat, 2, ext, &err) != FG_OK ||
+        fg_dirac_create(&lat, 0.25, bc, &d, &err) != FG_OK) {
+      fprintf(stderr, "%s\n", err.msg);
+      exit(1);
+    }
+    size_t v = (size_t)lat.volume, n = 2 * v;
+    double *theta = malloc(sizeof(double) * 2 * v);
+    double complex *psi = malloc(sizeof(double complex) * n), *out = malloc(sizeof *out * n);
+    fg_rng r;
+    fg_rng_init(&r, 5, FG_RNG_TEST, (uint64_t)L, 0);
+    for (size_t i = 0; i < 2 * v; ++i)
+      theta[i] = 3.0 * (fg_rng_uniform(&r) - 0.5);
+    for (size_t i = 0; i < n; ++i)
+      psi[i] = CMPLX(fg_rng_uniform(&r) - 0.5, fg_rng_uniform(&r) - 0.5);
+    long reps = 0;
+    double t0 = fg_wall_time(), t;
+    do {
+      fg_dirac_apply(d, theta, 1, psi, out, (int)(reps & 1));
+      ++reps;
+    } while ((t = fg_wall_time() - t0) < seconds);
+    double apply_ns = 1e9 * t / (double)reps / (double)v;
+    /* CG with a fixed iteration count: the cost per iteration */
+    long iters = 0;
+    t0 = fg_wall_time();
+    do {
+      int its = 0;
+      fg_dirac_cg(d, theta, 1, psi, out, 1e-30, 20, &its, &err); /* never converges: 20 */
+      iters += its;
+    } while ((t = fg_wall_time() - t0) < seconds);
+    double cg_ns = 1e9 * t / (double)iters / (double)v;
+    printf("%-6d %-16.2f %-16.2f %-12.1f\n", L, apply_ns, cg_ns, 672.0 / cg_ns);
+    free(theta), free(psi), free(out);
+    fg_dirac_destroy(d);
+    fg_lattice_free(&lat);
+  }
+}
+
+static void cg_iterations_against_kappa(void)
+{
+  static const double kappas[] = {0.1, 0.2, 0.24, 0.25, 0.26, 0.263, 0.27};
+  const int nk = (int)(sizeof kappas / sizeof kappas[0]), nfield = 8;
+  printf("\nCG iterations per solve (relative residual 1e-10), beta = 2 gauge fields, "
+         "mean over %d fields [min, max]\n", nfield);
+  printf("%-8s %-22s %-22s\n", "kappa", "8x8", "16x16");
+  double *fields[2][8];
+  for (int s = 0; s < 2; ++s)
+    for (int f = 0; f < nfield; ++f)
+      fields[s][f] = gauge_field(8 << s, 2.0, 50 + 10 * f, 100 + (uint64_t)f);
+  for (int k = 0; k < nk; ++k) {
+    printf("%-8.3f", kappas[k]);
+    for (int s = 0; s < 2; ++s) {
+      int L = 8 << s;
+      fg_lattice lat;
+      fg_dirac *d;
+      fg_error err = {0};
+      int ext[2] = {L, L}, bc[2] = {-1, 1};
+      if (fg_lattice_init(&lat, 2, ext, &err) != FG_OK ||
+          fg_dirac_create(&lat, kappas[k], bc, &d, &err) != FG_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+      }
+      size_t n = 2 * (size_t)lat.volume;
+      double complex *b = malloc(sizeof *b * n), *x = malloc(sizeof *x * n);
+      fg_rng r;
+      fg_rng_init(&r, 9, FG_RNG_TEST, 0, 0);
+      int lo = 1 << 30, hi = 0, failed = 0;
+      double sum = 0;
+      for (int f = 0; f < nfield; ++f) {
+        for (size_t i = 0; i < n; ++i)
+          b[i] = CMPLX(fg_rng_uniform(&r) - 0.5, fg_rng_uniform(&r) - 0.5);
+        int its = 0;
+        failed += fg_dirac_cg(d, fields[s][f], 1, b, x, 1e-10, 100000, &its, &err) != FG_OK;
+        sum += its;
+        lo = its < lo ? its : lo;
+        hi = its > hi ? its : hi;
+      }
+      char cell[64];
+      snprintf(cell, sizeof cell, "%.0f [%d, %d]%s", sum / nfield, lo, hi,
+               failed ? " (failed)" : "");
+      printf(" %-22s", cell);
+      free(b), free(x);
+      fg_dirac_destroy(d);
+      fg_lattice_free(&lat);
+    }
+    printf("\n");
+  }
+  for (int s = 0; s < 2; ++s)
+    for (int f = 0; f < nfield; ++f)
+      free(fields[s][f]);
+}
+
+static void hmc_rate(double seconds)
+{
+  fg_theory *t = schwinger(8, 2.0, 0.25);
+  fg_hmc_params p = {.trajectory_length = 1.0, .md_steps = 8,
+                     .integrator = FG_INTEGRATOR_OMELYAN};
+  fg_hmc *h;
+  fg_error err = {0};
+  if (fg_hmc_create(t, &p, &h, &err) != FG_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+  }
+  double *phi = calloc((size_t)fg_theory_ndof(t), sizeof(double));
+  fg_hmc_outcome o;
+  int k = 0, acc = 0;
+  for (; k < 50; ++k)
+    fg_hmc_trajectory(h, phi, 7, 0, (uint64_t)k, &o);
+  long reps = 0;
+  double t0 = fg_wall_time(), el;
+  do {
+    fg_hmc_trajectory(h, phi, 7, 0, (uint64_t)k++, &o);
+    acc += o.accepted;
+    ++reps;
+  } while ((el = fg_wall_time() - t0) < 4 * seconds);
+  fg_solver cg;
+  fg_theory_solver_stats(t, &cg);
+  printf("\npseudofermion HMC, 8x8, beta 2, kappa 0.25, Omelyan tau 1 in 8 steps: "
+         "%.0f trajectories/s (acceptance %.3f, %.1f CG iterations per solve)\n",
+         (double)reps / el, (double)acc / (double)reps, (double)cg.iterations / (double)cg.solves);
+  free(phi);
+  fg_hmc_destroy(h);
+  fg_theory_destroy(t);
 }
 
 int main(int argc, char **argv)
@@ -80,5 +262,8 @@ int main(int argc, char **argv)
     fg_lattice_free(&lat);
   }
   printf("ZGEMM %d x %d: %.1f GFLOP/s\n", 512, 512, zgemm_gflops(512, seconds));
+  apply_rates(seconds);
+  cg_iterations_against_kappa();
+  hmc_rate(seconds);
   return 0;
 }

@@ -184,19 +184,29 @@ static void apply_hops(const fg_dirac *d, const double complex *restrict psi,
 {
   const fg_lattice *lat = d->lat;
   const double s = dagger ? -1.0 : 1.0;
-  const double complex is = s * I;
-  const double complex *restrict hop = d->hop;
+  const double *restrict hop = (const double *)d->hop; /* re, im pairs */
+  const double *restrict in = (const double *)psi;
+  double *restrict o = (double *)out;
   const int *restrict up = lat->up, *restrict down = lat->down;
   for (int y = 0; y < lat->volume; ++y) {
-    const double complex *h = hop + 4 * y;
-    const double complex *f0 = psi + 2 * up[2 * y], *b0 = psi + 2 * down[2 * y];
-    const double complex *f1 = psi + 2 * up[2 * y + 1], *b1 = psi + 2 * down[2 * y + 1];
-    double complex t0f = h[0] * (f0[0] - s * f0[1]);
-    double complex t0b = h[1] * (b0[0] + s * b0[1]);
-    double complex t1f = h[2] * (f1[0] + is * f1[1]);
-    double complex t1b = h[3] * (b1[0] - is * b1[1]);
-    out[2 * y] = psi[2 * y] + t0f + t0b + t1f + t1b;
-    out[2 * y + 1] = psi[2 * y + 1] + s * (t0b - t0f) + is * (t1b - t1f);
+    const double *h = hop + 8 * y;
+    const double *f0 = in + 4 * up[2 * y], *b0 = in + 4 * down[2 * y];
+    const double *f1 = in + 4 * up[2 * y + 1], *b1 = in + 4 * down[2 * y + 1];
+    /* u = psi_0 -+ s psi_1 (mu = 0); psi_0 +- i s psi_1 (mu = 1), then t = h u */
+    double u0fr = f0[0] - s * f0[2], u0fi = f0[1] - s * f0[3];
+    double u0br = b0[0] + s * b0[2], u0bi = b0[1] + s * b0[3];
+    double u1fr = f1[0] - s * f1[3], u1fi = f1[1] + s * f1[2];
+    double u1br = b1[0] + s * b1[3], u1bi = b1[1] - s * b1[2];
+    double t0fr = h[0] * u0fr - h[1] * u0fi, t0fi = h[0] * u0fi + h[1] * u0fr;
+    double t0br = h[2] * u0br - h[3] * u0bi, t0bi = h[2] * u0bi + h[3] * u0br;
+    double t1fr = h[4] * u1fr - h[5] * u1fi, t1fi = h[4] * u1fi + h[5] * u1fr;
+    double t1br = h[6] * u1br - h[7] * u1bi, t1bi = h[6] * u1bi + h[7] * u1br;
+    const double *p = in + 4 * y;
+    o[4 * y] = p[0] + t0fr + t0br + t1fr + t1br;
+    o[4 * y + 1] = p[1] + t0fi + t0bi + t1fi + t1bi;
+    /* s (t0b - t0f) + i s (t1b - t1f) */
+    o[4 * y + 2] = p[2] + s * (t0br - t0fr) - s * (t1bi - t1fi);
+    o[4 * y + 3] = p[3] + s * (t0bi - t0fi) + s * (t1br - t1fr);
   }
 }
 
@@ -342,18 +352,22 @@ int fg_dirac_cg(fg_dirac *d, const double *theta, size_t stride, const double co
   set_hops(d, theta, stride);
   while (rr > stop && k < max_iter) {
     normal_apply(d, p, tmp, ap);
+    /* real arithmetic on (re, im) pairs: Re <p, Ap>, and real scalings */
+    const double *pr = (const double *)p, *apr = (const double *)ap;
+    double *xr = (double *)x, *rrr = (double *)r, *prw = (double *)p;
     double pap = 0.0;
-    for (int i = 0; i < n; ++i)
-      pap += creal(conj(p[i]) * ap[i]);
-    double alpha = rr / pap;
-    for (int i = 0; i < n; ++i) {
-      x[i] += alpha * p[i];
-      r[i] -= alpha * ap[i];
+    for (int i = 0; i < 2 * n; ++i)
+      pap += pr[i] * apr[i];
+    double alpha = rr / pap, rr_new = 0.0;
+    for (int i = 0; i < 2 * n; ++i) {
+      xr[i] += alpha * pr[i];
+      rrr[i] -= alpha * apr[i];
+      rr_new += rrr[i] * rrr[i];
     }
-    double rr_new = norm2(r, n), beta = rr_new / rr;
+    double beta = rr_new / rr;
     rr = rr_new;
-    for (int i = 0; i < n; ++i)
-      p[i] = r[i] + beta * p[i];
+    for (int i = 0; i < 2 * n; ++i)
+      prw[i] = rrr[i] + beta * prw[i];
     ++k;
   }
   *iterations = k;
