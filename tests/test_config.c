@@ -387,6 +387,10 @@ static const bad_case bad_cases[] = {
      {"theory.beta: value 2: used only by theory schwinger"}},
     {"schwinger in 3D", SEED "theory: {name: schwinger, lattice: [4, 4, 4]}\n" MODEL,
      {"theory.lattice: value [4, 4, 4]: theory schwinger needs a 2D lattice"}},
+    {"schwinger with a short time direction", SEED "theory: {name: schwinger, lattice: [2, 8]}\n"
+     MODEL, {"bad.yaml:2: theory.lattice: value [2, 8]: theory schwinger needs L0 >= 4"}},
+    {"schwinger with an odd extent", SEED "theory: {name: schwinger, lattice: [8, 5]}\n" MODEL,
+     {"theory.lattice[1]: value 5: lattice extents must be positive and even"}},
     {"fermion_bc for one direction", SEED SCHWINGER "  fermion_bc: [periodic]\n" MODEL,
      {"bad.yaml:5: theory.fermion_bc: value [periodic]: needs one entry per direction of "
       "theory.lattice (2)"}},

@@ -519,6 +519,9 @@ static int after_lattice(reader *r, const fg_ynode *n, const char *key)
   const fg_theory_config *t = &r->cfg->theory;
   if (t->name == FG_THEORY_SCHWINGER && t->nd != 2)
     return report(r, n->line, key, n, "theory schwinger needs a 2D lattice");
+  /* the pion's effective mass at t = L0/2 needs C(t - 1) and C(t + 1) */
+  if (t->name == FG_THEORY_SCHWINGER && t->extent[0] < 4)
+    return report(r, n->line, key, n, "theory schwinger needs L0 >= 4 (time direction)");
   double volume = 1.0;
   for (int mu = 0; mu < t->nd; ++mu)
     volume *= t->extent[mu];
