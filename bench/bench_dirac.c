@@ -68,11 +68,10 @@ static fg_theory *schwinger(int L, double beta, double kappa)
   return t;
 }
 
-/* A pure-gauge field at beta after ntraj HMC trajectories from the cold start. */
-static double *gauge_field(int L, double beta, int ntraj, uint64_t seed)
+/* Omelyan HMC with tau = 1 in md_steps steps. */
+static fg_hmc *omelyan(const fg_theory *t, int md_steps)
 {
-  fg_theory *t = schwinger(L, beta, 0.0);
-  fg_hmc_params p = {.trajectory_length = 1.0, .md_steps = 10,
+  fg_hmc_params p = {.trajectory_length = 1.0, .md_steps = md_steps,
                      .integrator = FG_INTEGRATOR_OMELYAN};
   fg_hmc *h;
   fg_error err = {0};
@@ -80,6 +79,14 @@ static double *gauge_field(int L, double beta, int ntraj, uint64_t seed)
     fprintf(stderr, "%s\n", err.msg);
     exit(1);
   }
+  return h;
+}
+
+/* A pure-gauge field at beta after ntraj HMC trajectories from the cold start. */
+static double *gauge_field(int L, double beta, int ntraj, uint64_t seed)
+{
+  fg_theory *t = schwinger(L, beta, 0.0);
+  fg_hmc *h = omelyan(t, 10);
   double *phi = calloc((size_t)fg_theory_ndof(t), sizeof(double));
   fg_hmc_outcome o;
   for (int k = 0; k < ntraj; ++k)
@@ -214,14 +221,7 @@ static void cg_iterations_against_kappa(void)
 static void hmc_rate(double seconds)
 {
   fg_theory *t = schwinger(8, 2.0, 0.25);
-  fg_hmc_params p = {.trajectory_length = 1.0, .md_steps = 8,
-                     .integrator = FG_INTEGRATOR_OMELYAN};
-  fg_hmc *h;
-  fg_error err = {0};
-  if (fg_hmc_create(t, &p, &h, &err) != FG_OK) {
-    fprintf(stderr, "%s\n", err.msg);
-    exit(1);
-  }
+  fg_hmc *h = omelyan(t, 8);
   double *phi = calloc((size_t)fg_theory_ndof(t), sizeof(double));
   fg_hmc_outcome o;
   int k = 0, acc = 0;

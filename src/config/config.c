@@ -349,7 +349,9 @@ static int read_path(reader *r, const field *f, const fg_ynode *n, const char *k
 
 /* ------------------------------------------------------ lists and mappings */
 
-static int read_intlist(reader *r, const field *f, const fg_ynode *n, const char *key)
+/* A sequence of integers (T_INTLIST) or of names (T_NAMELIST), each entry
+ * with the field's rules and named key[i]. */
+static int read_list(reader *r, const field *f, const fg_ynode *n, const char *key)
 {
   if (n->kind != FG_YNODE_SEQUENCE)
     return report(r, n->line, key, n, "expected a sequence, got %s", fg_yaml_describe(n));
@@ -361,31 +363,13 @@ static int read_intlist(reader *r, const field *f, const fg_ynode *n, const char
   for (const fg_ynode *c = n->first; c != NULL; c = c->next, ++i) {
     char item[KEY_MAX + 16];
     snprintf(item, sizeof item, "%s[%d]", key, i);
-    int64_t v;
-    int rc = read_integer(r, f, c, item, 1, &v);
+    int64_t v = 0;
+    int rc = f->type == T_NAMELIST ? read_name(r, f, c, item, &dst[i])
+                                   : read_integer(r, f, c, item, 1, &v);
     if (rc != FG_OK)
       return rc;
-    dst[i] = (int)v;
-  }
-  *(int *)slot(r, f->count_off) = i;
-  return FG_OK;
-}
-
-static int read_namelist(reader *r, const field *f, const fg_ynode *n, const char *key)
-{
-  if (n->kind != FG_YNODE_SEQUENCE)
-    return report(r, n->line, key, n, "expected a sequence, got %s", fg_yaml_describe(n));
-  if ((int)n->n_children < f->min_count || n->n_children > (size_t)f->max_count)
-    return report(r, n->line, key, n, "needs %d to %d entries, got %zu", f->min_count,
-                  f->max_count, n->n_children);
-  int *dst = slot(r, f->off);
-  int i = 0;
-  for (const fg_ynode *c = n->first; c != NULL; c = c->next, ++i) {
-    char item[KEY_MAX + 16];
-    snprintf(item, sizeof item, "%s[%d]", key, i);
-    int rc = read_name(r, f, c, item, &dst[i]);
-    if (rc != FG_OK)
-      return rc;
+    if (f->type == T_INTLIST)
+      dst[i] = (int)v;
   }
   *(int *)slot(r, f->count_off) = i;
   return FG_OK;
@@ -427,9 +411,8 @@ static int read_field(reader *r, const field *f, const fg_ynode *n, const char *
   case T_NAME: /* the enums of config.h are int-sized with values 0, 1, ... */
     return read_name(r, f, n, key, slot(r, f->off));
   case T_INTLIST:
-    return read_intlist(r, f, n, key);
   case T_NAMELIST:
-    return read_namelist(r, f, n, key);
+    return read_list(r, f, n, key);
   case T_MAP:
     return read_submap(r, f, n, key);
   }
