@@ -12,15 +12,6 @@ set output png
 set datafile separator ","
 set datafile missing "NaN"
 set key autotitle columnhead
-set multiplot layout 1,2 title "phi^4, 10 x 10, m2 = -1, lambda = 1: learning-rate decay against a growing batch (scripts/experiments/fig1.sh)" noenhanced
-set logscale x
-set format x "10^{%L}"
-set yrange [0:0.85]
-set ytics 0.1
-set grid
-set key top left
-set arrow 1 from graph 0, first 0.2 to graph 1, first 0.2 nohead dt 2 lc rgb "#808080"
-set arrow 2 from graph 0, first 0.6 to graph 1, first 0.6 nohead dt 2 lc rgb "#808080"
 
 label(p) = p eq "lr" ? "learning-rate decay (batch 1024)" : \
            p eq "bs" ? "growing batch (64 to 1024)" : p
@@ -29,7 +20,8 @@ f(p, what) = sprintf("%s/%s/%s.csv", dir, p, what)
 n = words(protocols)
 
 # Both protocols on the same x ranges (the rolling mean starts after
-# `window` steps; the ranges are those of the whole runs).
+# `window` steps; the ranges are those of the whole runs). Before any range
+# is set: stats only counts points inside the current ranges.
 n_lo = 1e300
 n_hi = 0
 s_lo = 1e300
@@ -42,6 +34,16 @@ do for [i=1:n] {
   s_lo = STATS_min < s_lo ? STATS_min : s_lo
   s_hi = STATS_max > s_hi ? STATS_max : s_hi
 }
+
+set multiplot layout 1,2 title "phi^4, 10 x 10, m2 = -1, lambda = 1: learning-rate decay against a growing batch (scripts/experiments/fig1.sh)" noenhanced
+set logscale x
+set format x "10^{%L}"
+set yrange [0:0.85]
+set ytics 0.1
+set grid
+set key top left
+set arrow 1 from graph 0, first 0.2 to graph 1, first 0.2 nohead dt 2 lc rgb "#808080"
+set arrow 2 from graph 0, first 0.6 to graph 1, first 0.6 nohead dt 2 lc rgb "#808080"
 
 set xlabel "N_{train} (samples drawn)"
 set xrange [n_lo : 1.3 * n_hi]
