@@ -50,10 +50,14 @@ for p in $protocols; do
   # Leg 1: the same config with paths made absolute and target_ess 0.2.
   sed -e "s|\.\./out/|$root/out/|g" -e 's/target_ess: [0-9.eE+-]*/target_ess: 0.2/' \
     "$cfg" > "$out/leg1.yaml"
+  # Each result goes to a .part file first: a refused or failed run leaves
+  # an earlier result as it was.
   echo "fig1.sh: $p: training to rolling ESS 0.2" >&2
-  train "$out/leg1.yaml" --json > "$out/leg1.json"
+  train "$out/leg1.yaml" --json > "$out/leg1.json.part"
+  mv "$out/leg1.json.part" "$out/leg1.json"
   echo "fig1.sh: $p: resuming with $cfg" >&2
-  train "$cfg" --resume --json > "$out/leg2.json"
+  train "$cfg" --resume --json > "$out/leg2.json.part"
+  mv "$out/leg2.json.part" "$out/leg2.json"
 done
 
 echo

@@ -35,7 +35,9 @@ for b in $bases; do
   [ -f "$cfg" ] || { echo "fig8.sh: no base '$b' ($cfg)" >&2; exit 2; }
   mkdir -p "$root/out/fig8/$b"
   echo "fig8.sh: training $cfg" >&2
-  train "$cfg" --json > "$root/out/fig8/$b/train.json"
+  # to a .part file first: a refused or failed run leaves an earlier result
+  train "$cfg" --json > "$root/out/fig8/$b/train.json.part"
+  mv "$root/out/fig8/$b/train.json.part" "$root/out/fig8/$b/train.json"
 done
 
 echo
