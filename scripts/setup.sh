@@ -13,6 +13,7 @@ packages=(
   check
   librandom123-dev
   python3-h5py
+  gnuplot-nox
 )
 
 missing=()

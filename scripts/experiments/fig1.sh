@@ -19,7 +19,9 @@
 #   RANKS    MPI ranks per run (default 1). The configs' batches are per
 #            rank: RANKS=2 doubles the global batch, a different protocol.
 #   WINDOW   rolling window of the thresholds (default 20, the configs' stop window)
-# Results: out/fig1/<protocol>/{train.csv,model.h5,leg1.json,leg2.json}
+# Results: out/fig1/<protocol>/{train.csv,model.h5,leg1.json,leg2.json}, and
+#          out/fig1/fig1.png (scripts/experiments/fig1.gp) when gnuplot is
+#          installed, from out/fig1/<protocol>/{train_plot,fresh}.csv
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${FLOWGEN:-$root/build/flowgen}
@@ -48,10 +50,14 @@ for p in $protocols; do
   # Leg 1: the same config with paths made absolute and target_ess 0.2.
   sed -e "s|\.\./out/|$root/out/|g" -e 's/target_ess: [0-9.eE+-]*/target_ess: 0.2/' \
     "$cfg" > "$out/leg1.yaml"
+  # Each result goes to a .part file first: a refused or failed run leaves
+  # an earlier result as it was.
   echo "fig1.sh: $p: training to rolling ESS 0.2" >&2
-  train "$out/leg1.yaml" --json > "$out/leg1.json"
+  train "$out/leg1.yaml" --json > "$out/leg1.json.part"
+  mv "$out/leg1.json.part" "$out/leg1.json"
   echo "fig1.sh: $p: resuming with $cfg" >&2
-  train "$cfg" --resume --json > "$out/leg2.json"
+  train "$cfg" --resume --json > "$out/leg2.json.part"
+  mv "$out/leg2.json.part" "$out/leg2.json"
 done
 
 echo
@@ -77,3 +83,26 @@ for p in $protocols; do
       "$(json "$f" ess_model)" "$(json "$f" ess_err)" "$stop"
   done
 done
+
+# The plot: rolling ESS against N_train and seconds, and the fresh-sample
+# ESS at the end of each leg (scripts/experiments/fig1.gp).
+for p in $protocols; do
+  d=$root/out/fig1/$p
+  awk -v window="$window" -f "$root/scripts/train_log.awk" "$d/train.csv" > "$d/train_plot.csv"
+  {
+    echo "n_train,setup_s,ess,ess_err"
+    for leg in 1 2; do
+      f=$d/leg$leg.json
+      echo "$(json "$f" n_train),$(json "$f" setup_s),$(json "$f" ess_model),$(json "$f" ess_err)"
+    done
+  } > "$d/fresh.csv"
+done
+png=$root/out/fig1/fig1.png
+vars="dir='$root/out/fig1'; protocols='$protocols'; window=$window; png='$png'"
+if command -v gnuplot >/dev/null; then
+  gnuplot -e "$vars" "$root/scripts/experiments/fig1.gp"
+  echo "fig1.sh: wrote $png" >&2
+else
+  echo "fig1.sh: gnuplot not found: no plot. Install it (Debian: apt-get install gnuplot-nox)" \
+       "and run: gnuplot -e \"$vars\" $root/scripts/experiments/fig1.gp" >&2
+fi

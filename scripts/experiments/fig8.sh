@@ -8,7 +8,9 @@
 #
 # usage: scripts/experiments/fig8.sh [free_field] [normal]   (default: both)
 #   FLOWGEN, RANKS, WINDOW as for fig1.sh.
-# Results: out/fig8/<base>/{train.csv,model.h5,train.json}
+# Results: out/fig8/<base>/{train.csv,model.h5,train.json}, and
+#          out/fig8/fig8.png (scripts/experiments/fig8.gp) when gnuplot is
+#          installed, from out/fig8/<base>/{train_plot,fresh}.csv
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${FLOWGEN:-$root/build/flowgen}
@@ -33,7 +35,9 @@ for b in $bases; do
   [ -f "$cfg" ] || { echo "fig8.sh: no base '$b' ($cfg)" >&2; exit 2; }
   mkdir -p "$root/out/fig8/$b"
   echo "fig8.sh: training $cfg" >&2
-  train "$cfg" --json > "$root/out/fig8/$b/train.json"
+  # to a .part file first: a refused or failed run leaves an earlier result
+  train "$cfg" --json > "$root/out/fig8/$b/train.json.part"
+  mv "$root/out/fig8/$b/train.json.part" "$root/out/fig8/$b/train.json"
 done
 
 echo
@@ -56,3 +60,22 @@ for b in $bases; do
       printf '%-11s %-6s %7s %10s %9s\n' "$b" "$level" "$step" "$n" "$wall"
     done
 done
+
+# The plot: rolling ESS and loss against N_train, and the fresh-sample ESS
+# after each run (scripts/experiments/fig8.gp).
+for b in $bases; do
+  d=$root/out/fig8/$b
+  awk -v window="$window" -f "$root/scripts/train_log.awk" "$d/train.csv" > "$d/train_plot.csv"
+  printf 'n_train,setup_s,ess,ess_err\n%s,%s,%s,%s\n' "$(json "$d/train.json" n_train)" \
+    "$(json "$d/train.json" setup_s)" "$(json "$d/train.json" ess_model)" \
+    "$(json "$d/train.json" ess_err)" > "$d/fresh.csv"
+done
+png=$root/out/fig8/fig8.png
+vars="dir='$root/out/fig8'; bases='$bases'; window=$window; png='$png'"
+if command -v gnuplot >/dev/null; then
+  gnuplot -e "$vars" "$root/scripts/experiments/fig8.gp"
+  echo "fig8.sh: wrote $png" >&2
+else
+  echo "fig8.sh: gnuplot not found: no plot. Install it (Debian: apt-get install gnuplot-nox)" \
+       "and run: gnuplot -e \"$vars\" $root/scripts/experiments/fig8.gp" >&2
+fi
