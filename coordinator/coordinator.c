@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowgen/analysis.h"
 #include "flowgen/model.h"
 #include "flowgen/sample.h"
 #include "flowgen/util.h"
@@ -55,22 +56,12 @@ static int stop_wanted(const fg_sample_ctx *s, int64_t next_assign)
   return s->opt->stop_after > 0 && next_assign * s->batch >= s->opt->stop_after;
 }
 
-/* Running sums for the model-sample ESS, shifted by the largest log-weight. */
+/* The model-sample ESS sums, fed one log-weight at a time in proposal
+ * order: the running sums of a stream, the same bits as flowgen 0.1 kept. */
 static void add_weights(fg_sample_ctx *s, const double *logw, int64_t n)
 {
-  for (int64_t i = 0; i < n; ++i) {
-    if (!isfinite(logw[i]))
-      continue;
-    if (!(logw[i] <= s->w_max)) { /* also when w_max is still -inf */
-      double r = isfinite(s->w_max) ? exp(s->w_max - logw[i]) : 0.0;
-      s->w_s1 *= r;
-      s->w_s2 *= r * r;
-      s->w_max = logw[i];
-    }
-    double w = exp(logw[i] - s->w_max);
-    s->w_s1 += w;
-    s->w_s2 += w * w;
-  }
+  for (int64_t i = 0; i < n; ++i)
+    fg_ess_add(s->ess, logw + i, 1);
 }
 
 /* Runs the chain over the batches that are now complete in index order. */
@@ -162,9 +153,9 @@ static void progress_values(const fg_sample_ctx *s, double *prog)
   prog[FG_PROG_ACCEPTED] = (double)s->chain.accepted;
   prog[FG_PROG_WALL] = s->wall_prev + fg_wall_time() - s->t_start;
   prog[FG_PROG_CPU] = s->cpu_prev + fg_cpu_time() - s->cpu_start;
-  prog[FG_PROG_W_MAX] = s->w_max;
-  prog[FG_PROG_W_S1] = s->w_s1;
-  prog[FG_PROG_W_S2] = s->w_s2;
+  prog[FG_PROG_W_MAX] = s->ess[FG_ESS_MAX];
+  prog[FG_PROG_W_S1] = s->ess[FG_ESS_S1];
+  prog[FG_PROG_W_S2] = s->ess[FG_ESS_S2];
 }
 
 /* Ends a round: every rank writes what it holds, the coordinator the chain. */

@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flowgen/analysis.h"
 #include "flowgen/config.h"
 #include "flowgen/ensemble.h"
 #include "flowgen/error.h"
@@ -98,7 +99,7 @@ typedef struct {
   int64_t round_batches;  /* batches per flush round */
   int64_t first_batch;    /* where this run starts (resume) */
   fg_imh_chain chain;
-  double w_max, w_s1, w_s2; /* sum of exp(logw - w_max) and its square: ESS */
+  double ess[FG_ESS_LEN]; /* the model-sample ESS sums (analysis.h) */
   double wall_prev, cpu_prev, t_start, cpu_start;
 } fg_sample_ctx;
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "flowgen/report.h"
-#include "flowgen/train.h"
 #include "flowgen/util.h"
 
 static double attr_number(const fg_ensemble_data *d, const char *name, double dflt)

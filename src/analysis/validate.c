@@ -251,7 +251,8 @@ static int ess_target(const double *lw, size_t n, double S, fg_validation *v, fg
   return rc;
 }
 
-/* ESS_model of the flow's proposals (independent draws), with its error. */
+/* ESS_model of the flow's proposals (independent draws): fg_ess, with the
+ * Gamma-method error of F = a^2 / b (its F(abar) is the same number). */
 static int ess_model(const double *lw, size_t n, double S, fg_validation *v, fg_error *err)
 {
   double mx = -INFINITY, mn = INFINITY;
@@ -267,20 +268,21 @@ static int ess_model(const double *lw, size_t n, double S, fg_validation *v, fg_
     v->ess_model_err = 0.0;
     return FG_OK;
   }
+  v->ess_model = fg_ess(lw, n);
+  if (!isfinite(v->ess_model)) /* a NaN log-weight: undefined (analysis.h) */
+    return FG_OK;
   double *a = fg_alloc(sizeof(double) * 2 * n, err, WHERE);
   if (a == NULL)
     return FG_ERR_RUNTIME;
   for (size_t i = 0; i < n; ++i) {
-    double w = isnan(lw[i]) ? 0.0 : exp(lw[i] - mx);
+    double w = exp(lw[i] - mx);
     a[i] = w;
     a[n + i] = w * w;
   }
   fg_gamma_result g;
   int rc = fg_gamma_analyze(a, 2, n, square_over, NULL, S, &g, err);
-  if (rc == FG_OK) {
-    v->ess_model = g.value; /* (mean w)^2 / mean w^2: eq. A7 */
+  if (rc == FG_OK)
     v->ess_model_err = g.err;
-  }
   fg_free(a);
   return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flowgen/analysis.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/sample.h"
 #include "flowgen/train.h"
@@ -64,9 +65,9 @@ static void state_values(const fg_sample_ctx *s, double *v)
   v[FG_PROG_ACCEPTED] = (double)s->chain.accepted;
   v[FG_PROG_WALL] = s->wall_prev;
   v[FG_PROG_CPU] = s->cpu_prev;
-  v[FG_PROG_W_MAX] = s->w_max;
-  v[FG_PROG_W_S1] = s->w_s1;
-  v[FG_PROG_W_S2] = s->w_s2;
+  v[FG_PROG_W_MAX] = s->ess[FG_ESS_MAX];
+  v[FG_PROG_W_S1] = s->ess[FG_ESS_S1];
+  v[FG_PROG_W_S2] = s->ess[FG_ESS_S2];
 }
 
 static int save_start_state(fg_sample_ctx *s, fg_error *err)
@@ -176,9 +177,11 @@ static int open_file(fg_sample_ctx *s, fg_error *err)
     s->chain.accepted = (int64_t)v[FG_PROG_ACCEPTED];
     s->wall_prev = v[FG_PROG_WALL];
     s->cpu_prev = v[FG_PROG_CPU];
-    s->w_max = v[FG_PROG_W_MAX];
-    s->w_s1 = v[FG_PROG_W_S1];
-    s->w_s2 = v[FG_PROG_W_S2];
+    s->ess[FG_ESS_MAX] = v[FG_PROG_W_MAX];
+    s->ess[FG_ESS_S1] = v[FG_PROG_W_S1];
+    s->ess[FG_ESS_S2] = v[FG_PROG_W_S2];
+    s->ess[FG_ESS_S3] = s->ess[FG_ESS_S4] = NAN; /* not stored: no error estimate */
+    s->ess[FG_ESS_N] = (double)s->chain.steps;
     if (s->chain.steps % s->batch != 0 && s->chain.steps != s->n)
       rc = fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
                    "%s.tmp: %lld proposals done is not a multiple of sample.batch_size %d: "
@@ -238,7 +241,7 @@ static int finish(fg_sample_ctx *s, fg_sample_result *res, fg_error *err)
   double cpu = fg_cpu_time() - s->cpu_start;
   MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, s->opt->comm);
   fig[3] = s->cpu_prev + cpu;
-  fig[4] = s->w_s2 > 0 ? s->w_s1 * s->w_s1 / (fig[0] * s->w_s2) : 0.0;
+  fig[4] = fg_ess_value(s->ess, NULL);
   MPI_Bcast(fig, 5, MPI_DOUBLE, 0, s->opt->comm);
   res->proposals = (int64_t)fig[0];
   res->complete = res->proposals == s->n;
@@ -277,7 +280,7 @@ int fg_sample_run(const fg_config *cfg, const fg_sample_options *opt, fg_sample_
   s.n = cfg->sample.proposals;
   s.batch = cfg->sample.batch_size;
   s.round_batches = round_batches(cfg);
-  s.w_max = -INFINITY;
+  fg_ess_reset(s.ess);
   fg_imh_init(&s.chain, cfg->seed);
   fg_checkpoint ck;
   int rc = load_model(&s, &ck, err);
