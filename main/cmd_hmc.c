@@ -100,7 +100,7 @@ int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   rc = fg_hmc_run(&cfg, &opt, &res, &err);
   if (rc != FG_OK) {
     if (err.msg[0])
-      report_error(err.msg, 1);
+      report_error(err.msg, 0); /* the same message on every rank (fg_agree) */
     fg_unlock_output(lock);
     fg_config_free(&cfg);
     return rc;

@@ -62,7 +62,7 @@ int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   rc = fg_sample_run(&cfg, &opt, &res, &err);
   if (rc != FG_OK) {
     if (err.msg[0])
-      report_error(err.msg, 1);
+      report_error(err.msg, 0); /* the same message on every rank (fg_agree) */
   } else if (rank == 0) {
     print_result(&cfg, &res, nranks, flags.json);
     if (!res.complete)

@@ -65,7 +65,7 @@ int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   fg_error err = {0};
   rc = fg_train_run(&cfg, &opt, &res, &err);
   if (rc != FG_OK && err.msg[0])
-    report_error(err.msg, 1);
+    report_error(err.msg, 0); /* the same message on every rank (fg_agree) */
   else if (rank == 0) {
     print_result(&cfg, &res, json);
     if (strcmp(res.stop_reason, "signal") == 0)

@@ -1,5 +1,6 @@
 /*
- * util.h -- timing and progress reporting.
+ * util.h -- timing, progress reporting, files, SHA-256, JSON, ranks agreeing
+ * on a status, and output locks.
  *
  *   double fg_wall_time(void)   seconds since an arbitrary origin (monotonic)
  *   double fg_cpu_time(void)    CPU seconds of this process
@@ -32,10 +33,21 @@
  *
  *   void fg_json_string(FILE *out, const char *s)   s as a quoted, escaped JSON string
  *   void fg_json_number(FILE *out, double x)        x with 17 digits, or null if not finite
+ *
+ * All ranks agree (agree.c), the one call for it:
+ *   int fg_agree(MPI_Comm comm, int rc, fg_error *err)
+ *     Collective over comm. FG_OK if every rank passed FG_OK; otherwise the
+ *     worst (lowest) code on every rank, and every rank's err (may be NULL)
+ *     holds the code and message of the lowest rank that had that code, so
+ *     that whichever rank reports names the real cause and no rank goes on
+ *     to a collective the others have left. Idempotent; with one rank, rc
+ *     as it is. A status only rank 0 knows (the others pass FG_OK) reaches
+ *     every rank the same way.
  */
 #ifndef FLOWGEN_UTIL_H
 #define FLOWGEN_UTIL_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +72,7 @@ void fg_sha256(const void *data, size_t n, uint8_t digest[32]);
 int fg_sha256_file(const char *path, char hex[65], fg_error *err);
 void fg_json_string(FILE *out, const char *s);
 void fg_json_number(FILE *out, double x);
+int fg_agree(MPI_Comm comm, int rc, fg_error *err);
 
 /* ---- Output ownership (lock.c): one run per output ---------------------
  *

@@ -472,16 +472,6 @@ static int finish(hmc_run *s, fg_hmc_result *res, fg_error *err)
   return rc;
 }
 
-/* One status on every rank; a rank that did not fail says who did. */
-static int agree(const fg_hmc_options *opt, int rc, fg_error *err)
-{
-  int worst = rc;
-  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_INT, MPI_MIN, opt->comm);
-  if (worst != FG_OK && rc == FG_OK)
-    fg_fail(err, worst, "fg_hmc_run [run.c]", "another rank failed (see its message)");
-  return worst;
-}
-
 static void teardown(hmc_run *s)
 {
   fg_free(s->phi);
@@ -503,7 +493,7 @@ int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *r
   s.opt = opt;
   MPI_Comm_rank(opt->comm, &s.rank);
   MPI_Comm_size(opt->comm, &s.nranks);
-  int rc = agree(opt, setup(&s, err), err);
+  int rc = fg_agree(opt->comm, setup(&s, err), err);
   s.mark_wall = fg_wall_time();
   s.mark_cpu = fg_cpu_time();
   if (rc == FG_OK)
@@ -515,5 +505,5 @@ int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *r
     rc = rc == FG_OK ? rc2 : rc;
   }
   teardown(&s);
-  return agree(opt, rc, err);
+  return fg_agree(opt->comm, rc, err);
 }

@@ -253,35 +253,9 @@ static en_site site_of(const fg_ensemble *e, const char *where, fg_error *err)
 
 /* ------------------------------------------------------------ agreement */
 
-/* Every rank returns the same status: FG_OK if all ranks had rc == FG_OK,
- * else the code and message of the lowest failing rank. */
-static int agree(MPI_Comm comm, int rank, int size, int rc, fg_error *err)
-{
-  static const char where[] = "agree [ensemble.c]";
-  if (size == 1)
-    return rc;
-  int mine[2] = {rc == FG_OK ? 1 : 0, rank}, low[2];
-  if (MPI_Allreduce(mine, low, 1, MPI_2INT, MPI_MINLOC, comm) != MPI_SUCCESS)
-    return fg_fail(err, FG_ERR_RUNTIME, where, "MPI_Allreduce failed");
-  if (low[0] == 1)
-    return FG_OK;
-  fg_error e;
-  memset(&e, 0, sizeof e);
-  if (rank == low[1]) {
-    e.code = rc;
-    if (err != NULL)
-      memcpy(e.msg, err->msg, sizeof e.msg);
-  }
-  if (MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, low[1], comm) != MPI_SUCCESS)
-    return fg_fail(err, FG_ERR_RUNTIME, where, "MPI_Bcast failed");
-  if (err != NULL)
-    *err = e;
-  return e.code;
-}
-
 static int agree_e(const fg_ensemble *e, int rc, fg_error *err)
 {
-  return agree(e->comm, e->rank, e->size, rc, err);
+  return fg_agree(e->comm, rc, err);
 }
 
 /* kind, nd, the extents, components, n_configs, n_chain */
@@ -727,7 +701,7 @@ static int ensemble_begin(MPI_Comm comm, const char *path, const fg_ensemble_lay
   }
   if (rc == FG_OK && (e == NULL || e->path == NULL || e->tmp == NULL))
     rc = FG_ERR_RUNTIME;
-  if ((rc = agree(comm, rank, size, rc, err)) != FG_OK) {
+  if ((rc = fg_agree(comm, rc, err)) != FG_OK) {
     if (dup != MPI_COMM_NULL)
       MPI_Comm_free(&dup);
     if (e != NULL)

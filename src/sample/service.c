@@ -84,12 +84,8 @@ static int save_start_state(fg_sample_ctx *s, fg_error *err)
 static int model_sha(const fg_sample_ctx *s, char sha[65], fg_error *err)
 {
   int rc = s->rank == 0 ? fg_sha256_file(s->cfg->sample.model, sha, err) : FG_OK;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
   MPI_Bcast(sha, 65, MPI_CHAR, 0, s->opt->comm);
-  if (rc != FG_OK && s->rank != 0)
-    fg_fail(err, rc, "fg_sample_run [service.c]", "%s: cannot read the model checkpoint",
-            s->cfg->sample.model);
-  return rc;
+  return fg_agree(s->opt->comm, rc, err);
 }
 
 /* The run identity (issue 9, item 5): seed, theory and couplings, lattice,
@@ -136,31 +132,27 @@ static int open_file(fg_sample_ctx *s, fg_error *err)
                             .components = s->theory->ndof / s->theory->lat.volume};
   memcpy(lay.extent, cfg->theory.extent, sizeof lay.extent);
   if (!s->opt->resume) {
-    /* Never overwrite finished or interrupted work: 1 = output, 2 = its .tmp. */
+    /* Never overwrite finished or interrupted work (rank 0 looks). */
     char tmp[FG_PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", cfg->sample.output);
-    int exists = s->rank == 0 ? (access(cfg->sample.output, F_OK) == 0 ? 1
-                                 : access(tmp, F_OK) == 0             ? 2
-                                                                      : 0)
-                              : 0;
-    MPI_Bcast(&exists, 1, MPI_INT, 0, s->opt->comm);
-    if (exists == 1)
-      return fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
-                     "%s: sample.output exists; remove it or choose another name",
-                     cfg->sample.output);
-    if (exists == 2)
-      return fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
-                     "%s: an interrupted run left it: continue it with --resume, or "
-                     "discard it and start over with --overwrite", tmp);
+    int rc = FG_OK;
+    if (s->rank == 0 && access(cfg->sample.output, F_OK) == 0)
+      rc = fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
+                   "%s: sample.output exists; remove it or choose another name",
+                   cfg->sample.output);
+    else if (s->rank == 0 && access(tmp, F_OK) == 0)
+      rc = fg_fail(err, FG_ERR_INPUT, "fg_sample_run [service.c]",
+                   "%s: an interrupted run left it: continue it with --resume, or "
+                   "discard it and start over with --overwrite", tmp);
+    if ((rc = fg_agree(s->opt->comm, rc, err)) != FG_OK)
+      return rc;
     /* refuse what the file system cannot hold before anything is made */
     char what[FG_PATH_MAX + 64];
     snprintf(what, sizeof what, "%s: sample.proposals: value %lld",
              cfg->path ? cfg->path : "config", (long long)cfg->sample.proposals);
-    int rc = s->rank == 0 ? fg_ensemble_check_space(cfg->sample.output, &lay, what, err) : FG_OK;
-    MPI_Bcast(&rc, 1, MPI_INT, 0, s->opt->comm);
-    if (rc != FG_OK)
-      return s->rank == 0 ? rc : fg_fail(err, rc, "fg_sample_run [service.c]",
-                                         "rank 0 refused the output size");
+    rc = s->rank == 0 ? fg_ensemble_check_space(cfg->sample.output, &lay, what, err) : FG_OK;
+    if ((rc = fg_agree(s->opt->comm, rc, err)) != FG_OK)
+      return rc;
     return fg_ensemble_create(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
   }
   int rc = fg_ensemble_reopen(s->opt->comm, cfg->sample.output, &lay, &s->ens, err);
@@ -283,15 +275,14 @@ int fg_sample_run(const fg_config *cfg, const fg_sample_options *opt, fg_sample_
   fg_ess_reset(s.ess);
   fg_imh_init(&s.chain, cfg->seed);
   fg_checkpoint ck;
-  int rc = load_model(&s, &ck, err);
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, opt->comm);
+  int rc = fg_agree(opt->comm, load_model(&s, &ck, err), err);
   if (rc == FG_OK)
     rc = open_file(&s, err);
   if (rc == FG_OK && !opt->resume)
     rc = write_provenance(&s, &ck, err);
   if (rc == FG_OK)
     rc = s.rank == 0 ? fg_coordinator_run(&s, err) : fg_worker_run(&s, err);
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, opt->comm);
+  rc = fg_agree(opt->comm, rc, err);
   if (rc == FG_OK)
     rc = finish(&s, res, err);
   if (s.ens != NULL) {

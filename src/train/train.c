@@ -116,31 +116,6 @@ static int allreduce(trainer *t, double *buf)
   return rc == MPI_SUCCESS ? FG_OK : FG_ERR_RUNTIME;
 }
 
-/* Makes every rank of comm return the same status, the worst one (codes
- * are negative), so that no rank goes on to a collective the others have
- * left. Ranks that were fine take over the message of the lowest failing
- * rank: whichever rank reports the error then names its real cause. */
-static int agree_status(MPI_Comm comm, int rc, fg_error *err)
-{
-  int rank, nranks;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &nranks);
-  int mine[2] = {rc, rc != FG_OK ? rank : nranks}, worst[2];
-  MPI_Allreduce(mine, worst, 2, MPI_INT, MPI_MIN, comm);
-  if (worst[0] == FG_OK)
-    return FG_OK;
-  char msg[sizeof err->msg] = "";
-  if (rank == worst[1] && err != NULL)
-    memcpy(msg, err->msg, sizeof msg);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, worst[1], comm);
-  msg[sizeof msg - 1] = '\0';
-  if (rc == FG_OK)
-    fg_fail(err, worst[0], "fg_train_run [train.c]", "rank %d failed: %s", worst[1], msg);
-  else if (err != NULL)
-    err->code = worst[0];
-  return worst[0];
-}
-
 /* ---- schedule ---------------------------------------------------------- */
 
 /* The per-rank batch of step `step` (0-based): batch_size x factor^k,
@@ -393,12 +368,9 @@ static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error
     iso_time(ck.created, sizeof ck.created);
     rc = fg_checkpoint_write(t->cfg->train.checkpoint, &ck, err);
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, t->opt->comm);
+  rc = fg_agree(t->opt->comm, rc, err);
   if (rc == FG_OK)
     t->saved_step = t->step;
-  if (rc != FG_OK && t->rank != 0)
-    fg_fail(err, rc, "save_checkpoint [train.c]", "rank 0 failed to write %s",
-            t->cfg->train.checkpoint);
   return rc;
 }
 
@@ -576,7 +548,7 @@ static int close_log(trainer *t, fg_error *err)
     rc = fg_fail(err, FG_ERR_RUNTIME, "fg_train_run [train.c]",
                  "cannot write the training log %s (row of step %lld): %s",
                  t->cfg->train.log, (long long)t->log_fail_step, strerror(t->log_errno));
-  return agree_status(t->opt->comm, rc, err);
+  return fg_agree(t->opt->comm, rc, err);
 }
 
 /* ---- final ESS ----------------------------------------------------------- */
@@ -730,7 +702,7 @@ int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_res
   trainer *t = fg_alloc(sizeof *t, err, "fg_train_run [train.c]");
   int rc = t != NULL ? trainer_setup(t, cfg, opt, err) : FG_ERR_RUNTIME;
   /* Set-up is local (config, model, files); one rank's failure ends all. */
-  rc = agree_status(opt->comm, rc, err);
+  rc = fg_agree(opt->comm, rc, err);
   if (t == NULL)
     return rc;
   t->wall0 = wall0;
