@@ -17,63 +17,33 @@
  *   void fg_compare_print(FILE *out, const fg_comparison *c, int json)
  *     Side-by-side table with the ratio column, or one JSON object.
  */
-#include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowgen/io.h"
 #include "flowgen/report.h"
-#include "../io/h5_quiet.h"
 
 static const char WHERE[] = "fg_compare_ensembles [compare.c]";
-
-/* A root attribute of a (complete, already validated) ensemble: text
- * (malloc'd) when text != NULL, else a number. -1 if absent or unreadable. */
-static int root_attribute(const char *path, const char *name, char **text, double *value)
-{
-  fg_h5_quiet q; /* an absent attribute is not an error here */
-  fg_h5_quiet_begin(&q);
-  int rc = -1;
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  hid_t attr = file >= 0 && H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
-  if (attr >= 0 && text == NULL) {
-    rc = H5Aread(attr, H5T_NATIVE_DOUBLE, value) >= 0 ? 0 : -1;
-  } else if (attr >= 0) {
-    hid_t ftype = H5Aget_type(attr), mtype = H5Tcopy(H5T_C_S1);
-    char *v = NULL;
-    if (ftype >= 0 && H5Tis_variable_str(ftype) > 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
-        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, &v) >= 0 && v) {
-      *text = strdup(v);
-      rc = *text != NULL ? 0 : -1;
-    }
-    H5free_memory(v);
-    H5Tclose(mtype);
-    if (ftype >= 0)
-      H5Tclose(ftype);
-  }
-  if (attr >= 0)
-    H5Aclose(attr);
-  if (file >= 0)
-    H5Fclose(file);
-  fg_h5_quiet_end(&q);
-  return rc;
-}
 
 static int theory_of(const char *path, fg_theory_config *th, fg_error *err)
 {
   char *text = NULL;
-  if (root_attribute(path, "config", &text, NULL) != 0)
+  int rc = fg_file_attr_text(path, "config", &text, err);
+  if (rc == FG_ERR_INPUT)
     return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: no readable config attribute", path);
+  if (rc != FG_OK)
+    return rc;
   fg_config cfg;
   fg_error perr = {0};
-  int rc = fg_config_parse(text, strlen(text), NULL, &cfg, &perr);
+  rc = fg_config_parse(text, strlen(text), NULL, &cfg, &perr);
   if (rc == FG_OK)
     *th = cfg.theory;
   else
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: its config attribute does not parse: %s", path,
                  perr.msg);
   fg_config_free(&cfg);
-  free(text);
+  fg_free(text);
   return rc;
 }
 
@@ -118,7 +88,7 @@ int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S, 
   if (rc != FG_OK)
     return rc;
   c->flow_setup_s = c->flow.setup_s;
-  if (root_attribute(hmc_path, "thermalization_seconds", NULL, &c->hmc_setup_s) != 0)
+  if (fg_file_attr_number(hmc_path, "thermalization_seconds", &c->hmc_setup_s, NULL) != FG_OK)
     c->hmc_setup_s = 0.0; /* an HMC file of another writer: no thermalisation recorded */
   c->flow_ess = 1.0 / (2.0 * c->flow.tau_int_max);
   c->hmc_ess = 1.0 / (2.0 * c->hmc.tau_int_max);

@@ -38,7 +38,6 @@
  * The file is created with this whole state (nothing done) already in it,
  * so a stop at any moment after "<file>.tmp" appears can be resumed (D07).
  */
-#include <H5public.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,7 +179,7 @@ static int write_thermal_field(hmc_run *s, fg_error *err)
   return rc;
 }
 
-/* A consistent state on disk: rows, chain and resume state, then H5Fflush. */
+/* A consistent state on disk: rows, chain and resume state, then a flush to disk. */
 static int checkpoint(hmc_run *s, fg_error *err)
 {
   int rc = FG_OK;

@@ -51,7 +51,7 @@
  * (and restored after), so every failure is reported once, through fg_fail.
  * Every HDF5 id opened is closed on every path, failures included.
  */
-#include "h5_quiet.h"
+#include "h5.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/flow.h"
 #include "flowgen/util.h"
@@ -97,20 +97,6 @@ static int site_fail(const ck_site *s, hid_t loc, const char *fmt, ...)
     obj[0] = '\0';
   return fg_fail(s->err, s->code, s->where, "checkpoint '%s': %s%s%s", s->path, obj,
                  obj[0] ? ": " : "", what);
-}
-
-/* File access for reading: serial driver, no flock (Lustre and NFS mounts
- * often refuse it, and files are never modified in place, only renamed). */
-static hid_t file_access_list(void)
-{
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-  if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 1) < 0) {
-    H5Pclose(fapl);
-    return -1;
-  }
-#endif
-  return fapl;
 }
 
 /* ---------------------------------------------------------------- shapes */
@@ -183,22 +169,6 @@ static int params_digest(const ck_site *s, const float *p, size_t n, char hex[65
   return FG_OK;
 }
 
-
-static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
-{
-  if (rank == 0) {
-    snprintf(buf, size, "scalar");
-    return;
-  }
-  size_t n = 0;
-  for (int i = 0; i < rank && n < size; ++i)
-    n += (size_t)snprintf(buf + n, size - n, "%s%llu", i ? ", " : "[",
-                          (unsigned long long)dims[i]);
-  if (n < size)
-    snprintf(buf + n, size - n, "]");
-}
-
-/* ------------------------------------------------------ enum <-> name */
 
 static const char *theory_name_of(int k) { return fg_theory_name((fg_theory_kind)k); }
 static const char *base_name_of(int k) { return fg_base_name((fg_base_kind)k); }
@@ -281,17 +251,6 @@ static hid_t space_create(int rank, const hsize_t *dims)
   return rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
 }
 
-/* Scalar, variable-length UTF-8: h5py reads such attributes as str. */
-static hid_t text_type(void)
-{
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
 /* An attribute of rank 0 (scalar) or 1 ([n]) holding buf. */
 static int attr_write(const ck_site *s, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
                       int rank, hsize_t n, const void *buf)
@@ -308,7 +267,7 @@ static int attr_write(const ck_site *s, hid_t loc, const char *name, hid_t ftype
 
 static int attr_write_text(const ck_site *s, hid_t loc, const char *name, const char *text)
 {
-  hid_t type = text_type();
+  hid_t type = fg_h5_text_type();
   if (type < 0)
     return site_fail(s, loc, "cannot make a string type for '%s'", name);
   int rc = attr_write(s, loc, name, type, type, 0, 1, &text);
@@ -389,7 +348,7 @@ static int write_root(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     stamp_now(created, sizeof created);
   if (rc == FG_OK)
     rc = attr_write_text(s, file, "created", created);
-  hid_t type = rc == FG_OK ? text_type() : -1;
+  hid_t type = rc == FG_OK ? fg_h5_text_type() : -1;
   if (rc == FG_OK && type < 0)
     rc = site_fail(s, file, "cannot make a string type for 'config'");
   const char *text = ck->config_text ? ck->config_text : "";
@@ -684,46 +643,15 @@ int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err
 
 /* ------------------------------------------------------------- reading */
 
-static herr_t obj_read(hid_t obj, int is_attr, hid_t mtype, void *buf)
-{
-  return is_attr ? H5Aread(obj, mtype, buf) : H5Dread(obj, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-}
-
 /* Reads one string, variable- or fixed-length (h5py writes either), into a
  * fresh fg_alloc'd buffer. */
 static int text_fetch(const ck_site *s, hid_t loc, const char *name, hid_t obj, int is_attr,
                       hid_t ftype, char **out)
 {
-  htri_t var = H5Tis_variable_str(ftype);
-  char *vtext = NULL;
-  herr_t st = -1;
-  size_t len = 0;
-  if (var > 0) {
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    if (mtype >= 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
-        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0)
-      st = obj_read(obj, is_attr, mtype, &vtext);
-    if (mtype >= 0)
-      H5Tclose(mtype);
-    len = st >= 0 && vtext ? strlen(vtext) : 0;
-  } else if (var == 0) {
-    len = H5Tget_size(ftype);
-    st = len > 0 ? 0 : -1;
-  }
-  if (st < 0) {
-    H5free_memory(vtext);
-    return site_fail(s, loc, "cannot read string '%s'", name);
-  }
-  *out = fg_alloc(len + 1, s->err, s->where);
-  if (*out != NULL && var > 0 && len > 0)
-    memcpy(*out, vtext, len);
-  H5free_memory(vtext);
-  if (*out == NULL)
-    return FG_ERR_RUNTIME;
-  /* fixed length: the file type doubles as memory type; fg_alloc zeroed the NUL */
-  if (var == 0 && obj_read(obj, is_attr, ftype, *out) < 0)
-    return site_fail(s, loc, "cannot read string '%s'", name);
-  return FG_OK;
+  int got = fg_h5_read_string(obj, is_attr, ftype, out);
+  if (got == -2)
+    return fg_fail(s->err, FG_ERR_RUNTIME, s->where, "out of memory reading '%s'", name);
+  return got == 0 ? FG_OK : site_fail(s, loc, "cannot read string '%s'", name);
 }
 
 /* Reads the scalar string attribute (is_attr) or dataset `name` of loc. */
@@ -847,8 +775,8 @@ static int dset_read(const ck_site *s, hid_t loc, const char *name, hid_t mtype,
     rc = site_fail(s, loc, "cannot open dataset '%s'", name);
   } else if (!shape_matches(frank, fdims, rank, dims)) {
     char have[128], want[128];
-    format_shape(have, sizeof have, frank, fdims);
-    format_shape(want, sizeof want, rank, dims);
+    fg_h5_format_shape(have, sizeof have, frank, fdims);
+    fg_h5_format_shape(want, sizeof want, rank, dims);
     rc = site_fail(s, loc, "dataset '%s' has shape %s, the architecture needs %s", name, have,
                    want);
   } else if (buf != NULL && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
@@ -905,7 +833,7 @@ static int open_checkpoint(ck_site *s, hid_t *file)
     return site_fail(s, -1, "cannot read: %s", strerror(errno));
   if (H5Fis_hdf5(s->path) <= 0)
     return site_fail(s, -1, "not an HDF5 file");
-  hid_t fapl = file_access_list();
+  hid_t fapl = fg_h5_read_access();
   *file = fapl < 0 ? -1 : H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
   if (fapl >= 0)
     H5Pclose(fapl);

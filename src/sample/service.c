@@ -2,7 +2,6 @@
  * service.c -- set-up and tear-down of the sampling service, and the
  * collective flush shared by the coordinator and the workers (see sample.h).
  */
-#include <H5public.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
