@@ -41,27 +41,15 @@ static const char WHERE[] = "cmd_info [cmd_info.c]";
 
 /* ------------------------------------------------------------- printing */
 
-/* Integers exactly; other numbers with 8 digits in tables, and in JSON with
- * the digits that read back the same (JSON has no NaN or infinity: null). */
-static void number_text(char *buf, size_t n, double x, int json)
+/* Integers exactly, other numbers with 8 digits (JSON: fg_json_exact). */
+static void number_text(char *buf, size_t n, double x)
 {
-  if (!isfinite(x)) {
-    snprintf(buf, n, "%s", json ? "null" : (isnan(x) ? "nan" : x > 0 ? "inf" : "-inf"));
-    return;
-  }
-  if (x == floor(x) && fabs(x) < 0x1p53) {
+  if (!isfinite(x))
+    snprintf(buf, n, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+  else if (x == floor(x) && fabs(x) < 0x1p53)
     snprintf(buf, n, "%.0f", x);
-    return;
-  }
-  if (!json) { /* a reader wants a few digits; the JSON reader all of them */
+  else
     snprintf(buf, n, "%.8g", x);
-    return;
-  }
-  for (int digits = 6; digits <= 17; ++digits) {
-    snprintf(buf, n, "%.*g", digits, x);
-    if (strtod(buf, NULL) == x)
-      break;
-  }
 }
 
 static double chain_acceptance(const fg_ensemble_data *d)
@@ -72,12 +60,12 @@ static double chain_acceptance(const fg_ensemble_data *d)
   return d->layout.n_chain > 0 ? (double)moved / (double)d->layout.n_chain : NAN;
 }
 
-static void lattice_text(char *buf, size_t n, const fg_ensemble_layout *lay, const char *sep)
+static void lattice_text(char *buf, size_t n, const fg_ensemble_layout *lay)
 {
   size_t k = 0;
   buf[0] = '\0';
   for (int mu = 0; mu < lay->nd && k < n; ++mu)
-    k += (size_t)snprintf(buf + k, n - k, "%s%d", mu ? sep : "", lay->extent[mu]);
+    k += (size_t)snprintf(buf + k, n - k, "%s%d", mu ? " x " : "", lay->extent[mu]);
 }
 
 /* Multi-line text, every line indented. */
@@ -94,7 +82,7 @@ static void table_attr(FILE *out, const fg_ensemble_attr *a)
 {
   char num[48];
   if (!a->is_string) {
-    number_text(num, sizeof num, a->value, 0);
+    number_text(num, sizeof num, a->value);
     fprintf(out, "  %-22s %s\n", a->name, num);
   } else if (strchr(a->text, '\n') == NULL) {
     fprintf(out, "  %-22s %s\n", a->name, a->text);
@@ -113,8 +101,8 @@ static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *
                            const fg_ensemble_check *c)
 {
   char lat[96], num[48];
-  lattice_text(lat, sizeof lat, &d->layout, " x ");
-  number_text(num, sizeof num, chain_acceptance(d), 0);
+  lattice_text(lat, sizeof lat, &d->layout);
+  number_text(num, sizeof num, chain_acceptance(d));
   fprintf(out, "%-24s %s, %s ensemble, complete\n", path, FG_ENSEMBLE_FORMAT,
           d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
   fprintf(out, "%-24s %s (%d sites, %d component%s per site)\n", "lattice", lat,
@@ -135,62 +123,73 @@ static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *
     table_attr(out, config);
 }
 
-static void json_attr(FILE *out, const fg_ensemble_attr *a, int first)
+static void json_attr(fg_json *j, const fg_ensemble_attr *a)
 {
-  char num[48];
-  fputs(first ? "" : ", ", out);
-  fg_json_string(out, a->name);
-  fputs(": ", out);
-  if (a->is_string) {
-    fg_json_string(out, a->text);
-  } else {
-    number_text(num, sizeof num, a->value, 1);
-    fputs(num, out);
-  }
+  if (a->is_string)
+    fg_json_string(j, a->name, a->text);
+  else
+    fg_json_exact(j, a->name, a->value);
 }
 
 static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d,
                           const fg_ensemble_check *c)
 {
-  char lat[96], num[48];
-  lattice_text(lat, sizeof lat, &d->layout, ", ");
-  number_text(num, sizeof num, chain_acceptance(d), 1);
-  fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
-  fg_json_string(out, path);
-  fprintf(out, ", \"complete\": true, \"kind\": \"%s\", \"lattice\": [%s], \"rows\": %lld, "
-               "\"chain_length\": %lld, \"acceptance\": %s, \"format_version\": %d, "
-               "\"components\": %d, \"checksums\": %s, \"actions_checked\": %lld,\n "
-               "\"attributes\": {",
-          d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow", lat,
-          (long long)d->layout.n_configs, (long long)d->layout.n_chain, num, d->format_version,
-          d->layout.components, d->checksum != NULL ? "true" : "false",
-          (long long)c->actions_checked);
+  fg_json j;
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  fg_json_string(&j, "format", FG_ENSEMBLE_FORMAT);
+  fg_json_string(&j, "file", path);
+  fg_json_bool(&j, "complete", 1);
+  fg_json_string(&j, "kind", d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
+  fg_json_array(&j, "lattice");
+  for (int mu = 0; mu < d->layout.nd; ++mu)
+    fg_json_int(&j, NULL, d->layout.extent[mu]);
+  fg_json_end(&j);
+  fg_json_int(&j, "rows", (long long)d->layout.n_configs);
+  fg_json_int(&j, "chain_length", (long long)d->layout.n_chain);
+  fg_json_exact(&j, "acceptance", chain_acceptance(d));
+  fg_json_int(&j, "format_version", d->format_version);
+  fg_json_int(&j, "components", d->layout.components);
+  fg_json_bool(&j, "checksums", d->checksum != NULL);
+  fg_json_int(&j, "actions_checked", (long long)c->actions_checked);
+  fg_json_break(&j);
+  fg_json_object(&j, "attributes");
   const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
-  int n = 0;
   for (int i = 0; i < d->nattrs; ++i)
     if (&d->attrs[i] != config)
-      json_attr(out, &d->attrs[i], n++ == 0);
+      json_attr(&j, &d->attrs[i]);
   if (config != NULL)
-    json_attr(out, config, n == 0);
-  fputs("}}\n", out);
+    json_attr(&j, config);
+  fg_json_end(&j);
+  fg_json_end(&j);
 }
 
 /* The .tmp of a stopped or running run: fg_ensemble_load refuses it, but
  * its progress attributes say how far it got. */
 static void interrupted(FILE *out, const char *path, const fg_file_head *h, int json)
 {
-  char done[48], rows[48];
-  number_text(done, sizeof done, h->rows_done, json);
-  snprintf(rows, sizeof rows, "%lld", h->rows);
+  const char *kind = h->kind[0] ? h->kind : "unknown";
   if (json) {
-    fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
-    fg_json_string(out, path);
-    fprintf(out, ", \"complete\": false, \"kind\": \"%s\", \"rows_done\": %s, \"rows\": %s}\n",
-            h->kind[0] ? h->kind : "unknown", done, h->rows >= 0 ? rows : "null");
+    fg_json j;
+    fg_json_begin(&j, out);
+    fg_json_object(&j, NULL);
+    fg_json_string(&j, "format", FG_ENSEMBLE_FORMAT);
+    fg_json_string(&j, "file", path);
+    fg_json_bool(&j, "complete", 0);
+    fg_json_string(&j, "kind", kind);
+    fg_json_exact(&j, "rows_done", h->rows_done);
+    if (h->rows >= 0)
+      fg_json_int(&j, "rows", h->rows);
+    else
+      fg_json_null(&j, "rows");
+    fg_json_end(&j);
     return;
   }
+  char done[48], rows[48];
+  number_text(done, sizeof done, h->rows_done);
+  snprintf(rows, sizeof rows, "%lld", h->rows);
   fprintf(out, "%-24s %s, %s ensemble, NOT complete: an interrupted (or still running) run\n",
-          path, FG_ENSEMBLE_FORMAT, h->kind[0] ? h->kind : "unknown");
+          path, FG_ENSEMBLE_FORMAT, kind);
   fprintf(out, "%-24s %s of %s rows written and flushed\n", "rows_done",
           isfinite(h->rows_done) ? done : "unknown", h->rows >= 0 ? rows : "unknown");
   fprintf(out, "%-24s run the same command on the same config with --resume\n", "to continue");

@@ -23,6 +23,7 @@
 
 #include "flowgen/io.h"
 #include "flowgen/report.h"
+#include "flowgen/util.h"
 
 static const char WHERE[] = "fg_compare_ensembles [compare.c]";
 
@@ -100,52 +101,42 @@ int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S, 
 
 /* ---------------------------------------------------------------- print */
 
-static void json_num(FILE *out, double x)
-{
-  if (isfinite(x))
-    fprintf(out, "%.10g", x);
-  else
-    fputs("null", out);
-}
+/* Numbers in compare's JSON carry 10 significant digits. */
+static void json_num(fg_json *j, const char *key, double x) { fg_json_numberf(j, key, "%.10g", x); }
 
-static void json_side(FILE *out, const char *name, const fg_report *r, double setup, double ess)
+static void json_side(fg_json *j, const char *name, const fg_report *r, double setup, double ess)
 {
-  fprintf(out, "\"%s\": {\"file\": \"%s\", \"n_chain\": %lld, \"acceptance\": ", name, r->path,
-          (long long)r->n_chain);
-  json_num(out, r->acceptance);
-  fputs(", \"ess_model\": ", out);
-  json_num(out, r->ess_model);
-  fputs(", \"ess_per_step\": ", out);
-  json_num(out, ess);
-  fputs(", \"samp_s_per_config\": ", out);
-  json_num(out, r->samp_s_per_config);
-  fputs(", \"setup_s\": ", out);
-  json_num(out, setup);
-  fputs(", \"effective_per_s\": ", out);
-  json_num(out, r->effective_per_s);
-  fprintf(out, ", \"slowest\": \"%s\", \"tau_int\": {", r->slowest);
-  for (int k = 0; k < r->nobs; ++k) {
-    fprintf(out, "%s\"%s\": ", k ? ", " : "", r->obs[k].name);
-    json_num(out, r->obs[k].tau_int);
-  }
-  fputs("}}", out);
+  fg_json_object(j, name);
+  fg_json_string(j, "file", r->path);
+  fg_json_int(j, "n_chain", (long long)r->n_chain);
+  json_num(j, "acceptance", r->acceptance);
+  json_num(j, "ess_model", r->ess_model);
+  json_num(j, "ess_per_step", ess);
+  json_num(j, "samp_s_per_config", r->samp_s_per_config);
+  json_num(j, "setup_s", setup);
+  json_num(j, "effective_per_s", r->effective_per_s);
+  fg_json_string(j, "slowest", r->slowest);
+  fg_json_object(j, "tau_int");
+  for (int k = 0; k < r->nobs; ++k)
+    json_num(j, r->obs[k].name, r->obs[k].tau_int);
+  fg_json_end(j);
+  fg_json_end(j);
 }
 
 static void print_json(FILE *out, const fg_comparison *c)
 {
-  fputc('{', out);
-  json_side(out, "flow", &c->flow, c->flow_setup_s, c->flow_ess);
-  fputs(", ", out);
-  json_side(out, "hmc", &c->hmc, c->hmc_setup_s, c->hmc_ess);
-  fputs(", \"ratio\": {\"effective_per_s\": ", out);
-  json_num(out, c->ratio);
-  fputs(", \"ess_per_step\": ", out);
-  json_num(out, c->flow_ess / c->hmc_ess);
-  fputs(", \"samp_s_per_config\": ", out);
-  json_num(out, c->flow.samp_s_per_config / c->hmc.samp_s_per_config);
-  fputs("}, \"breakeven_effective_samples\": ", out);
-  json_num(out, c->breakeven);
-  fputs("}\n", out);
+  fg_json j;
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  json_side(&j, "flow", &c->flow, c->flow_setup_s, c->flow_ess);
+  json_side(&j, "hmc", &c->hmc, c->hmc_setup_s, c->hmc_ess);
+  fg_json_object(&j, "ratio");
+  json_num(&j, "effective_per_s", c->ratio);
+  json_num(&j, "ess_per_step", c->flow_ess / c->hmc_ess);
+  json_num(&j, "samp_s_per_config", c->flow.samp_s_per_config / c->hmc.samp_s_per_config);
+  fg_json_end(&j);
+  json_num(&j, "breakeven_effective_samples", c->breakeven);
+  fg_json_end(&j);
 }
 
 static void cell(char *buf, size_t n, double x, const char *fmt)

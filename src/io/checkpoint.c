@@ -1115,67 +1115,10 @@ void fg_checkpoint_free(fg_checkpoint *ck)
 
 /* ------------------------------------------------------------ printing */
 
-/* The shortest %.*g that reads back to the same double (JSON), or 6 digits (tables). */
-static void number_text(char *buf, size_t size, double x, int exact)
+/* Six digits, for the table (JSON: the shortest text that reads back). */
+static void number_text(char *buf, size_t size, double x)
 {
-  for (int digits = exact ? 15 : 6; digits <= 17; ++digits) {
-    snprintf(buf, size, "%.*g", digits, x);
-    if (!exact || strtod(buf, NULL) == x || !isfinite(x))
-      return;
-  }
-}
-
-static void json_number(FILE *out, double x)
-{
-  char buf[40];
-  number_text(buf, sizeof buf, x, 1);
-  fputs(isfinite(x) ? buf : "null", out);
-}
-
-/* Parameters are float32: their shortest text reads back to the same float. */
-static void json_float(FILE *out, double x)
-{
-  char buf[40];
-  for (int digits = 6; digits <= 9; ++digits) {
-    snprintf(buf, sizeof buf, "%.*g", digits, x);
-    if ((float)strtod(buf, NULL) == (float)x)
-      break;
-  }
-  fputs(isfinite(x) ? buf : "null", out);
-}
-
-/* A JSON string of the first n bytes of text (UTF-8 passes through). */
-static void json_string(FILE *out, const char *text, size_t n)
-{
-  fputc('"', out);
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char c = (unsigned char)text[i];
-    switch (c) {
-    case '"': fputs("\\\"", out); break;
-    case '\\': fputs("\\\\", out); break;
-    case '\n': fputs("\\n", out); break;
-    case '\r': fputs("\\r", out); break;
-    case '\t': fputs("\\t", out); break;
-    case '\b': fputs("\\b", out); break;
-    case '\f': fputs("\\f", out); break;
-    default:
-      if (c < 0x20)
-        fprintf(out, "\\u%04x", c);
-      else
-        fputc(c, out);
-    }
-  }
-  fputc('"', out);
-}
-
-#define FIXED_STR(out, a) json_string(out, a, strnlen(a, sizeof(a)))
-
-static void json_ints(FILE *out, int n, const int *v)
-{
-  fputc('[', out);
-  for (int i = 0; i < n; ++i)
-    fprintf(out, "%s%d", i ? ", " : "", v[i]);
-  fputc(']', out);
+  snprintf(buf, size, "%.6g", x);
 }
 
 static double window_mean(const fg_checkpoint *ck)
@@ -1193,77 +1136,94 @@ static double mu_of(const fg_checkpoint *ck)
   return ck->params[ck->nparams - 1];
 }
 
-static void json_theory_model(FILE *out, const fg_checkpoint *ck)
+static void json_ints(fg_json *j, const char *key, int n, const int *v)
+{
+  fg_json_array(j, key);
+  for (int i = 0; i < n; ++i)
+    fg_json_int(j, NULL, v[i]);
+  fg_json_end(j);
+}
+
+static void json_theory_model(fg_json *j, const fg_checkpoint *ck)
 {
   const fg_theory_config *t = &ck->theory;
   const fg_model_config *m = &ck->model;
-  fprintf(out, "\"theory\": {\"name\": ");
-  json_string(out, fg_theory_name(t->name), strlen(fg_theory_name(t->name)));
-  fprintf(out, ", \"lattice\": ");
-  json_ints(out, t->nd, t->extent);
-  const char *k1 = t->name == FG_THEORY_SCHWINGER ? "beta" : "m2";
-  const char *k2 = t->name == FG_THEORY_SCHWINGER ? "kappa" : "lambda";
-  fprintf(out, ", \"%s\": ", k1);
-  json_number(out, t->name == FG_THEORY_SCHWINGER ? t->beta : t->m2);
-  fprintf(out, ", \"%s\": ", k2);
-  json_number(out, t->name == FG_THEORY_SCHWINGER ? t->kappa : t->lambda);
-  fprintf(out, "},\n \"model\": {\"base\": \"%s\", \"coupling_layers\": %d, \"kernel_size\": %d, "
-               "\"hidden_channels\": ",
-          fg_base_name(m->base), m->coupling_layers, m->kernel_size);
-  json_ints(out, m->n_hidden, m->hidden_channels);
-  fprintf(out, ", \"activation\": \"%s\", \"init_scheme\": \"%s\", \"init_scale\": ",
-          fg_activation_name(m->activation), fg_init_name(m->init_scheme));
-  json_number(out, m->init_scale);
-  fprintf(out, ", \"mu_init\": ");
-  json_number(out, m->mu_init);
-  fprintf(out, ", \"mu\": ");
-  json_float(out, mu_of(ck));
-  fprintf(out, "},\n");
+  fg_json_object(j, "theory");
+  fg_json_string(j, "name", fg_theory_name(t->name));
+  json_ints(j, "lattice", t->nd, t->extent);
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_couplings(t, g);
+  for (int k = 0; k < ng; ++k)
+    fg_json_exact(j, g[k].name, g[k].value);
+  fg_json_end(j);
+  fg_json_break(j);
+  fg_json_object(j, "model");
+  fg_json_string(j, "base", fg_base_name(m->base));
+  fg_json_int(j, "coupling_layers", m->coupling_layers);
+  fg_json_int(j, "kernel_size", m->kernel_size);
+  json_ints(j, "hidden_channels", m->n_hidden, m->hidden_channels);
+  fg_json_string(j, "activation", fg_activation_name(m->activation));
+  fg_json_string(j, "init_scheme", fg_init_name(m->init_scheme));
+  fg_json_exact(j, "init_scale", m->init_scale);
+  fg_json_exact(j, "mu_init", m->mu_init);
+  fg_json_float(j, "mu", mu_of(ck));
+  fg_json_end(j);
 }
 
-static void json_training(FILE *out, const fg_checkpoint *ck)
+static void json_training(fg_json *j, const fg_checkpoint *ck)
 {
-  fprintf(out, " \"parameters\": %zu, \"seed\": %" PRIu64 ",\n", ck->nparams, ck->seed);
-  fprintf(out, " \"optimizer\": {\"name\": \"%s\", \"t\": %" PRId64 ", \"state_len\": %zu},\n",
-          fg_optimizer_name(ck->optimizer), ck->opt_t, ck->opt_state_len);
-  fprintf(out, " \"step\": %" PRId64 ", \"n_train\": %" PRId64 ", \"batch_size\": %d, "
-               "\"ranks\": %d, \"lr\": ",
-          ck->step, ck->n_train, ck->batch_size, ck->ranks);
-  json_number(out, ck->lr);
-  fprintf(out, ",\n \"ess\": ");
-  json_number(out, ck->ess < 0 ? NAN : ck->ess);
-  fprintf(out, ", \"ess_samples\": %" PRId64 ", \"ess_window\": {\"len\": %d, \"mean\": ",
-          ck->ess_samples, ck->ess_window_len);
-  json_number(out, window_mean(ck));
-  fprintf(out, "}, \"loss\": ");
-  json_number(out, ck->loss);
-  fprintf(out, ", \"stop_reason\": ");
-  FIXED_STR(out, ck->stop_reason);
-  fprintf(out, ",\n \"cost\": {\"setup_s\": ");
-  json_number(out, ck->wall_seconds);
-  fprintf(out, ", \"train_s_per_sample\": ");
-  json_number(out, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
-  fprintf(out, ", \"allreduce_s\": ");
-  json_number(out, ck->allreduce_seconds);
-  fprintf(out, "},\n");
+  fg_json_break(j);
+  fg_json_unsigned(j, "parameters", ck->nparams);
+  fg_json_unsigned(j, "seed", ck->seed);
+  fg_json_break(j);
+  fg_json_object(j, "optimizer");
+  fg_json_string(j, "name", fg_optimizer_name(ck->optimizer));
+  fg_json_int(j, "t", ck->opt_t);
+  fg_json_unsigned(j, "state_len", ck->opt_state_len);
+  fg_json_end(j);
+  fg_json_break(j);
+  fg_json_int(j, "step", ck->step);
+  fg_json_int(j, "n_train", ck->n_train);
+  fg_json_int(j, "batch_size", ck->batch_size);
+  fg_json_int(j, "ranks", ck->ranks);
+  fg_json_exact(j, "lr", ck->lr);
+  fg_json_break(j);
+  fg_json_exact(j, "ess", ck->ess < 0 ? NAN : ck->ess);
+  fg_json_int(j, "ess_samples", ck->ess_samples);
+  fg_json_object(j, "ess_window");
+  fg_json_int(j, "len", ck->ess_window_len);
+  fg_json_exact(j, "mean", window_mean(ck));
+  fg_json_end(j);
+  fg_json_exact(j, "loss", ck->loss);
+  fg_json_string(j, "stop_reason", ck->stop_reason);
+  fg_json_break(j);
+  fg_json_object(j, "cost");
+  fg_json_exact(j, "setup_s", ck->wall_seconds);
+  fg_json_exact(j, "train_s_per_sample",
+                ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
+  fg_json_exact(j, "allreduce_s", ck->allreduce_seconds);
+  fg_json_end(j);
 }
 
 static void print_json(FILE *out, const fg_checkpoint *ck)
 {
-  fprintf(out, "{\"format\": \"%s\", \"format_version\": %d,\n ", FG_CHECKPOINT_FORMAT,
-          FG_CHECKPOINT_VERSION);
-  json_theory_model(out, ck);
-  json_training(out, ck);
-  fprintf(out, " \"provenance\": {\"flowgen_version\": ");
-  FIXED_STR(out, ck->flowgen_version);
-  fprintf(out, ", \"git_revision\": ");
-  FIXED_STR(out, ck->git_revision);
-  fprintf(out, ", \"created\": ");
-  FIXED_STR(out, ck->created);
-  fprintf(out, "},\n \"config\": ");
-  const char *text = ck->config_text ? ck->config_text : "";
-  json_string(out, text, strlen(text));
-  fprintf(out, "}\n");
+  fg_json j;
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  fg_json_string(&j, "format", FG_CHECKPOINT_FORMAT);
+  fg_json_int(&j, "format_version", FG_CHECKPOINT_VERSION);
+  fg_json_break(&j);
+  json_theory_model(&j, ck);
+  json_training(&j, ck);
+  fg_json_break(&j);
+  fg_json_object(&j, "provenance");
+  fg_json_string(&j, "flowgen_version", ck->flowgen_version);
+  fg_json_string(&j, "git_revision", ck->git_revision);
+  fg_json_string(&j, "created", ck->created);
+  fg_json_end(&j);
+  fg_json_break(&j);
+  fg_json_string(&j, "config", ck->config_text);
+  fg_json_end(&j);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -1281,12 +1241,14 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
 {
   const fg_theory_config *t = &ck->theory;
   const fg_model_config *m = &ck->model;
-  char a[40], b[40], list[160] = "";
-  int schwinger = t->name == FG_THEORY_SCHWINGER;
-  number_text(a, sizeof a, schwinger ? t->beta : t->m2, 0);
-  number_text(b, sizeof b, schwinger ? t->kappa : t->lambda, 0);
-  row(out, "theory", "%s  %s = %s  %s = %s", fg_theory_name(t->name), schwinger ? "beta" : "m2",
-      a, schwinger ? "kappa" : "lambda", b);
+  char a[40], list[160] = "", couplings[256] = "";
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_couplings(t, g);
+  for (int k = 0, used = 0; k < ng && used < (int)sizeof couplings; ++k) {
+    number_text(a, sizeof a, g[k].value);
+    used += snprintf(couplings + used, sizeof couplings - (size_t)used, "  %s = %s", g[k].name, a);
+  }
+  row(out, "theory", "%s%s", fg_theory_name(t->name), couplings);
   size_t n = 0;
   for (int mu = 0; mu < t->nd && n < sizeof list; ++mu)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", mu ? " x " : "", t->extent[mu]);
@@ -1297,10 +1259,10 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
   row(out, "architecture", "%d coupling layers, kernel %dx%d, hidden [%s], %s (output tanh)",
       m->coupling_layers, m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation));
-  number_text(a, sizeof a, mu_of(ck), 0);
+  number_text(a, sizeof a, mu_of(ck));
   row(out, "base", "%s%s%s", fg_base_name(m->base), m->base == FG_BASE_FREE_FIELD ? ", mu = " : "",
       m->base == FG_BASE_FREE_FIELD ? a : "");
-  number_text(a, sizeof a, m->init_scale, 0);
+  number_text(a, sizeof a, m->init_scale);
   row(out, "init", "%s, scale %s", fg_init_name(m->init_scheme), a);
   row(out, "parameters", "%zu", ck->nparams);
   row(out, "seed", "%" PRIu64, ck->seed);
@@ -1314,22 +1276,22 @@ static void table_training(FILE *out, const fg_checkpoint *ck)
   row(out, "step", "%" PRId64, ck->step);
   row(out, "N_train", "%" PRId64, ck->n_train);
   row(out, "batch size", "%d per rank x %d ranks", ck->batch_size, ck->ranks);
-  number_text(a, sizeof a, ck->lr, 0);
+  number_text(a, sizeof a, ck->lr);
   row(out, "learning rate", "%s", a);
-  number_text(a, sizeof a, ck->ess, 0);
+  number_text(a, sizeof a, ck->ess);
   if (ck->ess < 0 || !isfinite(ck->ess))
     row(out, "ESS", "not measured");
   else
     row(out, "ESS", "%s (%" PRId64 " samples)", a, ck->ess_samples);
-  number_text(a, sizeof a, window_mean(ck), 0);
+  number_text(a, sizeof a, window_mean(ck));
   row(out, "rolling ESS", "%s (mean of the last %d batches)",
       ck->ess_window_len > 0 ? a : "-", ck->ess_window_len);
-  number_text(a, sizeof a, ck->loss, 0);
+  number_text(a, sizeof a, ck->loss);
   row(out, "loss", "%s", a);
   row(out, "stop reason", "%.*s", (int)strnlen(ck->stop_reason, sizeof ck->stop_reason),
       ck->stop_reason);
   row(out, "C_setup", "%.3f s", ck->wall_seconds);
-  number_text(b, sizeof b, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN, 0);
+  number_text(b, sizeof b, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
   row(out, "Delta C_train", "%s s per trained sample", ck->n_train > 0 ? b : "-");
   row(out, "allreduce", "%.3f s", ck->allreduce_seconds);
 }
