@@ -131,16 +131,22 @@ static void json_attr(fg_json *j, const fg_ensemble_attr *a)
     fg_json_exact(j, a->name, a->value);
 }
 
+/* Opens the ensemble's object with what complete and interrupted runs share. */
+static void json_head(fg_json *j, FILE *out, const char *path, int complete, const char *kind)
+{
+  fg_json_begin(j, out);
+  fg_json_object(j, NULL);
+  fg_json_string(j, "format", FG_ENSEMBLE_FORMAT);
+  fg_json_string(j, "file", path);
+  fg_json_bool(j, "complete", complete);
+  fg_json_string(j, "kind", kind);
+}
+
 static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d,
                           const fg_ensemble_check *c)
 {
   fg_json j;
-  fg_json_begin(&j, out);
-  fg_json_object(&j, NULL);
-  fg_json_string(&j, "format", FG_ENSEMBLE_FORMAT);
-  fg_json_string(&j, "file", path);
-  fg_json_bool(&j, "complete", 1);
-  fg_json_string(&j, "kind", d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
+  json_head(&j, out, path, 1, d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
   fg_json_array(&j, "lattice");
   for (int mu = 0; mu < d->layout.nd; ++mu)
     fg_json_int(&j, NULL, d->layout.extent[mu]);
@@ -171,12 +177,7 @@ static void interrupted(FILE *out, const char *path, const fg_file_head *h, int 
   const char *kind = h->kind[0] ? h->kind : "unknown";
   if (json) {
     fg_json j;
-    fg_json_begin(&j, out);
-    fg_json_object(&j, NULL);
-    fg_json_string(&j, "format", FG_ENSEMBLE_FORMAT);
-    fg_json_string(&j, "file", path);
-    fg_json_bool(&j, "complete", 0);
-    fg_json_string(&j, "kind", kind);
+    json_head(&j, out, path, 0, kind);
     fg_json_exact(&j, "rows_done", h->rows_done);
     if (h->rows >= 0)
       fg_json_int(&j, "rows", h->rows);
