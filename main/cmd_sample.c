@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "flowgen/sample.h"
+#include "flowgen/service.h"
 #include "flowgen/util.h"
 
 static void print_result(const fg_config *cfg, const fg_sample_result *r, int nranks, int json)

@@ -11,7 +11,7 @@
 #include "flowgen/ensemble.h"
 #include "flowgen/hmc.h"
 #include "flowgen/report.h"
-#include "flowgen/sample.h"
+#include "flowgen/service.h"
 #include "flowgen/train.h"
 #include "testutil.h"
 

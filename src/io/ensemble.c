@@ -1518,6 +1518,29 @@ int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, f
   return rc;
 }
 
+/* The run identity a resume must keep: the config the interrupted run
+ * stored, against the one given, over the sections `what`. */
+int fg_ensemble_check_identity(fg_ensemble *e, const fg_config *cfg, unsigned what,
+                               fg_error *err)
+{
+  char *text = NULL;
+  int rc = fg_ensemble_get_attr_string(e, "config", &text, err);
+  if (rc == FG_OK) {
+    fg_config stored;
+    memset(&stored, 0, sizeof stored);
+    fg_error perr = {0};
+    if (fg_config_parse(text, strlen(text), NULL, &stored, &perr) != FG_OK)
+      rc = fg_fail(err, FG_ERR_INPUT, "fg_ensemble_check_identity [ensemble.c]",
+                   "%s: cannot resume: its 'config' attribute does not parse: %s", e->tmp,
+                   perr.msg);
+    else
+      rc = fg_config_check_resume(&stored, cfg, what, e->tmp, err);
+    fg_config_free(&stored);
+  }
+  fg_free(text);
+  return rc;
+}
+
 /* ------------------------------------------------------------ sizes */
 
 double fg_ensemble_bytes(const fg_ensemble_layout *lay)
