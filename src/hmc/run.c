@@ -291,11 +291,7 @@ static int write_provenance(hmc_run *s, fg_error *err)
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_int64(s->ens, "checkpoint_every", s->cfg->hmc.checkpoint_every, err);
   if (rc == FG_OK)
-    rc = fg_ensemble_set_attr_string(s->ens, "theory", fg_theory_name(s->cfg->theory.name), err);
-  fg_coupling g[FG_MAX_COUPLINGS];
-  int ng = fg_theory_couplings(&s->cfg->theory, g);
-  for (int k = 0; k < ng && rc == FG_OK; ++k)
-    rc = fg_ensemble_set_attr_double(s->ens, g[k].name, g[k].value, err);
+    rc = fg_ensemble_set_theory(s->ens, s->theory, err);
   key_value kv[RESUME_KEYS_MAX];
   int n = resume_keys(s, kv);
   for (int k = 0; k < n && rc == FG_OK; ++k)

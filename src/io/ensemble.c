@@ -121,6 +121,7 @@
  */
 #include "h5.h"
 #include "flowgen/ensemble.h"
+#include "flowgen/theory.h"
 #include "flowgen/util.h"
 
 #include <errno.h>
@@ -1515,6 +1516,17 @@ int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, f
     *text = NULL;
   }
   fg_h5_quiet_end(&q);
+  return rc;
+}
+
+/* The theory's name and named couplings, as root attributes. */
+int fg_ensemble_set_theory(fg_ensemble *e, const fg_theory *t, fg_error *err)
+{
+  int rc = fg_ensemble_set_attr_string(e, "theory", fg_theory_label(t), err);
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_named_couplings(t, g);
+  for (int k = 0; k < ng && rc == FG_OK; ++k)
+    rc = fg_ensemble_set_attr_double(e, g[k].name, g[k].value, err);
   return rc;
 }
 

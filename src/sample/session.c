@@ -221,11 +221,7 @@ static int write_provenance(fg_sample_session *s, const fg_checkpoint *ck, fg_er
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_double(s->ens, "model_ess", ck->ess, err);
   if (rc == FG_OK)
-    rc = fg_ensemble_set_attr_string(s->ens, "theory", fg_theory_name(s->cfg->theory.name), err);
-  fg_coupling g[FG_MAX_COUPLINGS];
-  int ng = fg_theory_couplings(&s->cfg->theory, g);
-  for (int k = 0; k < ng && rc == FG_OK; ++k)
-    rc = fg_ensemble_set_attr_double(s->ens, g[k].name, g[k].value, err);
+    rc = fg_ensemble_set_theory(s->ens, s->theory, err);
   /* the resume state of "nothing done": a stop from here on can be resumed */
   double v[PROG_LEN];
   state_values(s, &s->start, 0, v);
