@@ -238,7 +238,7 @@ int cmd_bench(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   double *grad = NULL;
   fg_error err = {0};
   if (rc == FG_OK && (rc = fg_theory_create(&cfg.theory, &th, &err)) == FG_OK &&
-      (rc = fg_flow_create(&cfg.model, &th->lat, &flow, &err)) == FG_OK &&
+      (rc = fg_flow_create(&cfg.model, fg_theory_lattice(th), &flow, &err)) == FG_OK &&
       (rc = fg_model_block_init(&blk, flow, &err)) == FG_OK &&
       (rc = fg_optimizer_init(&opt, &cfg.train.optimizer, fg_flow_nparams(flow), &err)) == FG_OK) {
     grad = fg_alloc(sizeof(double) * fg_flow_nparams(flow), &err, "cmd_bench [cmd_bench.c]");

@@ -2,7 +2,8 @@
 # The layering of docs/design.md, checked on the sources and the built
 # archives: the library (src/) never calls up into the role layer
 # (service/, coordinator/, worker/); the roles' private headers stay beside
-# them; HDF5 is called only inside src/io/; ranks agree on a status only
+# them; struct fg_theory is opaque outside src/theory/; HDF5 is called
+# only inside src/io/; ranks agree on a status only
 # through fg_agree. Prints a Check-style summary line.
 #   layering.sh SOURCE_ROOT LIBFLOWGEN.a LIBFLOWGEN_ROLES.a
 set -uo pipefail
@@ -28,6 +29,8 @@ check "the roles' private headers are not public" \
   none "" "$(ls include/flowgen/protocol.h include/flowgen/roles.h 2>/dev/null)"
 check "the wire protocol's tags are defined once" \
   none "" "$(grep -rnE 'TAG_(ORDER|RESULT) *=' src main coordinator worker service | grep -v '^service/protocol.h:')"
+check "struct fg_theory is opaque outside src/theory/" \
+  none "" "$(grep -rnE 'struct fg_theory *\{|theory_internal\.h' src main coordinator worker service include bench tests | grep -vE '^src/theory/|^[^:]*:[0-9]+: *\*')"
 check "HDF5 is called only inside src/io/" \
   none "" "$(grep -rnE 'H5[A-Z]|#include <(hdf5|H5[a-z]*)\.h>' src main coordinator worker service --include=*.c --include=*.h | grep -v '^src/io/')"
 check "ranks agree on an int status only through fg_agree" \

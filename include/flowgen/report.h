@@ -70,9 +70,6 @@
 #include "flowgen/analysis.h"
 #include "flowgen/ensemble.h"
 #include "flowgen/util.h"
-/* Deprecated: for callers that still index phi^4's results by FG_PHI4_*;
- * use fg_report_find. To be removed when they are gone. */
-#include "flowgen/phi4.h"
 
 typedef struct {
   char path[FG_PATH_MAX];

@@ -30,6 +30,7 @@
 #include "flowgen/dirac.h"
 #include "flowgen/theory.h"
 #include "flowgen/u1.h"
+#include "theory_internal.h"
 
 #define FG_SCHWINGER_CG_TOL 1e-10
 #define FG_SCHWINGER_CG_MAX 10000

@@ -606,7 +606,7 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
     return fg_fail(err, FG_ERR_INPUT, where, "%s: no train section", cfg->path ? cfg->path : "config");
   int rc = fg_theory_create(&cfg->theory, &t->theory, err);
   if (rc == FG_OK)
-    rc = fg_flow_create(&cfg->model, &t->theory->lat, &t->flow, err);
+    rc = fg_flow_create(&cfg->model, fg_theory_lattice(t->theory), &t->flow, err);
   if (rc != FG_OK)
     return rc;
   t->np = fg_flow_nparams(t->flow);
