@@ -34,8 +34,14 @@ int main(int argc, char **argv)
   for (long long done = 0; done < n; done += ROUND)
     fg_imh_chain_run(&c, logw, n - done < ROUND ? n - done : ROUND, index, acc);
   double el = fg_wall_time() - t0;
-  printf("{\"proposals\": %lld, \"seconds\": %.4f, \"logw_per_s\": %.4g, \"acceptance\": %.4f}\n",
-         n, el, (double)n / el, (double)c.accepted / (double)c.steps);
+  fg_json j;
+  fg_json_begin(&j, stdout);
+  fg_json_object(&j, NULL);
+  fg_json_int(&j, "proposals", n);
+  fg_json_numberf(&j, "seconds", "%.4f", el);
+  fg_json_numberf(&j, "logw_per_s", "%.4g", (double)n / el);
+  fg_json_numberf(&j, "acceptance", "%.4f", (double)c.accepted / (double)c.steps);
+  fg_json_end(&j);
   free(logw), free(index), free(acc);
   return 0;
 }

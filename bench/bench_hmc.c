@@ -30,7 +30,7 @@
 
 static double force_bytes_per_site(const fg_theory *t)
 {
-  return 2.0 * sizeof(double) + 2.0 * t->lat.nd * sizeof(int);
+  return 2.0 * sizeof(double) + 2.0 * fg_theory_lattice(t)->nd * sizeof(int);
 }
 
 /* Default trajectories per second, timed for at least `seconds`. */
@@ -42,7 +42,7 @@ static int trajectory_rate(const fg_theory *t, double seconds, double *rate, fg_
   int rc = fg_hmc_create(t, &p, &h, err);
   if (rc != FG_OK)
     return rc;
-  double *phi = fg_alloc(sizeof(double) * (size_t)t->ndof, err, "trajectory_rate");
+  double *phi = fg_alloc(sizeof(double) * (size_t)fg_theory_ndof(t), err, "trajectory_rate");
   if (phi == NULL) {
     fg_hmc_destroy(h);
     return FG_ERR_RUNTIME;
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
       return 1;
     }
     double bps = force_bytes_per_site(t);
-    printf("%6d %10d %12.4g %9.3f %8.0f %10.2f %12.4g\n", sizes[i], t->ndof, rate, 1e9 / rate,
+    printf("%6d %10d %12.4g %9.3f %8.0f %10.2f %12.4g\n", sizes[i], fg_theory_ndof(t), rate, 1e9 / rate,
            bps, bps * rate * 1e-9, traj);
     fg_theory_destroy(t);
   }

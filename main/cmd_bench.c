@@ -182,14 +182,22 @@ static void print_bench(const fg_config *cfg, const fg_flow *flow, int batch, do
   double flop = fg_flow_flops(flow);
   double samp_gf = sps * flop / 1e9, train_gf = 3.0 * tps * flop / 1e9;
   if (json) {
-    fputs("{\"config\": ", stdout);
-    fg_json_string(stdout, cfg->path);
-    printf(", \"isa\": \"%s\", \"batch\": %d, \"nparams\": %zu, "
-           "\"sample_per_s\": %.6g, \"train_samples_per_s\": %.6g, \"flop_per_sample\": %.0f, "
-           "\"sgemm_gflops\": %.4g, \"sample_gflops\": %.4g, \"train_gflops\": %.4g, "
-           "\"sample_fraction_of_sgemm\": %.4f, \"train_fraction_of_sgemm\": %.4f}\n",
-           fg_conv_isa(), batch, fg_flow_nparams(flow), sps, tps, flop, sgemm,
-           samp_gf, train_gf, samp_gf / sgemm, train_gf / sgemm);
+    fg_json j;
+    fg_json_begin(&j, stdout);
+    fg_json_object(&j, NULL);
+    fg_json_string(&j, "config", cfg->path);
+    fg_json_string(&j, "isa", fg_conv_isa());
+    fg_json_int(&j, "batch", batch);
+    fg_json_unsigned(&j, "nparams", fg_flow_nparams(flow));
+    fg_json_numberf(&j, "sample_per_s", "%.6g", sps);
+    fg_json_numberf(&j, "train_samples_per_s", "%.6g", tps);
+    fg_json_numberf(&j, "flop_per_sample", "%.0f", flop);
+    fg_json_numberf(&j, "sgemm_gflops", "%.4g", sgemm);
+    fg_json_numberf(&j, "sample_gflops", "%.4g", samp_gf);
+    fg_json_numberf(&j, "train_gflops", "%.4g", train_gf);
+    fg_json_numberf(&j, "sample_fraction_of_sgemm", "%.4f", samp_gf / sgemm);
+    fg_json_numberf(&j, "train_fraction_of_sgemm", "%.4f", train_gf / sgemm);
+    fg_json_end(&j);
     return;
   }
   printf("flowgen bench: %s (one core, kernels: %s, batch %d)\n", cfg->path, fg_conv_isa(),
@@ -230,7 +238,7 @@ int cmd_bench(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   double *grad = NULL;
   fg_error err = {0};
   if (rc == FG_OK && (rc = fg_theory_create(&cfg.theory, &th, &err)) == FG_OK &&
-      (rc = fg_flow_create(&cfg.model, &th->lat, &flow, &err)) == FG_OK &&
+      (rc = fg_flow_create(&cfg.model, fg_theory_lattice(th), &flow, &err)) == FG_OK &&
       (rc = fg_model_block_init(&blk, flow, &err)) == FG_OK &&
       (rc = fg_optimizer_init(&opt, &cfg.train.optimizer, fg_flow_nparams(flow), &err)) == FG_OK) {
     grad = fg_alloc(sizeof(double) * fg_flow_nparams(flow), &err, "cmd_bench [cmd_bench.c]");

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "flowgen/hmc.h"
+#include "flowgen/util.h"
 
 /* The figures of one rank's chain, as rank 0 collects them. */
 enum { F_TRAJ, F_THERM, F_COMPLETE, F_ACC, F_EXP_MDH, F_WALL, F_CPU, F_THERM_WALL, F_FORCES,
@@ -42,25 +43,40 @@ static double per_solve(const double *f)
 
 static void print_json(const fg_config *cfg, const double *all, int nranks)
 {
-  printf("{\"integrator\": \"%s\", \"trajectory_length\": %.6g, \"md_steps\": %d, "
-         "\"ranks\": %d, \"streams\": [", fg_integrator_name(cfg->hmc.integrator),
-         cfg->hmc.trajectory_length, cfg->hmc.md_steps, nranks);
+  fg_json j;
+  fg_json_begin(&j, stdout);
+  fg_json_object(&j, NULL);
+  fg_json_string(&j, "integrator", fg_integrator_name(cfg->hmc.integrator));
+  fg_json_numberf(&j, "trajectory_length", "%.6g", cfg->hmc.trajectory_length);
+  fg_json_int(&j, "md_steps", cfg->hmc.md_steps);
+  fg_json_int(&j, "ranks", nranks);
+  fg_json_array(&j, "streams");
   for (int k = 0; k < nranks; ++k) {
     const double *f = all + k * F_LEN;
     char out[FG_PATH_MAX];
     fg_hmc_output_path(cfg->hmc.output, k, nranks, out, sizeof out);
-    printf("%s{\"stream_id\": %d, \"trajectories\": %.0f, \"thermalized\": %.0f, "
-           "\"complete\": %s, \"acceptance\": %.6f, \"exp_minus_dH\": %.6f, \"wall_s\": %.3f, "
-           "\"cpu_s\": %.3f, \"thermalization_s\": %.3f, \"force_evaluations\": %.0f, ",
-           k ? ", " : "", k, f[F_TRAJ], f[F_THERM], f[F_COMPLETE] != 0 ? "true" : "false",
-           f[F_ACC], f[F_EXP_MDH], f[F_WALL], f[F_CPU], f[F_THERM_WALL], f[F_FORCES]);
-    if (f[F_SOLVER] != 0)
-      printf("\"cg_solves\": %.0f, \"cg_iterations\": %.0f, \"cg_iterations_per_solve\": %.2f, "
-             "\"cg_max_iterations\": %.0f, ", f[F_CG_SOLVES], f[F_CG_ITS], per_solve(f),
-             f[F_CG_MOST]);
-    printf("\"output\": \"%s\"}", out);
+    fg_json_object(&j, NULL);
+    fg_json_int(&j, "stream_id", k);
+    fg_json_numberf(&j, "trajectories", "%.0f", f[F_TRAJ]);
+    fg_json_numberf(&j, "thermalized", "%.0f", f[F_THERM]);
+    fg_json_bool(&j, "complete", f[F_COMPLETE] != 0);
+    fg_json_numberf(&j, "acceptance", "%.6f", f[F_ACC]);
+    fg_json_numberf(&j, "exp_minus_dH", "%.6f", f[F_EXP_MDH]);
+    fg_json_numberf(&j, "wall_s", "%.3f", f[F_WALL]);
+    fg_json_numberf(&j, "cpu_s", "%.3f", f[F_CPU]);
+    fg_json_numberf(&j, "thermalization_s", "%.3f", f[F_THERM_WALL]);
+    fg_json_numberf(&j, "force_evaluations", "%.0f", f[F_FORCES]);
+    if (f[F_SOLVER] != 0) {
+      fg_json_numberf(&j, "cg_solves", "%.0f", f[F_CG_SOLVES]);
+      fg_json_numberf(&j, "cg_iterations", "%.0f", f[F_CG_ITS]);
+      fg_json_numberf(&j, "cg_iterations_per_solve", "%.2f", per_solve(f));
+      fg_json_numberf(&j, "cg_max_iterations", "%.0f", f[F_CG_MOST]);
+    }
+    fg_json_string(&j, "output", out);
+    fg_json_end(&j);
   }
-  printf("]}\n");
+  fg_json_end(&j);
+  fg_json_end(&j);
 }
 
 static void print_table(const fg_config *cfg, const double *all, int nranks)
@@ -123,7 +139,7 @@ int cmd_hmc(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   rc = fg_hmc_run(&cfg, &opt, &res, &err);
   if (rc != FG_OK) {
     if (err.msg[0])
-      report_error(err.msg, 1);
+      report_error(err.msg, 0); /* the same message on every rank (fg_agree) */
     fg_unlock_output(lock);
     fg_config_free(&cfg);
     return rc;

@@ -24,7 +24,6 @@
  *     (the file needs one reader); other ranks return FG_OK. Local.
  */
 #include <errno.h>
-#include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -33,168 +32,24 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "../src/io/h5_quiet.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/ensemble.h"
+#include "flowgen/io.h"
 #include "flowgen/util.h"
 
 static const char WHERE[] = "cmd_info [cmd_info.c]";
 
-/* What the probe reads without loading the file. Numbers absent: NaN. */
-typedef struct {
-  char format[64];
-  char kind[16];
-  double complete, rows_done;
-  long long rows;               /* rows of /configs, -1 if unknown */
-} file_head;
-
-/* ------------------------------------------------------------- probing */
-
-/* Missing, folder, not HDF5: each its own message. */
-static int check_path(const char *path, fg_error *err)
-{
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    int saved = errno;
-    char tmp[FG_PATH_MAX + 8];
-    int there = saved == ENOENT && snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp &&
-                stat(tmp, &st) == 0;
-    if (there)
-      return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': no such file (an unfinished run left "
-                     "'%s': 'flowgen info %s' shows its progress)", path, tmp, tmp);
-    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': %s", path, strerror(saved));
-  }
-  if (S_ISDIR(st.st_mode))
-    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': is a folder, not a file", path);
-  if (H5Fis_hdf5(path) <= 0)
-    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': not an HDF5 file (neither a flowgen "
-                   "checkpoint nor an ensemble)", path);
-  return FG_OK;
-}
-
-/* A scalar string attribute (fixed or variable length) into buf; -1 if
- * absent or not a string. */
-static int text_attr(hid_t file, const char *name, char *buf, size_t size)
-{
-  buf[0] = '\0';
-  hid_t attr = H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
-  hid_t ftype = attr < 0 ? -1 : H5Aget_type(attr);
-  int rc = -1;
-  if (ftype >= 0 && H5Tget_class(ftype) == H5T_STRING) {
-    char *v = NULL;
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    H5Tset_cset(mtype, H5Tget_cset(ftype)); /* HDF5 converts no ASCII <-> UTF-8 */
-    if (H5Tis_variable_str(ftype) > 0) {
-      if (H5Tset_size(mtype, H5T_VARIABLE) >= 0 && H5Aread(attr, mtype, &v) >= 0 && v) {
-        snprintf(buf, size, "%s", v);
-        rc = 0;
-      }
-      H5free_memory(v);
-    } else if (H5Tset_size(mtype, size) >= 0 && H5Aread(attr, mtype, buf) >= 0) {
-      buf[size - 1] = '\0'; /* the memory type NUL-terminates; a long value is cut */
-      rc = 0;
-    }
-    H5Tclose(mtype);
-  }
-  if (ftype >= 0)
-    H5Tclose(ftype);
-  if (attr >= 0)
-    H5Aclose(attr);
-  return rc;
-}
-
-/* A numeric attribute of one value as a double; NaN if absent or not one. */
-static double number_attr(hid_t file, const char *name)
-{
-  double v = NAN;
-  hid_t attr = H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
-  hid_t space = attr < 0 ? -1 : H5Aget_space(attr);
-  if (space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
-      H5Aread(attr, H5T_NATIVE_DOUBLE, &v) < 0)
-    v = NAN;
-  if (space >= 0)
-    H5Sclose(space);
-  if (attr >= 0)
-    H5Aclose(attr);
-  return v;
-}
-
-static long long configs_rows(hid_t file)
-{
-  hsize_t dims[H5S_MAX_RANK];
-  hid_t d = H5Lexists(file, "configs", H5P_DEFAULT) > 0 ? H5Dopen2(file, "configs", H5P_DEFAULT)
-                                                        : -1;
-  hid_t space = d < 0 ? -1 : H5Dget_space(d);
-  long long n = space >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 1 ? (long long)dims[0]
-                                                                               : -1;
-  if (space >= 0)
-    H5Sclose(space);
-  if (d >= 0)
-    H5Dclose(d);
-  return n;
-}
-
-/* Opens without locking (a running writer may hold the file) and reads the head. */
-static int read_head(const char *path, file_head *h, fg_error *err)
-{
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-  if (fapl >= 0)
-    H5Pset_file_locking(fapl, 0, 1);
-#endif
-  hid_t file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  if (fapl >= 0)
-    H5Pclose(fapl);
-  if (file < 0)
-    return fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': has an HDF5 signature but cannot be opened "
-                   "(truncated, damaged, or being written)", path);
-  int rc = FG_OK;
-  if (text_attr(file, "format", h->format, sizeof h->format) != 0)
-    rc = fg_fail(err, FG_ERR_INPUT, WHERE, "'%s': an HDF5 file but neither a flowgen checkpoint "
-                 "nor an ensemble (no 'format' attribute)", path);
-  text_attr(file, "kind", h->kind, sizeof h->kind);
-  h->complete = number_attr(file, "complete");
-  h->rows_done = number_attr(file, "rows_done");
-  h->rows = configs_rows(file);
-  H5Fclose(file);
-  return rc;
-}
-
-static int probe(const char *path, file_head *h, fg_error *err)
-{
-  memset(h, 0, sizeof *h);
-  fg_h5_quiet q; /* failures are reported once, by us */
-  fg_h5_quiet_begin(&q);
-  int rc = check_path(path, err);
-  if (rc == FG_OK)
-    rc = read_head(path, h, err);
-  fg_h5_quiet_end(&q);
-  return rc;
-}
-
 /* ------------------------------------------------------------- printing */
 
-/* Integers exactly; other numbers with 8 digits in tables, and in JSON with
- * the digits that read back the same (JSON has no NaN or infinity: null). */
-static void number_text(char *buf, size_t n, double x, int json)
+/* Integers exactly, other numbers with 8 digits (JSON: fg_json_exact). */
+static void number_text(char *buf, size_t n, double x)
 {
-  if (!isfinite(x)) {
-    snprintf(buf, n, "%s", json ? "null" : (isnan(x) ? "nan" : x > 0 ? "inf" : "-inf"));
-    return;
-  }
-  if (x == floor(x) && fabs(x) < 0x1p53) {
+  if (!isfinite(x))
+    snprintf(buf, n, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+  else if (x == floor(x) && fabs(x) < 0x1p53)
     snprintf(buf, n, "%.0f", x);
-    return;
-  }
-  if (!json) { /* a reader wants a few digits; the JSON reader all of them */
+  else
     snprintf(buf, n, "%.8g", x);
-    return;
-  }
-  for (int digits = 6; digits <= 17; ++digits) {
-    snprintf(buf, n, "%.*g", digits, x);
-    if (strtod(buf, NULL) == x)
-      break;
-  }
 }
 
 static double chain_acceptance(const fg_ensemble_data *d)
@@ -205,12 +60,12 @@ static double chain_acceptance(const fg_ensemble_data *d)
   return d->layout.n_chain > 0 ? (double)moved / (double)d->layout.n_chain : NAN;
 }
 
-static void lattice_text(char *buf, size_t n, const fg_ensemble_layout *lay, const char *sep)
+static void lattice_text(char *buf, size_t n, const fg_ensemble_layout *lay)
 {
   size_t k = 0;
   buf[0] = '\0';
   for (int mu = 0; mu < lay->nd && k < n; ++mu)
-    k += (size_t)snprintf(buf + k, n - k, "%s%d", mu ? sep : "", lay->extent[mu]);
+    k += (size_t)snprintf(buf + k, n - k, "%s%d", mu ? " x " : "", lay->extent[mu]);
 }
 
 /* Multi-line text, every line indented. */
@@ -227,7 +82,7 @@ static void table_attr(FILE *out, const fg_ensemble_attr *a)
 {
   char num[48];
   if (!a->is_string) {
-    number_text(num, sizeof num, a->value, 0);
+    number_text(num, sizeof num, a->value);
     fprintf(out, "  %-22s %s\n", a->name, num);
   } else if (strchr(a->text, '\n') == NULL) {
     fprintf(out, "  %-22s %s\n", a->name, a->text);
@@ -246,8 +101,8 @@ static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *
                            const fg_ensemble_check *c)
 {
   char lat[96], num[48];
-  lattice_text(lat, sizeof lat, &d->layout, " x ");
-  number_text(num, sizeof num, chain_acceptance(d), 0);
+  lattice_text(lat, sizeof lat, &d->layout);
+  number_text(num, sizeof num, chain_acceptance(d));
   fprintf(out, "%-24s %s, %s ensemble, complete\n", path, FG_ENSEMBLE_FORMAT,
           d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
   fprintf(out, "%-24s %s (%d sites, %d component%s per site)\n", "lattice", lat,
@@ -268,62 +123,74 @@ static void ensemble_table(FILE *out, const char *path, const fg_ensemble_data *
     table_attr(out, config);
 }
 
-static void json_attr(FILE *out, const fg_ensemble_attr *a, int first)
+static void json_attr(fg_json *j, const fg_ensemble_attr *a)
 {
-  char num[48];
-  fputs(first ? "" : ", ", out);
-  fg_json_string(out, a->name);
-  fputs(": ", out);
-  if (a->is_string) {
-    fg_json_string(out, a->text);
-  } else {
-    number_text(num, sizeof num, a->value, 1);
-    fputs(num, out);
-  }
+  if (a->is_string)
+    fg_json_string(j, a->name, a->text);
+  else
+    fg_json_exact(j, a->name, a->value);
+}
+
+/* Opens the ensemble's object with what complete and interrupted runs share. */
+static void json_head(fg_json *j, FILE *out, const char *path, int complete, const char *kind)
+{
+  fg_json_begin(j, out);
+  fg_json_object(j, NULL);
+  fg_json_string(j, "format", FG_ENSEMBLE_FORMAT);
+  fg_json_string(j, "file", path);
+  fg_json_bool(j, "complete", complete);
+  fg_json_string(j, "kind", kind);
 }
 
 static void ensemble_json(FILE *out, const char *path, const fg_ensemble_data *d,
                           const fg_ensemble_check *c)
 {
-  char lat[96], num[48];
-  lattice_text(lat, sizeof lat, &d->layout, ", ");
-  number_text(num, sizeof num, chain_acceptance(d), 1);
-  fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
-  fg_json_string(out, path);
-  fprintf(out, ", \"complete\": true, \"kind\": \"%s\", \"lattice\": [%s], \"rows\": %lld, "
-               "\"chain_length\": %lld, \"acceptance\": %s, \"format_version\": %d, "
-               "\"components\": %d, \"checksums\": %s, \"actions_checked\": %lld,\n "
-               "\"attributes\": {",
-          d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow", lat,
-          (long long)d->layout.n_configs, (long long)d->layout.n_chain, num, d->format_version,
-          d->layout.components, d->checksum != NULL ? "true" : "false",
-          (long long)c->actions_checked);
+  fg_json j;
+  json_head(&j, out, path, 1, d->layout.kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
+  fg_json_array(&j, "lattice");
+  for (int mu = 0; mu < d->layout.nd; ++mu)
+    fg_json_int(&j, NULL, d->layout.extent[mu]);
+  fg_json_end(&j);
+  fg_json_int(&j, "rows", (long long)d->layout.n_configs);
+  fg_json_int(&j, "chain_length", (long long)d->layout.n_chain);
+  fg_json_exact(&j, "acceptance", chain_acceptance(d));
+  fg_json_int(&j, "format_version", d->format_version);
+  fg_json_int(&j, "components", d->layout.components);
+  fg_json_bool(&j, "checksums", d->checksum != NULL);
+  fg_json_int(&j, "actions_checked", (long long)c->actions_checked);
+  fg_json_break(&j);
+  fg_json_object(&j, "attributes");
   const fg_ensemble_attr *config = fg_ensemble_attr_find(d, "config");
-  int n = 0;
   for (int i = 0; i < d->nattrs; ++i)
     if (&d->attrs[i] != config)
-      json_attr(out, &d->attrs[i], n++ == 0);
+      json_attr(&j, &d->attrs[i]);
   if (config != NULL)
-    json_attr(out, config, n == 0);
-  fputs("}}\n", out);
+    json_attr(&j, config);
+  fg_json_end(&j);
+  fg_json_end(&j);
 }
 
 /* The .tmp of a stopped or running run: fg_ensemble_load refuses it, but
  * its progress attributes say how far it got. */
-static void interrupted(FILE *out, const char *path, const file_head *h, int json)
+static void interrupted(FILE *out, const char *path, const fg_file_head *h, int json)
 {
-  char done[48], rows[48];
-  number_text(done, sizeof done, h->rows_done, json);
-  snprintf(rows, sizeof rows, "%lld", h->rows);
+  const char *kind = h->kind[0] ? h->kind : "unknown";
   if (json) {
-    fprintf(out, "{\"format\": \"%s\", \"file\": ", FG_ENSEMBLE_FORMAT);
-    fg_json_string(out, path);
-    fprintf(out, ", \"complete\": false, \"kind\": \"%s\", \"rows_done\": %s, \"rows\": %s}\n",
-            h->kind[0] ? h->kind : "unknown", done, h->rows >= 0 ? rows : "null");
+    fg_json j;
+    json_head(&j, out, path, 0, kind);
+    fg_json_exact(&j, "rows_done", h->rows_done);
+    if (h->rows >= 0)
+      fg_json_int(&j, "rows", h->rows);
+    else
+      fg_json_null(&j, "rows");
+    fg_json_end(&j);
     return;
   }
+  char done[48], rows[48];
+  number_text(done, sizeof done, h->rows_done);
+  snprintf(rows, sizeof rows, "%lld", h->rows);
   fprintf(out, "%-24s %s, %s ensemble, NOT complete: an interrupted (or still running) run\n",
-          path, FG_ENSEMBLE_FORMAT, h->kind[0] ? h->kind : "unknown");
+          path, FG_ENSEMBLE_FORMAT, kind);
   fprintf(out, "%-24s %s of %s rows written and flushed\n", "rows_done",
           isfinite(h->rows_done) ? done : "unknown", h->rows >= 0 ? rows : "unknown");
   fprintf(out, "%-24s run the same command on the same config with --resume\n", "to continue");
@@ -341,7 +208,7 @@ static int info_checkpoint(const char *path, int json, fg_error *err)
   return rc;
 }
 
-static int info_ensemble(const char *path, const file_head *h, int json, fg_error *err)
+static int info_ensemble(const char *path, const fg_file_head *h, int json, fg_error *err)
 {
   if (h->complete != 1.0) {
     interrupted(stdout, path, h, json);
@@ -392,8 +259,8 @@ int cmd_info(int argc, char **argv)
   if (rc != FG_OK || rank != 0)
     return rc;
   fg_error err = {0};
-  file_head h;
-  rc = probe(path, &h, &err);
+  fg_file_head h;
+  rc = fg_file_probe(path, &h, &err);
   if (rc == FG_OK && strcmp(h.format, FG_CHECKPOINT_FORMAT) == 0)
     rc = info_checkpoint(path, json, &err);
   else if (rc == FG_OK && strcmp(h.format, FG_ENSEMBLE_FORMAT) == 0)

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "flowgen/sample.h"
+#include "flowgen/service.h"
 #include "flowgen/util.h"
 
 static void print_result(const fg_config *cfg, const fg_sample_result *r, int nranks, int json)
@@ -19,13 +19,19 @@ static void print_result(const fg_config *cfg, const fg_sample_result *r, int nr
   const fg_sample_config *sc = &cfg->sample;
   double per = r->proposals > 0 ? r->wall_seconds / (double)r->proposals : 0.0;
   if (json) {
-    printf("{\"proposals\": %lld, \"complete\": %s, \"acceptance\": %.6f, \"ess_model\": %.6f, "
-           "\"wall_s\": %.3f, \"cpu_s\": %.3f, \"samp_s_per_config\": %.6g, \"ranks\": %d, "
-           "\"output\": ",
-           (long long)r->proposals, r->complete ? "true" : "false", r->acceptance, r->ess_model,
-           r->wall_seconds, r->cpu_seconds, per, nranks);
-    fg_json_string(stdout, sc->output);
-    fputs("}\n", stdout);
+    fg_json j;
+    fg_json_begin(&j, stdout);
+    fg_json_object(&j, NULL);
+    fg_json_int(&j, "proposals", (long long)r->proposals);
+    fg_json_bool(&j, "complete", r->complete);
+    fg_json_numberf(&j, "acceptance", "%.6f", r->acceptance);
+    fg_json_numberf(&j, "ess_model", "%.6f", r->ess_model);
+    fg_json_numberf(&j, "wall_s", "%.3f", r->wall_seconds);
+    fg_json_numberf(&j, "cpu_s", "%.3f", r->cpu_seconds);
+    fg_json_numberf(&j, "samp_s_per_config", "%.6g", per);
+    fg_json_int(&j, "ranks", nranks);
+    fg_json_string(&j, "output", sc->output);
+    fg_json_end(&j);
     return;
   }
   printf("flowgen sample: %s (%d rank%s: %s)\n", cfg->path, nranks, nranks > 1 ? "s" : "",
@@ -62,7 +68,7 @@ int cmd_sample(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   rc = fg_sample_run(&cfg, &opt, &res, &err);
   if (rc != FG_OK) {
     if (err.msg[0])
-      report_error(err.msg, 1);
+      report_error(err.msg, 0); /* the same message on every rank (fg_agree) */
   } else if (rank == 0) {
     print_result(&cfg, &res, nranks, flags.json);
     if (!res.complete)

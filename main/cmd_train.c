@@ -15,17 +15,24 @@ static void print_result(const fg_config *cfg, const fg_train_result *r, int jso
 {
   const fg_train_config *tc = &cfg->train;
   if (json) {
-    printf("{\"step\": %lld, \"stop_reason\": \"%s\", \"n_train\": %lld, \"loss\": %.9g, "
-           "\"ess_model\": %.6f, \"ess_err\": %.6f, \"ess_samples\": %lld, "
-           "\"cost\": {\"setup_s\": %.3f, \"train_s_per_sample\": %.6g, \"allreduce_s\": %.4f}, "
-           "\"checkpoint\": ",
-           (long long)r->step, r->stop_reason, (long long)r->n_train, r->loss, r->ess,
-           r->ess_err, (long long)r->ess_samples, r->wall_seconds, r->seconds_per_sample,
-           r->allreduce_seconds);
-    fg_json_string(stdout, tc->checkpoint);
-    fputs(", \"log\": ", stdout);
-    fg_json_string(stdout, tc->log);
-    fputs("}\n", stdout);
+    fg_json j;
+    fg_json_begin(&j, stdout);
+    fg_json_object(&j, NULL);
+    fg_json_int(&j, "step", (long long)r->step);
+    fg_json_string(&j, "stop_reason", r->stop_reason);
+    fg_json_int(&j, "n_train", (long long)r->n_train);
+    fg_json_numberf(&j, "loss", "%.9g", r->loss);
+    fg_json_numberf(&j, "ess_model", "%.6f", r->ess);
+    fg_json_numberf(&j, "ess_err", "%.6f", r->ess_err);
+    fg_json_int(&j, "ess_samples", (long long)r->ess_samples);
+    fg_json_object(&j, "cost");
+    fg_json_numberf(&j, "setup_s", "%.3f", r->wall_seconds);
+    fg_json_numberf(&j, "train_s_per_sample", "%.6g", r->seconds_per_sample);
+    fg_json_numberf(&j, "allreduce_s", "%.4f", r->allreduce_seconds);
+    fg_json_end(&j);
+    fg_json_string(&j, "checkpoint", tc->checkpoint);
+    fg_json_string(&j, "log", tc->log);
+    fg_json_end(&j);
     return;
   }
   printf("flowgen train: %s\n", cfg->path);
@@ -65,7 +72,7 @@ int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop_flag)
   fg_error err = {0};
   rc = fg_train_run(&cfg, &opt, &res, &err);
   if (rc != FG_OK && err.msg[0])
-    report_error(err.msg, 1);
+    report_error(err.msg, 0); /* the same message on every rank (fg_agree) */
   else if (rank == 0) {
     print_result(&cfg, &res, json);
     if (strcmp(res.stop_reason, "signal") == 0)

@@ -13,6 +13,21 @@
 
 #include "commands.h"
 #include "flowgen/ensemble.h"
+#include "flowgen/util.h"
+
+static void print_json(const char *path, const fg_ensemble_check *c)
+{
+  fg_json j;
+  fg_json_begin(&j, stdout);
+  fg_json_object(&j, NULL);
+  fg_json_string(&j, "file", path);
+  fg_json_bool(&j, "ok", 1);
+  fg_json_int(&j, "rows", (long long)c->rows);
+  fg_json_bool(&j, "checksums", c->checksums);
+  fg_json_int(&j, "actions_checked", (long long)c->actions_checked);
+  fg_json_numberf(&j, "max_action_deviation", "%.3g", c->max_deviation);
+  fg_json_end(&j);
+}
 
 int cmd_verify(int argc, char **argv)
 {
@@ -44,10 +59,7 @@ int cmd_verify(int argc, char **argv)
   if (rc == FG_OK)
     rc = fg_ensemble_verify(path, &d, &c, &err);
   if (rc == FG_OK && json)
-    printf("{\"file\": \"%s\", \"ok\": true, \"rows\": %lld, \"checksums\": %s, "
-           "\"actions_checked\": %lld, \"max_action_deviation\": %.3g}\n", path,
-           (long long)c.rows, c.checksums ? "true" : "false", (long long)c.actions_checked,
-           c.max_deviation);
+    print_json(path, &c);
   else if (rc == FG_OK)
     printf("%s: ok: %lld rows; checksums %s; actions recomputed, largest relative deviation "
            "%.3g (tolerance %.0e)\n", path, (long long)c.rows,

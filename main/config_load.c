@@ -29,7 +29,7 @@ int load_config_all(const char *path, fg_config *cfg)
     len = rc == FG_OK ? (long)cfg->text_len : -1;
   }
   MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
-  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  rc = fg_agree(MPI_COMM_WORLD, rc, &err);
   if (rc != FG_OK) {
     report_error(err.msg, 0);
     return rc;
@@ -47,9 +47,9 @@ int load_config_all(const char *path, fg_config *cfg)
   } else {
     MPI_Bcast(cfg->text, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
   }
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  rc = fg_agree(MPI_COMM_WORLD, rc, &err);
   if (rc != FG_OK)
-    report_error(err.msg[0] ? err.msg : "config differs between ranks", 1);
+    report_error(err.msg[0] ? err.msg : "config differs between ranks", 0);
   return rc;
 }
 
@@ -190,8 +190,8 @@ int check_command_config(const char *command, const fg_config *cfg, const comman
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   fg_error err = {0};
-  int rc = rank == 0 ? check_command(command, cfg, fl, &err) : FG_OK;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  int rc = fg_agree(MPI_COMM_WORLD, rank == 0 ? check_command(command, cfg, fl, &err) : FG_OK,
+                    &err);
   if (rc != FG_OK)
     report_error(err.msg, 0);
   return rc;

@@ -44,8 +44,7 @@ int lock_outputs(const char *command, const char *output, int overwrite, fg_outp
       rc = FG_ERR_RUNTIME;
     }
   }
-  int worst = rc;
-  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  int worst = fg_agree(MPI_COMM_WORLD, rc, NULL); /* each rank printed its own */
   if (worst != FG_OK) {
     fg_unlock_output(*lock);
     *lock = NULL;

@@ -1,4 +1,4 @@
-/* test_analysis.c -- Gamma-method errors and tau_int match exact AR(1) and replica values; phi^4 observables match known fields and the free propagator. */
+/* test_analysis.c -- Gamma-method errors and tau_int match exact AR(1) and replica values; phi^4 observables match known fields and the free propagator; the model-sample ESS (eq. A7) of known weights, in any grouping, with its non-finite policy. */
 #include <fftw3.h>
 #include <math.h>
 #include <stdlib.h>
@@ -535,6 +535,102 @@ START_TEST(unit_extent_is_refused)
 }
 END_TEST
 
+/* ---- model-sample ESS (eq. A7) ---- */
+
+START_TEST(ess_of_known_weights)
+{
+  double equal[4] = {-3.0, -3.0, -3.0, -3.0};
+  ck_assert_double_eq(fg_ess(equal, 4), 1.0);
+  /* w = (1, 0, 0, 0) up to 1e-300: ESS = 1/n. Large log-weights must not overflow. */
+  double spiky[4] = {900.0, -1e3, -1e3, -1e3};
+  ck_assert_double_eq_tol(fg_ess(spiky, 4), 0.25, 1e-12);
+  double two[2] = {0.0, log(3.0)}; /* w = 1, 3: (4)^2 / (2 * 10) = 0.8 */
+  ck_assert_double_eq_tol(fg_ess(two, 2), 0.8, 1e-12);
+  ck_assert_double_eq(fg_ess(two, 0), 0.0);
+  /* the delta-method error: zero for equal weights, positive otherwise */
+  double sums[FG_ESS_LEN], e;
+  fg_ess_reset(sums);
+  fg_ess_add(sums, equal, 4);
+  ck_assert_double_eq(fg_ess_value(sums, &e), 1.0);
+  ck_assert_double_eq(e, 0.0);
+  fg_ess_add(sums, two, 2);
+  ck_assert(fg_ess_value(sums, &e) < 1.0 && e > 0.0);
+}
+END_TEST
+
+/* Chunks of any size, a stream fed one at a time, and merged partial sums
+ * (as ranks reduce them) give the ESS of the whole array, and its error. */
+START_TEST(ess_any_grouping_gives_the_same)
+{
+  enum { N = 1000 };
+  double lw[N];
+  fg_rng r;
+  fg_rng_init(&r, 11, 0, 0, 0);
+  for (int i = 0; i < N; ++i)
+    lw[i] = 40.0 * fg_rng_uniform(&r) - 500.0;
+  double whole[FG_ESS_LEN], stream[FG_ESS_LEN], merged[FG_ESS_LEN], part[FG_ESS_LEN];
+  fg_ess_reset(whole);
+  fg_ess_add(whole, lw, N);
+  double e_whole, e;
+  double ess = fg_ess_value(whole, &e_whole);
+  ck_assert(ess > 0.0 && ess < 1.0 && e_whole > 0.0);
+  ck_assert_double_eq(ess, fg_ess(lw, N));
+  fg_ess_reset(stream);
+  for (int i = 0; i < N; ++i)
+    fg_ess_add(stream, lw + i, 1);
+  ck_assert_double_eq_tol(fg_ess_value(stream, &e), ess, 1e-13);
+  ck_assert_double_eq_tol(e, e_whole, 1e-12);
+  fg_ess_reset(merged);
+  for (int i0 = N; i0 > 0; i0 -= 137) { /* chunks from the end, merged in */
+    int i = i0 - 137 > 0 ? i0 - 137 : 0;
+    fg_ess_reset(part);
+    fg_ess_add(part, lw + i, (size_t)(i0 - i));
+    fg_ess_merge(part, merged);
+  }
+  ck_assert_double_eq(merged[FG_ESS_N], N);
+  ck_assert_double_eq_tol(fg_ess_value(merged, &e), ess, 1e-13);
+  ck_assert_double_eq_tol(e, e_whole, 1e-12);
+}
+END_TEST
+
+/* -inf is a zero weight that counts as a sample; NaN or +inf make the ESS
+ * undefined (NaN, error NaN) however the sums are grouped afterwards. */
+START_TEST(ess_non_finite_policy)
+{
+  double zero[3] = {0.0, -INFINITY, log(3.0)}; /* w = 1, 0, 3: 16 / (3 * 10) */
+  ck_assert_double_eq_tol(fg_ess(zero, 3), 16.0 / 30.0, 1e-15);
+  double none[2] = {-INFINITY, -INFINITY};
+  ck_assert_double_eq(fg_ess(none, 2), 0.0);
+  double sums[FG_ESS_LEN], e;
+  fg_ess_reset(sums);
+  fg_ess_add(sums, none, 2);
+  ck_assert_double_eq(fg_ess_value(sums, &e), 0.0);
+  ck_assert_double_eq(e, 0.0);
+  fg_ess_add(sums, zero, 3); /* zero weights first, then a positive one */
+  ck_assert_double_eq_tol(fg_ess_value(sums, NULL), 16.0 / 50.0, 1e-15);
+
+  const double bad[2] = {NAN, INFINITY};
+  for (int k = 0; k < 2; ++k) {
+    double lw[3] = {0.0, bad[k], 1.0};
+    ck_assert_msg(isnan(fg_ess(lw, 3)), "log w = %g", bad[k]);
+    double alone[FG_ESS_LEN], good[FG_ESS_LEN];
+    fg_ess_reset(alone);
+    fg_ess_add(alone, lw + 1, 1);       /* the bad one alone (max still -inf) */
+    ck_assert(isnan(fg_ess_value(alone, &e)) && isnan(e));
+    fg_ess_reset(good);
+    fg_ess_add(good, zero, 3);
+    fg_ess_merge(alone, good);          /* bad merged into good sums */
+    ck_assert(isnan(fg_ess_value(good, NULL)));
+    fg_ess_reset(good);
+    fg_ess_add(good, zero, 3);
+    fg_ess_merge(good, alone);          /* good merged into bad sums */
+    fg_ess_add(alone, zero, 3);         /* and more samples after it */
+    ck_assert(isnan(fg_ess_value(alone, &e)) && isnan(e));
+    ck_assert_double_eq(alone[FG_ESS_N], 7.0);
+  }
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("analysis");
@@ -557,5 +653,10 @@ int main(void)
   tcase_add_test(to, chain_series_follows_index);
   tcase_add_test(to, unit_extent_is_refused);
   suite_add_tcase(s, to);
+  TCase *te = tcase_create("ess");
+  tcase_add_test(te, ess_of_known_weights);
+  tcase_add_test(te, ess_any_grouping_gives_the_same);
+  tcase_add_test(te, ess_non_finite_policy);
+  suite_add_tcase(s, te);
   return fg_test_run(s);
 }

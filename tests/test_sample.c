@@ -9,7 +9,7 @@
 
 #include "flowgen/ensemble.h"
 #include "flowgen/report.h"
-#include "flowgen/sample.h"
+#include "flowgen/service.h"
 #include "flowgen/train.h"
 #include "testutil.h"
 
@@ -76,7 +76,8 @@ START_TEST(free_theory_matches_the_exact_propagator)
   for (int a = 0; a < 8; ++a)
     for (int b = 0; b < 8; ++b)
       phi2 += 1.0 / (m2 + 4 * pow(sin(M_PI * a / 8), 2) + 4 * pow(sin(M_PI * b / 8), 2)) / 64;
-  const fg_obs_result *p = &rep.obs[FG_PHI4_PHI2], *c = &rep.obs[FG_PHI4_CHI2];
+  const fg_obs_result *p = fg_report_find(&rep, "phi2"), *c = fg_report_find(&rep, "chi2");
+  ck_assert(p != NULL && c != NULL);
   ck_assert_msg(fabs(p->mean - phi2) < 4 * p->err, "phi2 %g +- %g vs %g", p->mean, p->err, phi2);
   ck_assert_msg(fabs(c->mean - 1 / m2) < 4 * c->err, "chi2 %g +- %g vs %g", c->mean, c->err, 2.0);
   ck_assert_msg(p->err > 0 && p->err < 0.05 * phi2, "phi2 %g err %g tau %g acc %g", p->mean, p->err, p->tau_int, rep.acceptance); /* a real measurement */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "flowgen/ensemble.h"
-#include "flowgen/sample.h"
+#include "flowgen/service.h"
 #include "flowgen/train.h"
 #include "testutil.h"
 

@@ -264,7 +264,7 @@ START_TEST(initial_weights_do_not_depend_on_the_rank_count)
   fg_theory *th = NULL;
   fg_flow *flow = NULL;
   ok = ok && fg_theory_create(&par.theory, &th, &err) == FG_OK &&
-       fg_flow_create(&par.model, &th->lat, &flow, &err) == FG_OK;
+       fg_flow_create(&par.model, fg_theory_lattice(th), &flow, &err) == FG_OK;
   if (ok) {
     fg_flow_init_params(flow, par.seed);
     size_t n = fg_flow_nparams(flow);

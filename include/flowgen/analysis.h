@@ -1,7 +1,8 @@
 /*
- * analysis.h -- errors of Monte Carlo averages by the Gamma method, and the
- * observables of phi^4 (SPEC sections 6 and 8). All functions are local (no
- * MPI) and keep no global state of their own.
+ * analysis.h -- errors of Monte Carlo averages by the Gamma method, the
+ * observables a theory declares, and the model-sample ESS (SPEC sections 6
+ * and 8). All functions are local (no MPI) and keep no global state of
+ * their own.
  *
  * Thread safety: the functions that plan FFTs (fg_gamma_*, fg_measure_primaries,
  * fg_analyze_observables) call FFTW's planner, which is not thread-safe:
@@ -111,6 +112,37 @@
  *     [ncol][nchain]: series[c * nchain + s] = table[index[s] * ncol + c].
  *     index == NULL means step s holds row s (HMC; nchain <= nrow).
  *     FG_ERR_INPUT naming the first step whose row is outside 0..nrow-1.
+ *
+ * ---- Model-sample ESS (ess.c) ----------------------------------------------
+ *
+ * Seed eq. A7: ESS = (sum w)^2 / (n sum w^2) = (mean w)^2 / mean w^2 per
+ * sample, w = exp(log w), log w = -S - log q. The one implementation that
+ * training (batch and final ESS), sampling (the ensemble's ess_model),
+ * `analyze` and `--validate` use. Sums are kept in a double[FG_ESS_LEN]:
+ * the largest finite log-weight seen (FG_ESS_MAX), sum w^k for k = 1..4
+ * with w shifted by it (so no weight overflows), and the number of samples.
+ * Partial sums merge exactly like whole ones, so a chunk of any size, a
+ * rank's share or an MPI reduction all use the same two calls.
+ *
+ * Non-finite log-weights, one policy: -inf is a weight of exactly zero
+ * (the target gives the sample no weight) and counts as a sample; NaN or
+ * +inf leaves the estimate undefined: the sums turn NaN, stay NaN through
+ * every later add and merge, and the value and its error are NaN (a JSON
+ * writer prints null), never a plausible number.
+ *
+ *   void fg_ess_reset(double sums[FG_ESS_LEN])
+ *   void fg_ess_add(double sums[FG_ESS_LEN], const double *logw, size_t n)
+ *     Adds n log-weights as one chunk (shifted by the chunk's largest,
+ *     summed in order, merged in). Feeding one at a time gives the running
+ *     sums of a stream.
+ *   void fg_ess_merge(const double in[FG_ESS_LEN], double io[FG_ESS_LEN])
+ *     io = sums of both; commutative (usable as an MPI reduction).
+ *   double fg_ess_value(const double sums[FG_ESS_LEN], double *err)
+ *     The ESS and, when err != NULL, its delta-method standard error (from
+ *     the sums of w^3 and w^4). 0 (err 0) without samples or without a
+ *     positive weight; NaN (err NaN) when undefined.
+ *   double fg_ess(const double *logw, size_t n)
+ *     The ESS of one array of log-weights (reset, add, value).
  */
 #ifndef FLOWGEN_ANALYSIS_H
 #define FLOWGEN_ANALYSIS_H
@@ -167,5 +199,13 @@ int fg_analyze_observables(const fg_theory *t, const double *prim_series, size_t
                            fg_obs_result *results, fg_error *err);
 int fg_chain_series(const double *table, size_t nrow, size_t ncol, const int64_t *index,
                     size_t nchain, double *series, fg_error *err);
+
+enum { FG_ESS_MAX, FG_ESS_S1, FG_ESS_S2, FG_ESS_S3, FG_ESS_S4, FG_ESS_N, FG_ESS_LEN };
+
+void fg_ess_reset(double sums[FG_ESS_LEN]);
+void fg_ess_add(double sums[FG_ESS_LEN], const double *logw, size_t n);
+void fg_ess_merge(const double in[FG_ESS_LEN], double io[FG_ESS_LEN]);
+double fg_ess_value(const double sums[FG_ESS_LEN], double *err);
+double fg_ess(const double *logw, size_t n);
 
 #endif

@@ -84,6 +84,17 @@
  *                                   fg_error *err)
  *     A string root attribute (fg_alloc'd in *text); FG_ERR_INPUT if missing.
  *     Collective.
+ *   int fg_ensemble_set_theory(fg_ensemble *e, const fg_theory *t, fg_error *err)
+ *     Root attributes "theory" (fg_theory_label) and one per named coupling
+ *     (fg_theory_named_couplings), for provenance. Collective.
+ *   int fg_ensemble_set_theory(fg_ensemble *e, const fg_theory *t, fg_error *err);
+int fg_ensemble_check_identity(fg_ensemble *e, const fg_config *cfg, unsigned what,
+ *                                  fg_error *err)
+ *     The run identity of a resume: the config the interrupted run stored
+ *     in the "config" attribute against cfg, over the sections `what`
+ *     (FG_IDENT_*, fg_config_check_resume). FG_ERR_INPUT naming
+ *     "<path>.tmp" and the first field that differs with both values, or
+ *     an attribute that does not parse. Collective.
  */
 #ifndef FLOWGEN_ENSEMBLE_H
 #define FLOWGEN_ENSEMBLE_H
@@ -94,6 +105,7 @@
 
 #include "flowgen/config.h"
 #include "flowgen/error.h"
+#include "flowgen/theory.h"
 
 #define FG_ENSEMBLE_FORMAT "flowgen-ensemble"
 #define FG_ENSEMBLE_VERSION 2
@@ -131,6 +143,9 @@ int fg_ensemble_read_rows(fg_ensemble *e, int64_t first, int64_t count, double *
                           fg_error *err);
 int fg_ensemble_close(fg_ensemble *e, int complete, fg_error *err);
 int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, fg_error *err);
+int fg_ensemble_set_theory(fg_ensemble *e, const fg_theory *t, fg_error *err);
+int fg_ensemble_check_identity(fg_ensemble *e, const fg_config *cfg, unsigned what,
+                               fg_error *err);
 uint64_t fg_ensemble_row_checksum(const double *values, size_t n, double action);
 double fg_ensemble_bytes(const fg_ensemble_layout *lay);
 int fg_ensemble_check_space(const char *path, const fg_ensemble_layout *lay, const char *what,

@@ -17,6 +17,9 @@
  *
  *   void fg_report_print(FILE *out, const fg_report *rep, int json)
  *     A readable table, or the JSON object of SPEC section 6.
+ *   void fg_report_json_members(fg_json *j, const fg_report *rep)
+ *     That object's members, into an object open in j (util.h), so that a
+ *     caller can add its own (the validation of analyze --validate).
  *
  *   const fg_obs_result *fg_report_find(const fg_report *rep, const char *name)
  *     The result of the observable called name, or NULL.
@@ -66,9 +69,7 @@
 
 #include "flowgen/analysis.h"
 #include "flowgen/ensemble.h"
-/* Deprecated: for callers that still index phi^4's results by FG_PHI4_*;
- * use fg_report_find. To be removed when they are gone. */
-#include "flowgen/phi4.h"
+#include "flowgen/util.h"
 
 typedef struct {
   char path[FG_PATH_MAX];
@@ -89,6 +90,7 @@ typedef struct {
 
 int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err);
 void fg_report_print(FILE *out, const fg_report *rep, int json);
+void fg_report_json_members(fg_json *j, const fg_report *rep);
 const fg_obs_result *fg_report_find(const fg_report *rep, const char *name);
 
 /* ESS_model and ESS_target disagree beyond this many combined errors. */

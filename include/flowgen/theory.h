@@ -127,9 +127,8 @@
  * observables and the rest in the fg_theory_desc it is given; hooks left
  * NULL take the defaults named below.
  *
- * Deprecated: struct fg_theory's fields ops, cfg, lat and ndof are still
- * public so that code written against flowgen 0.1 compiles; read them
- * through the accessors above. The struct will become opaque.
+ * fg_theory is opaque: its definition is src/theory/theory_internal.h,
+ * which only the implementations include.
  *
  * phi^4 (SPEC sections 4 and 6; seed eq. A1), with d = lattice dimension:
  *   S = sum_x [ -sum_mu phi(x) phi(x+mu) + (d + m2/2) phi(x)^2 + lambda phi(x)^4 ]
@@ -215,16 +214,6 @@ typedef struct {
   void (*obs_primaries)(void *ctx, const double *phi, size_t stride, double *prim);
 } fg_theory_ops;
 
-struct fg_theory {
-  /* Deprecated for direct reading (use the accessors): */
-  const fg_theory_ops *ops;
-  fg_theory_config cfg;
-  fg_lattice lat;
-  int ndof;
-  /* Private to src/theory/: */
-  fg_theory_desc desc;
-};
-
 int fg_theory_create(const fg_theory_config *cfg, fg_theory **out, fg_error *err);
 int fg_theory_of_file(const char *config_text, int nd, const int *extent, fg_theory **out,
                       fg_error *err);
@@ -245,15 +234,8 @@ int fg_theory_named_couplings(const fg_theory *t, fg_coupling out[FG_MAX_COUPLIN
 fg_base_kind fg_theory_default_base(const fg_theory *t);
 int fg_theory_allows_layer(const fg_theory *t, const char *layer_type);
 
-static inline void fg_theory_action(const fg_theory *t, const double *phi, int lanes, double *S)
-{
-  t->ops->action(t, phi, lanes, S);
-}
-
-static inline void fg_theory_force(const fg_theory *t, const double *phi, int lanes, double *dS)
-{
-  t->ops->force(t, phi, lanes, dS);
-}
+void fg_theory_action(const fg_theory *t, const double *phi, int lanes, double *S);
+void fg_theory_force(const fg_theory *t, const double *phi, int lanes, double *dS);
 
 const char *fg_theory_hmc_stream(const fg_theory *t);
 size_t fg_theory_hmc_aux_size(const fg_theory *t);

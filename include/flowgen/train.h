@@ -1,5 +1,5 @@
 /*
- * train.h -- optimizers, the ESS estimator, and reverse-KL training.
+ * train.h -- optimizers and reverse-KL training.
  *
  * Optimizers (PyTorch's update rules and defaults; state in double, the
  * parameters themselves float32):
@@ -16,9 +16,7 @@
  *     max_norm / (norm + 1e-6) when that is < 1; max_norm <= 0 disables.
  *     Returns the norm before clipping.
  *
- *   double fg_ess(const double *logw, size_t n)
- *     Model-sample ESS per sample (seed eq. A7): (sum w)^2 / (n sum w^2),
- *     in (0, 1], computed with a common shift so that no weight overflows.
+ * The ESS (batch and final) is analysis.h's fg_ess_* (one implementation).
  *
  * Training (one or many ranks; every rank calls it with the same config):
  *   int fg_train_run(const fg_config *cfg, const fg_train_options *opt,
@@ -64,8 +62,6 @@ int fg_optimizer_init(fg_optimizer *o, const fg_optimizer_config *cfg, size_t np
 void fg_optimizer_free(fg_optimizer *o);
 void fg_optimizer_step(fg_optimizer *o, float *params, const double *grad, double lr);
 double fg_clip_grad_norm(double *grad, size_t n, double max_norm);
-
-double fg_ess(const double *logw, size_t n);
 
 typedef struct {
   MPI_Comm comm;

@@ -17,63 +17,34 @@
  *   void fg_compare_print(FILE *out, const fg_comparison *c, int json)
  *     Side-by-side table with the ratio column, or one JSON object.
  */
-#include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowgen/io.h"
 #include "flowgen/report.h"
-#include "../io/h5_quiet.h"
+#include "flowgen/util.h"
 
 static const char WHERE[] = "fg_compare_ensembles [compare.c]";
-
-/* A root attribute of a (complete, already validated) ensemble: text
- * (malloc'd) when text != NULL, else a number. -1 if absent or unreadable. */
-static int root_attribute(const char *path, const char *name, char **text, double *value)
-{
-  fg_h5_quiet q; /* an absent attribute is not an error here */
-  fg_h5_quiet_begin(&q);
-  int rc = -1;
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  hid_t attr = file >= 0 && H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : -1;
-  if (attr >= 0 && text == NULL) {
-    rc = H5Aread(attr, H5T_NATIVE_DOUBLE, value) >= 0 ? 0 : -1;
-  } else if (attr >= 0) {
-    hid_t ftype = H5Aget_type(attr), mtype = H5Tcopy(H5T_C_S1);
-    char *v = NULL;
-    if (ftype >= 0 && H5Tis_variable_str(ftype) > 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
-        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, &v) >= 0 && v) {
-      *text = strdup(v);
-      rc = *text != NULL ? 0 : -1;
-    }
-    H5free_memory(v);
-    H5Tclose(mtype);
-    if (ftype >= 0)
-      H5Tclose(ftype);
-  }
-  if (attr >= 0)
-    H5Aclose(attr);
-  if (file >= 0)
-    H5Fclose(file);
-  fg_h5_quiet_end(&q);
-  return rc;
-}
 
 static int theory_of(const char *path, fg_theory_config *th, fg_error *err)
 {
   char *text = NULL;
-  if (root_attribute(path, "config", &text, NULL) != 0)
+  int rc = fg_file_attr_text(path, "config", &text, err);
+  if (rc == FG_ERR_INPUT)
     return fg_fail(err, FG_ERR_INPUT, WHERE, "%s: no readable config attribute", path);
+  if (rc != FG_OK)
+    return rc;
   fg_config cfg;
   fg_error perr = {0};
-  int rc = fg_config_parse(text, strlen(text), NULL, &cfg, &perr);
+  rc = fg_config_parse(text, strlen(text), NULL, &cfg, &perr);
   if (rc == FG_OK)
     *th = cfg.theory;
   else
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: its config attribute does not parse: %s", path,
                  perr.msg);
   fg_config_free(&cfg);
-  free(text);
+  fg_free(text);
   return rc;
 }
 
@@ -118,7 +89,7 @@ int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S, 
   if (rc != FG_OK)
     return rc;
   c->flow_setup_s = c->flow.setup_s;
-  if (root_attribute(hmc_path, "thermalization_seconds", NULL, &c->hmc_setup_s) != 0)
+  if (fg_file_attr_number(hmc_path, "thermalization_seconds", &c->hmc_setup_s, NULL) != FG_OK)
     c->hmc_setup_s = 0.0; /* an HMC file of another writer: no thermalisation recorded */
   c->flow_ess = 1.0 / (2.0 * c->flow.tau_int_max);
   c->hmc_ess = 1.0 / (2.0 * c->hmc.tau_int_max);
@@ -130,52 +101,42 @@ int fg_compare_ensembles(const char *flow_path, const char *hmc_path, double S, 
 
 /* ---------------------------------------------------------------- print */
 
-static void json_num(FILE *out, double x)
-{
-  if (isfinite(x))
-    fprintf(out, "%.10g", x);
-  else
-    fputs("null", out);
-}
+/* Numbers in compare's JSON carry 10 significant digits. */
+static void json_num(fg_json *j, const char *key, double x) { fg_json_numberf(j, key, "%.10g", x); }
 
-static void json_side(FILE *out, const char *name, const fg_report *r, double setup, double ess)
+static void json_side(fg_json *j, const char *name, const fg_report *r, double setup, double ess)
 {
-  fprintf(out, "\"%s\": {\"file\": \"%s\", \"n_chain\": %lld, \"acceptance\": ", name, r->path,
-          (long long)r->n_chain);
-  json_num(out, r->acceptance);
-  fputs(", \"ess_model\": ", out);
-  json_num(out, r->ess_model);
-  fputs(", \"ess_per_step\": ", out);
-  json_num(out, ess);
-  fputs(", \"samp_s_per_config\": ", out);
-  json_num(out, r->samp_s_per_config);
-  fputs(", \"setup_s\": ", out);
-  json_num(out, setup);
-  fputs(", \"effective_per_s\": ", out);
-  json_num(out, r->effective_per_s);
-  fprintf(out, ", \"slowest\": \"%s\", \"tau_int\": {", r->slowest);
-  for (int k = 0; k < r->nobs; ++k) {
-    fprintf(out, "%s\"%s\": ", k ? ", " : "", r->obs[k].name);
-    json_num(out, r->obs[k].tau_int);
-  }
-  fputs("}}", out);
+  fg_json_object(j, name);
+  fg_json_string(j, "file", r->path);
+  fg_json_int(j, "n_chain", (long long)r->n_chain);
+  json_num(j, "acceptance", r->acceptance);
+  json_num(j, "ess_model", r->ess_model);
+  json_num(j, "ess_per_step", ess);
+  json_num(j, "samp_s_per_config", r->samp_s_per_config);
+  json_num(j, "setup_s", setup);
+  json_num(j, "effective_per_s", r->effective_per_s);
+  fg_json_string(j, "slowest", r->slowest);
+  fg_json_object(j, "tau_int");
+  for (int k = 0; k < r->nobs; ++k)
+    json_num(j, r->obs[k].name, r->obs[k].tau_int);
+  fg_json_end(j);
+  fg_json_end(j);
 }
 
 static void print_json(FILE *out, const fg_comparison *c)
 {
-  fputc('{', out);
-  json_side(out, "flow", &c->flow, c->flow_setup_s, c->flow_ess);
-  fputs(", ", out);
-  json_side(out, "hmc", &c->hmc, c->hmc_setup_s, c->hmc_ess);
-  fputs(", \"ratio\": {\"effective_per_s\": ", out);
-  json_num(out, c->ratio);
-  fputs(", \"ess_per_step\": ", out);
-  json_num(out, c->flow_ess / c->hmc_ess);
-  fputs(", \"samp_s_per_config\": ", out);
-  json_num(out, c->flow.samp_s_per_config / c->hmc.samp_s_per_config);
-  fputs("}, \"breakeven_effective_samples\": ", out);
-  json_num(out, c->breakeven);
-  fputs("}\n", out);
+  fg_json j;
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  json_side(&j, "flow", &c->flow, c->flow_setup_s, c->flow_ess);
+  json_side(&j, "hmc", &c->hmc, c->hmc_setup_s, c->hmc_ess);
+  fg_json_object(&j, "ratio");
+  json_num(&j, "effective_per_s", c->ratio);
+  json_num(&j, "ess_per_step", c->flow_ess / c->hmc_ess);
+  json_num(&j, "samp_s_per_config", c->flow.samp_s_per_config / c->hmc.samp_s_per_config);
+  fg_json_end(&j);
+  json_num(&j, "breakeven_effective_samples", c->breakeven);
+  fg_json_end(&j);
 }
 
 static void cell(char *buf, size_t n, double x, const char *fmt)

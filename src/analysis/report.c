@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "flowgen/report.h"
-#include "flowgen/train.h"
 #include "flowgen/util.h"
 
 static double attr_number(const fg_ensemble_data *d, const char *name, double dflt)
@@ -115,43 +114,46 @@ int fg_report_ensemble(const char *path, double S, fg_report *rep, fg_error *err
   return rc;
 }
 
-static void print_json(FILE *out, const fg_report *r)
+void fg_report_json_members(fg_json *j, const fg_report *r)
 {
-  fputs("{\"file\": ", out);
-  fg_json_string(out, r->path);
-  fprintf(out, ", \"kind\": \"%s\", \"n_configs\": %lld, \"n_chain\": %lld, \"acceptance\": ",
-          r->kind == FG_ENSEMBLE_HMC ? "hmc" : "flow", (long long)r->n_configs,
-          (long long)r->n_chain);
-  fg_json_number(out, r->acceptance);
-  fputs(", \"ess_model\": ", out);
-  fg_json_number(out, r->ess_model);
-  fputs(", \"ess_target\": ", out);
-  fg_json_number(out, r->ess_target);
-  fprintf(out, ", \"rejection_runs\": {\"longest\": %lld, \"mean\": ",
-          (long long)r->longest_rejection_run);
-  fg_json_number(out, r->mean_rejection_run);
-  fputs("}, \"cost\": {\"setup_s\": ", out);
-  fg_json_number(out, r->setup_s);
-  fputs(", \"wall_s\": ", out);
-  fg_json_number(out, r->wall_s);
-  fputs(", \"samp_s_per_config\": ", out);
-  fg_json_number(out, r->samp_s_per_config);
-  fputs(", \"effective_per_s\": ", out);
-  fg_json_number(out, r->effective_per_s);
-  fprintf(out, ", \"slowest\": \"%s\"}, \"observables\": {", r->slowest);
+  fg_json_string(j, "file", r->path);
+  fg_json_string(j, "kind", r->kind == FG_ENSEMBLE_HMC ? "hmc" : "flow");
+  fg_json_int(j, "n_configs", (long long)r->n_configs);
+  fg_json_int(j, "n_chain", (long long)r->n_chain);
+  fg_json_number(j, "acceptance", r->acceptance);
+  fg_json_number(j, "ess_model", r->ess_model);
+  fg_json_number(j, "ess_target", r->ess_target);
+  fg_json_object(j, "rejection_runs");
+  fg_json_int(j, "longest", (long long)r->longest_rejection_run);
+  fg_json_number(j, "mean", r->mean_rejection_run);
+  fg_json_end(j);
+  fg_json_object(j, "cost");
+  fg_json_number(j, "setup_s", r->setup_s);
+  fg_json_number(j, "wall_s", r->wall_s);
+  fg_json_number(j, "samp_s_per_config", r->samp_s_per_config);
+  fg_json_number(j, "effective_per_s", r->effective_per_s);
+  fg_json_string(j, "slowest", r->slowest);
+  fg_json_end(j);
+  fg_json_object(j, "observables");
   for (int k = 0; k < r->nobs; ++k) {
     const fg_obs_result *o = &r->obs[k];
-    fprintf(out, "%s\"%s\": {\"mean\": ", k ? ", " : "", o->name);
-    fg_json_number(out, o->mean);
-    fputs(", \"err\": ", out);
-    fg_json_number(out, o->err);
-    fputs(", \"tau_int\": ", out);
-    fg_json_number(out, o->tau_int);
-    fputs(", \"tau_int_err\": ", out);
-    fg_json_number(out, o->tau_int_err);
-    fputs("}", out);
+    fg_json_object(j, o->name);
+    fg_json_number(j, "mean", o->mean);
+    fg_json_number(j, "err", o->err);
+    fg_json_number(j, "tau_int", o->tau_int);
+    fg_json_number(j, "tau_int_err", o->tau_int_err);
+    fg_json_end(j);
   }
-  fputs("}}\n", out);
+  fg_json_end(j);
+}
+
+static void print_json(FILE *out, const fg_report *r)
+{
+  fg_json j;
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  fg_report_json_members(&j, r);
+  fg_json_end(&j);
 }
 
 static void print_table(FILE *out, const fg_report *r)

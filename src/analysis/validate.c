@@ -251,7 +251,8 @@ static int ess_target(const double *lw, size_t n, double S, fg_validation *v, fg
   return rc;
 }
 
-/* ESS_model of the flow's proposals (independent draws), with its error. */
+/* ESS_model of the flow's proposals (independent draws): fg_ess, with the
+ * Gamma-method error of F = a^2 / b (its F(abar) is the same number). */
 static int ess_model(const double *lw, size_t n, double S, fg_validation *v, fg_error *err)
 {
   double mx = -INFINITY, mn = INFINITY;
@@ -267,20 +268,21 @@ static int ess_model(const double *lw, size_t n, double S, fg_validation *v, fg_
     v->ess_model_err = 0.0;
     return FG_OK;
   }
+  v->ess_model = fg_ess(lw, n);
+  if (!isfinite(v->ess_model)) /* a NaN log-weight: undefined (analysis.h) */
+    return FG_OK;
   double *a = fg_alloc(sizeof(double) * 2 * n, err, WHERE);
   if (a == NULL)
     return FG_ERR_RUNTIME;
   for (size_t i = 0; i < n; ++i) {
-    double w = isnan(lw[i]) ? 0.0 : exp(lw[i] - mx);
+    double w = exp(lw[i] - mx);
     a[i] = w;
     a[n + i] = w * w;
   }
   fg_gamma_result g;
   int rc = fg_gamma_analyze(a, 2, n, square_over, NULL, S, &g, err);
-  if (rc == FG_OK) {
-    v->ess_model = g.value; /* (mean w)^2 / mean w^2: eq. A7 */
+  if (rc == FG_OK)
     v->ess_model_err = g.err;
-  }
   fg_free(a);
   return rc;
 }
@@ -343,27 +345,22 @@ int fg_report_validate(const char *flow_path, const char *target_path, const cha
   return rc;
 }
 
-static void json_number(FILE *out, const char *name, double x)
+static void validation_json(fg_json *j, const fg_validation *v)
 {
-  if (isfinite(x))
-    fprintf(out, ", \"%s\": %.10g", name, x);
-  else
-    fprintf(out, ", \"%s\": null", name);
-}
-
-static void print_validation_json(FILE *out, const fg_validation *v)
-{
-  fprintf(out, "\"validation\": {\"target\": \"%s\", \"model\": \"%s\", \"n_target\": %lld, "
-               "\"n_model\": %lld", v->target_path, v->model_path, (long long)v->n_target,
-          (long long)v->n_model);
-  json_number(out, "ess_model", v->ess_model);
-  json_number(out, "ess_model_err", v->ess_model_err);
-  json_number(out, "ess_target", v->ess_target);
-  json_number(out, "ess_target_err", v->ess_target_err);
-  json_number(out, "ess_target_tau_int", v->ess_target_tau_int);
-  json_number(out, "z", v->z);
-  fprintf(out, ", \"disagree\": %s, \"mode_collapse\": %s}", v->disagree ? "true" : "false",
-          v->mode_collapse ? "true" : "false");
+  fg_json_object(j, "validation");
+  fg_json_string(j, "target", v->target_path);
+  fg_json_string(j, "model", v->model_path);
+  fg_json_int(j, "n_target", (long long)v->n_target);
+  fg_json_int(j, "n_model", (long long)v->n_model);
+  fg_json_numberf(j, "ess_model", "%.10g", v->ess_model);
+  fg_json_numberf(j, "ess_model_err", "%.10g", v->ess_model_err);
+  fg_json_numberf(j, "ess_target", "%.10g", v->ess_target);
+  fg_json_numberf(j, "ess_target_err", "%.10g", v->ess_target_err);
+  fg_json_numberf(j, "ess_target_tau_int", "%.10g", v->ess_target_tau_int);
+  fg_json_numberf(j, "z", "%.10g", v->z);
+  fg_json_bool(j, "disagree", v->disagree);
+  fg_json_bool(j, "mode_collapse", v->mode_collapse);
+  fg_json_end(j);
 }
 
 static void print_validation_table(FILE *out, const fg_validation *v)
@@ -395,24 +392,10 @@ void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validat
     print_validation_table(out, v);
     return;
   }
-  /* The report's object, reopened to take one more member. */
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&buf, &len);
-  if (mem != NULL) {
-    fg_report_print(mem, rep, 1);
-    fclose(mem);
-  }
-  while (buf != NULL && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-    --len;
-  if (buf == NULL || len == 0 || buf[len - 1] != '}') { /* no memory: two objects, not one */
-    fg_report_print(out, rep, 1);
-    fputc('{', out);
-  } else {
-    fwrite(buf, 1, len - 1, out);
-    fputs(", ", out);
-  }
-  print_validation_json(out, v);
-  fputs("}\n", out);
-  free(buf);
+  fg_json j; /* the report's object, with one more member */
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  fg_report_json_members(&j, rep);
+  validation_json(&j, v);
+  fg_json_end(&j);
 }

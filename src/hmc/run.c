@@ -40,7 +40,6 @@
  * The file is created with this whole state (nothing done) already in it,
  * so a stop at any moment after "<file>.tmp" appears can be resumed (D07).
  */
-#include <H5public.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -191,7 +190,7 @@ static int write_thermal_field(hmc_run *s, fg_error *err)
   return rc;
 }
 
-/* A consistent state on disk: rows, chain and resume state, then H5Fflush. */
+/* A consistent state on disk: rows, chain and resume state, then a flush to disk. */
 static int checkpoint(hmc_run *s, fg_error *err)
 {
   int rc = FG_OK;
@@ -272,11 +271,14 @@ static int run_chain(hmc_run *s, fg_error *err)
   return rc;
 }
 
-/* The numeric attributes a resume must find unchanged (and provenance). */
+/* The numeric attributes a resume must find unchanged (and provenance):
+ * seed, stream, the theory's named couplings, the HMC settings. */
 typedef struct {
   const char *name;
   double value;
 } key_value;
+
+enum { RESUME_KEYS_MAX = 6 + FG_MAX_COUPLINGS };
 
 static int resume_keys(const hmc_run *s, key_value *kv)
 {
@@ -284,8 +286,10 @@ static int resume_keys(const hmc_run *s, key_value *kv)
   int n = 0;
   kv[n++] = (key_value){"seed", (double)(int64_t)c->seed}; /* as the int64 attribute */
   kv[n++] = (key_value){"stream_id", s->rank};
-  kv[n++] = (key_value){"m2", c->theory.m2};
-  kv[n++] = (key_value){"lambda", c->theory.lambda};
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_named_couplings(s->theory, g);
+  for (int k = 0; k < ng; ++k)
+    kv[n++] = (key_value){g[k].name, g[k].value};
   kv[n++] = (key_value){"thermalization", (double)c->hmc.thermalization};
   kv[n++] = (key_value){"trajectory_length", c->hmc.trajectory_length};
   kv[n++] = (key_value){"md_steps", c->hmc.md_steps};
@@ -311,12 +315,8 @@ static int write_provenance(hmc_run *s, fg_error *err)
   if (rc == FG_OK)
     rc = fg_ensemble_set_attr_int64(s->ens, "checkpoint_every", s->cfg->hmc.checkpoint_every, err);
   if (rc == FG_OK)
-    rc = fg_ensemble_set_attr_string(s->ens, "theory", fg_theory_name(s->cfg->theory.name), err);
-  fg_coupling g[FG_MAX_COUPLINGS];
-  int ng = fg_theory_couplings(&s->cfg->theory, g);
-  for (int k = 0; k < ng && rc == FG_OK; ++k)
-    rc = fg_ensemble_set_attr_double(s->ens, g[k].name, g[k].value, err);
-  key_value kv[8];
+    rc = fg_ensemble_set_theory(s->ens, s->theory, err);
+  key_value kv[RESUME_KEYS_MAX];
   int n = resume_keys(s, kv);
   for (int k = 0; k < n && rc == FG_OK; ++k)
     rc = strcmp(kv[k].name, "seed") == 0
@@ -328,23 +328,9 @@ static int write_provenance(hmc_run *s, fg_error *err)
 static int check_resume_keys(hmc_run *s, fg_error *err)
 {
   /* the run identity: seed, theory, couplings, lattice, hmc settings */
-  char tmp[FG_PATH_MAX + 8], *text = NULL;
-  snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
-  int rc = fg_ensemble_get_attr_string(s->ens, "config", &text, err);
-  if (rc == FG_OK) {
-    fg_config stored;
-    memset(&stored, 0, sizeof stored);
-    fg_error perr = {0};
-    if (fg_config_parse(text, strlen(text), NULL, &stored, &perr) != FG_OK)
-      rc = fg_fail(err, FG_ERR_INPUT, "fg_hmc_run [run.c]", "%s: cannot resume: its 'config' "
-                   "attribute does not parse: %s", tmp, perr.msg);
-    else
-      rc = fg_config_check_resume(&stored, s->cfg, FG_IDENT_SEED | FG_IDENT_THEORY |
-                                  FG_IDENT_HMC, tmp, err);
-    fg_config_free(&stored);
-  }
-  fg_free(text);
-  key_value kv[8];
+  int rc = fg_ensemble_check_identity(s->ens, s->cfg, FG_IDENT_SEED | FG_IDENT_THEORY |
+                                      FG_IDENT_HMC, err);
+  key_value kv[RESUME_KEYS_MAX];
   int n = resume_keys(s, kv);
   for (int k = 0; k < n && rc == FG_OK; ++k) {
     double v;
@@ -418,7 +404,7 @@ static int open_file(hmc_run *s, fg_error *err)
 {
   fg_ensemble_layout lay = {.kind = FG_ENSEMBLE_HMC, .nd = s->cfg->theory.nd,
                             .n_configs = s->ntraj, .n_chain = s->ntraj,
-                            .components = s->theory->ndof / s->theory->lat.volume};
+                            .components = fg_theory_components(s->theory)};
   memcpy(lay.extent, s->cfg->theory.extent, sizeof lay.extent);
   if (!s->opt->resume) {
     char tmp[FG_PATH_MAX + 8];
@@ -470,7 +456,7 @@ static int setup(hmc_run *s, fg_error *err)
   }
   if (rc != FG_OK)
     return rc;
-  s->V = s->theory->ndof;
+  s->V = fg_theory_ndof(s->theory);
   int64_t cap = BUFFER_DOUBLES / s->V;
   cap = cap < cfg->hmc.checkpoint_every ? cap : cfg->hmc.checkpoint_every;
   s->cap = cap < 1 ? 1 : cap;
@@ -512,16 +498,6 @@ static int finish(hmc_run *s, fg_hmc_result *res, fg_error *err)
   return rc;
 }
 
-/* One status on every rank; a rank that did not fail says who did. */
-static int agree(const fg_hmc_options *opt, int rc, fg_error *err)
-{
-  int worst = rc;
-  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_INT, MPI_MIN, opt->comm);
-  if (worst != FG_OK && rc == FG_OK)
-    fg_fail(err, worst, "fg_hmc_run [run.c]", "another rank failed (see its message)");
-  return worst;
-}
-
 static void teardown(hmc_run *s)
 {
   fg_free(s->phi);
@@ -543,7 +519,7 @@ int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *r
   s.opt = opt;
   MPI_Comm_rank(opt->comm, &s.rank);
   MPI_Comm_size(opt->comm, &s.nranks);
-  int rc = agree(opt, setup(&s, err), err);
+  int rc = fg_agree(opt->comm, setup(&s, err), err);
   s.mark_wall = fg_wall_time();
   s.mark_cpu = fg_cpu_time();
   if (rc == FG_OK)
@@ -555,5 +531,5 @@ int fg_hmc_run(const fg_config *cfg, const fg_hmc_options *opt, fg_hmc_result *r
     rc = rc == FG_OK ? rc2 : rc;
   }
   teardown(&s);
-  return agree(opt, rc, err);
+  return fg_agree(opt->comm, rc, err);
 }

@@ -51,7 +51,7 @@
  * (and restored after), so every failure is reported once, through fg_fail.
  * Every HDF5 id opened is closed on every path, failures included.
  */
-#include "h5_quiet.h"
+#include "h5.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/flow.h"
 #include "flowgen/util.h"
@@ -97,20 +97,6 @@ static int site_fail(const ck_site *s, hid_t loc, const char *fmt, ...)
     obj[0] = '\0';
   return fg_fail(s->err, s->code, s->where, "checkpoint '%s': %s%s%s", s->path, obj,
                  obj[0] ? ": " : "", what);
-}
-
-/* File access for reading: serial driver, no flock (Lustre and NFS mounts
- * often refuse it, and files are never modified in place, only renamed). */
-static hid_t file_access_list(void)
-{
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-  if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 1) < 0) {
-    H5Pclose(fapl);
-    return -1;
-  }
-#endif
-  return fapl;
 }
 
 /* ---------------------------------------------------------------- shapes */
@@ -183,22 +169,6 @@ static int params_digest(const ck_site *s, const float *p, size_t n, char hex[65
   return FG_OK;
 }
 
-
-static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
-{
-  if (rank == 0) {
-    snprintf(buf, size, "scalar");
-    return;
-  }
-  size_t n = 0;
-  for (int i = 0; i < rank && n < size; ++i)
-    n += (size_t)snprintf(buf + n, size - n, "%s%llu", i ? ", " : "[",
-                          (unsigned long long)dims[i]);
-  if (n < size)
-    snprintf(buf + n, size - n, "]");
-}
-
-/* ------------------------------------------------------ enum <-> name */
 
 static const char *theory_name_of(int k) { return fg_theory_name((fg_theory_kind)k); }
 static const char *base_name_of(int k) { return fg_base_name((fg_base_kind)k); }
@@ -281,17 +251,6 @@ static hid_t space_create(int rank, const hsize_t *dims)
   return rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
 }
 
-/* Scalar, variable-length UTF-8: h5py reads such attributes as str. */
-static hid_t text_type(void)
-{
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
 /* An attribute of rank 0 (scalar) or 1 ([n]) holding buf. */
 static int attr_write(const ck_site *s, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
                       int rank, hsize_t n, const void *buf)
@@ -308,7 +267,7 @@ static int attr_write(const ck_site *s, hid_t loc, const char *name, hid_t ftype
 
 static int attr_write_text(const ck_site *s, hid_t loc, const char *name, const char *text)
 {
-  hid_t type = text_type();
+  hid_t type = fg_h5_text_type();
   if (type < 0)
     return site_fail(s, loc, "cannot make a string type for '%s'", name);
   int rc = attr_write(s, loc, name, type, type, 0, 1, &text);
@@ -389,7 +348,7 @@ static int write_root(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     stamp_now(created, sizeof created);
   if (rc == FG_OK)
     rc = attr_write_text(s, file, "created", created);
-  hid_t type = rc == FG_OK ? text_type() : -1;
+  hid_t type = rc == FG_OK ? fg_h5_text_type() : -1;
   if (rc == FG_OK && type < 0)
     rc = site_fail(s, file, "cannot make a string type for 'config'");
   const char *text = ck->config_text ? ck->config_text : "";
@@ -684,46 +643,15 @@ int fg_checkpoint_write(const char *path, const fg_checkpoint *ck, fg_error *err
 
 /* ------------------------------------------------------------- reading */
 
-static herr_t obj_read(hid_t obj, int is_attr, hid_t mtype, void *buf)
-{
-  return is_attr ? H5Aread(obj, mtype, buf) : H5Dread(obj, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-}
-
 /* Reads one string, variable- or fixed-length (h5py writes either), into a
  * fresh fg_alloc'd buffer. */
 static int text_fetch(const ck_site *s, hid_t loc, const char *name, hid_t obj, int is_attr,
                       hid_t ftype, char **out)
 {
-  htri_t var = H5Tis_variable_str(ftype);
-  char *vtext = NULL;
-  herr_t st = -1;
-  size_t len = 0;
-  if (var > 0) {
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    if (mtype >= 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
-        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0)
-      st = obj_read(obj, is_attr, mtype, &vtext);
-    if (mtype >= 0)
-      H5Tclose(mtype);
-    len = st >= 0 && vtext ? strlen(vtext) : 0;
-  } else if (var == 0) {
-    len = H5Tget_size(ftype);
-    st = len > 0 ? 0 : -1;
-  }
-  if (st < 0) {
-    H5free_memory(vtext);
-    return site_fail(s, loc, "cannot read string '%s'", name);
-  }
-  *out = fg_alloc(len + 1, s->err, s->where);
-  if (*out != NULL && var > 0 && len > 0)
-    memcpy(*out, vtext, len);
-  H5free_memory(vtext);
-  if (*out == NULL)
-    return FG_ERR_RUNTIME;
-  /* fixed length: the file type doubles as memory type; fg_alloc zeroed the NUL */
-  if (var == 0 && obj_read(obj, is_attr, ftype, *out) < 0)
-    return site_fail(s, loc, "cannot read string '%s'", name);
-  return FG_OK;
+  int got = fg_h5_read_string(obj, is_attr, ftype, out);
+  if (got == -2)
+    return fg_fail(s->err, FG_ERR_RUNTIME, s->where, "out of memory reading '%s'", name);
+  return got == 0 ? FG_OK : site_fail(s, loc, "cannot read string '%s'", name);
 }
 
 /* Reads the scalar string attribute (is_attr) or dataset `name` of loc. */
@@ -847,8 +775,8 @@ static int dset_read(const ck_site *s, hid_t loc, const char *name, hid_t mtype,
     rc = site_fail(s, loc, "cannot open dataset '%s'", name);
   } else if (!shape_matches(frank, fdims, rank, dims)) {
     char have[128], want[128];
-    format_shape(have, sizeof have, frank, fdims);
-    format_shape(want, sizeof want, rank, dims);
+    fg_h5_format_shape(have, sizeof have, frank, fdims);
+    fg_h5_format_shape(want, sizeof want, rank, dims);
     rc = site_fail(s, loc, "dataset '%s' has shape %s, the architecture needs %s", name, have,
                    want);
   } else if (buf != NULL && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
@@ -905,7 +833,7 @@ static int open_checkpoint(ck_site *s, hid_t *file)
     return site_fail(s, -1, "cannot read: %s", strerror(errno));
   if (H5Fis_hdf5(s->path) <= 0)
     return site_fail(s, -1, "not an HDF5 file");
-  hid_t fapl = file_access_list();
+  hid_t fapl = fg_h5_read_access();
   *file = fapl < 0 ? -1 : H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
   if (fapl >= 0)
     H5Pclose(fapl);
@@ -1187,67 +1115,10 @@ void fg_checkpoint_free(fg_checkpoint *ck)
 
 /* ------------------------------------------------------------ printing */
 
-/* The shortest %.*g that reads back to the same double (JSON), or 6 digits (tables). */
-static void number_text(char *buf, size_t size, double x, int exact)
+/* Six digits, for the table (JSON: the shortest text that reads back). */
+static void number_text(char *buf, size_t size, double x)
 {
-  for (int digits = exact ? 15 : 6; digits <= 17; ++digits) {
-    snprintf(buf, size, "%.*g", digits, x);
-    if (!exact || strtod(buf, NULL) == x || !isfinite(x))
-      return;
-  }
-}
-
-static void json_number(FILE *out, double x)
-{
-  char buf[40];
-  number_text(buf, sizeof buf, x, 1);
-  fputs(isfinite(x) ? buf : "null", out);
-}
-
-/* Parameters are float32: their shortest text reads back to the same float. */
-static void json_float(FILE *out, double x)
-{
-  char buf[40];
-  for (int digits = 6; digits <= 9; ++digits) {
-    snprintf(buf, sizeof buf, "%.*g", digits, x);
-    if ((float)strtod(buf, NULL) == (float)x)
-      break;
-  }
-  fputs(isfinite(x) ? buf : "null", out);
-}
-
-/* A JSON string of the first n bytes of text (UTF-8 passes through). */
-static void json_string(FILE *out, const char *text, size_t n)
-{
-  fputc('"', out);
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char c = (unsigned char)text[i];
-    switch (c) {
-    case '"': fputs("\\\"", out); break;
-    case '\\': fputs("\\\\", out); break;
-    case '\n': fputs("\\n", out); break;
-    case '\r': fputs("\\r", out); break;
-    case '\t': fputs("\\t", out); break;
-    case '\b': fputs("\\b", out); break;
-    case '\f': fputs("\\f", out); break;
-    default:
-      if (c < 0x20)
-        fprintf(out, "\\u%04x", c);
-      else
-        fputc(c, out);
-    }
-  }
-  fputc('"', out);
-}
-
-#define FIXED_STR(out, a) json_string(out, a, strnlen(a, sizeof(a)))
-
-static void json_ints(FILE *out, int n, const int *v)
-{
-  fputc('[', out);
-  for (int i = 0; i < n; ++i)
-    fprintf(out, "%s%d", i ? ", " : "", v[i]);
-  fputc(']', out);
+  snprintf(buf, size, "%.6g", x);
 }
 
 static double window_mean(const fg_checkpoint *ck)
@@ -1265,77 +1136,94 @@ static double mu_of(const fg_checkpoint *ck)
   return ck->params[ck->nparams - 1];
 }
 
-static void json_theory_model(FILE *out, const fg_checkpoint *ck)
+static void json_ints(fg_json *j, const char *key, int n, const int *v)
+{
+  fg_json_array(j, key);
+  for (int i = 0; i < n; ++i)
+    fg_json_int(j, NULL, v[i]);
+  fg_json_end(j);
+}
+
+static void json_theory_model(fg_json *j, const fg_checkpoint *ck)
 {
   const fg_theory_config *t = &ck->theory;
   const fg_model_config *m = &ck->model;
-  fprintf(out, "\"theory\": {\"name\": ");
-  json_string(out, fg_theory_name(t->name), strlen(fg_theory_name(t->name)));
-  fprintf(out, ", \"lattice\": ");
-  json_ints(out, t->nd, t->extent);
-  const char *k1 = t->name == FG_THEORY_SCHWINGER ? "beta" : "m2";
-  const char *k2 = t->name == FG_THEORY_SCHWINGER ? "kappa" : "lambda";
-  fprintf(out, ", \"%s\": ", k1);
-  json_number(out, t->name == FG_THEORY_SCHWINGER ? t->beta : t->m2);
-  fprintf(out, ", \"%s\": ", k2);
-  json_number(out, t->name == FG_THEORY_SCHWINGER ? t->kappa : t->lambda);
-  fprintf(out, "},\n \"model\": {\"base\": \"%s\", \"coupling_layers\": %d, \"kernel_size\": %d, "
-               "\"hidden_channels\": ",
-          fg_base_name(m->base), m->coupling_layers, m->kernel_size);
-  json_ints(out, m->n_hidden, m->hidden_channels);
-  fprintf(out, ", \"activation\": \"%s\", \"init_scheme\": \"%s\", \"init_scale\": ",
-          fg_activation_name(m->activation), fg_init_name(m->init_scheme));
-  json_number(out, m->init_scale);
-  fprintf(out, ", \"mu_init\": ");
-  json_number(out, m->mu_init);
-  fprintf(out, ", \"mu\": ");
-  json_float(out, mu_of(ck));
-  fprintf(out, "},\n");
+  fg_json_object(j, "theory");
+  fg_json_string(j, "name", fg_theory_name(t->name));
+  json_ints(j, "lattice", t->nd, t->extent);
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_couplings(t, g);
+  for (int k = 0; k < ng; ++k)
+    fg_json_exact(j, g[k].name, g[k].value);
+  fg_json_end(j);
+  fg_json_break(j);
+  fg_json_object(j, "model");
+  fg_json_string(j, "base", fg_base_name(m->base));
+  fg_json_int(j, "coupling_layers", m->coupling_layers);
+  fg_json_int(j, "kernel_size", m->kernel_size);
+  json_ints(j, "hidden_channels", m->n_hidden, m->hidden_channels);
+  fg_json_string(j, "activation", fg_activation_name(m->activation));
+  fg_json_string(j, "init_scheme", fg_init_name(m->init_scheme));
+  fg_json_exact(j, "init_scale", m->init_scale);
+  fg_json_exact(j, "mu_init", m->mu_init);
+  fg_json_float(j, "mu", mu_of(ck));
+  fg_json_end(j);
 }
 
-static void json_training(FILE *out, const fg_checkpoint *ck)
+static void json_training(fg_json *j, const fg_checkpoint *ck)
 {
-  fprintf(out, " \"parameters\": %zu, \"seed\": %" PRIu64 ",\n", ck->nparams, ck->seed);
-  fprintf(out, " \"optimizer\": {\"name\": \"%s\", \"t\": %" PRId64 ", \"state_len\": %zu},\n",
-          fg_optimizer_name(ck->optimizer), ck->opt_t, ck->opt_state_len);
-  fprintf(out, " \"step\": %" PRId64 ", \"n_train\": %" PRId64 ", \"batch_size\": %d, "
-               "\"ranks\": %d, \"lr\": ",
-          ck->step, ck->n_train, ck->batch_size, ck->ranks);
-  json_number(out, ck->lr);
-  fprintf(out, ",\n \"ess\": ");
-  json_number(out, ck->ess < 0 ? NAN : ck->ess);
-  fprintf(out, ", \"ess_samples\": %" PRId64 ", \"ess_window\": {\"len\": %d, \"mean\": ",
-          ck->ess_samples, ck->ess_window_len);
-  json_number(out, window_mean(ck));
-  fprintf(out, "}, \"loss\": ");
-  json_number(out, ck->loss);
-  fprintf(out, ", \"stop_reason\": ");
-  FIXED_STR(out, ck->stop_reason);
-  fprintf(out, ",\n \"cost\": {\"setup_s\": ");
-  json_number(out, ck->wall_seconds);
-  fprintf(out, ", \"train_s_per_sample\": ");
-  json_number(out, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
-  fprintf(out, ", \"allreduce_s\": ");
-  json_number(out, ck->allreduce_seconds);
-  fprintf(out, "},\n");
+  fg_json_break(j);
+  fg_json_unsigned(j, "parameters", ck->nparams);
+  fg_json_unsigned(j, "seed", ck->seed);
+  fg_json_break(j);
+  fg_json_object(j, "optimizer");
+  fg_json_string(j, "name", fg_optimizer_name(ck->optimizer));
+  fg_json_int(j, "t", ck->opt_t);
+  fg_json_unsigned(j, "state_len", ck->opt_state_len);
+  fg_json_end(j);
+  fg_json_break(j);
+  fg_json_int(j, "step", ck->step);
+  fg_json_int(j, "n_train", ck->n_train);
+  fg_json_int(j, "batch_size", ck->batch_size);
+  fg_json_int(j, "ranks", ck->ranks);
+  fg_json_exact(j, "lr", ck->lr);
+  fg_json_break(j);
+  fg_json_exact(j, "ess", ck->ess < 0 ? NAN : ck->ess);
+  fg_json_int(j, "ess_samples", ck->ess_samples);
+  fg_json_object(j, "ess_window");
+  fg_json_int(j, "len", ck->ess_window_len);
+  fg_json_exact(j, "mean", window_mean(ck));
+  fg_json_end(j);
+  fg_json_exact(j, "loss", ck->loss);
+  fg_json_string(j, "stop_reason", ck->stop_reason);
+  fg_json_break(j);
+  fg_json_object(j, "cost");
+  fg_json_exact(j, "setup_s", ck->wall_seconds);
+  fg_json_exact(j, "train_s_per_sample",
+                ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
+  fg_json_exact(j, "allreduce_s", ck->allreduce_seconds);
+  fg_json_end(j);
 }
 
 static void print_json(FILE *out, const fg_checkpoint *ck)
 {
-  fprintf(out, "{\"format\": \"%s\", \"format_version\": %d,\n ", FG_CHECKPOINT_FORMAT,
-          FG_CHECKPOINT_VERSION);
-  json_theory_model(out, ck);
-  json_training(out, ck);
-  fprintf(out, " \"provenance\": {\"flowgen_version\": ");
-  FIXED_STR(out, ck->flowgen_version);
-  fprintf(out, ", \"git_revision\": ");
-  FIXED_STR(out, ck->git_revision);
-  fprintf(out, ", \"created\": ");
-  FIXED_STR(out, ck->created);
-  fprintf(out, "},\n \"config\": ");
-  const char *text = ck->config_text ? ck->config_text : "";
-  json_string(out, text, strlen(text));
-  fprintf(out, "}\n");
+  fg_json j;
+  fg_json_begin(&j, out);
+  fg_json_object(&j, NULL);
+  fg_json_string(&j, "format", FG_CHECKPOINT_FORMAT);
+  fg_json_int(&j, "format_version", FG_CHECKPOINT_VERSION);
+  fg_json_break(&j);
+  json_theory_model(&j, ck);
+  json_training(&j, ck);
+  fg_json_break(&j);
+  fg_json_object(&j, "provenance");
+  fg_json_string(&j, "flowgen_version", ck->flowgen_version);
+  fg_json_string(&j, "git_revision", ck->git_revision);
+  fg_json_string(&j, "created", ck->created);
+  fg_json_end(&j);
+  fg_json_break(&j);
+  fg_json_string(&j, "config", ck->config_text);
+  fg_json_end(&j);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -1353,12 +1241,14 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
 {
   const fg_theory_config *t = &ck->theory;
   const fg_model_config *m = &ck->model;
-  char a[40], b[40], list[160] = "";
-  int schwinger = t->name == FG_THEORY_SCHWINGER;
-  number_text(a, sizeof a, schwinger ? t->beta : t->m2, 0);
-  number_text(b, sizeof b, schwinger ? t->kappa : t->lambda, 0);
-  row(out, "theory", "%s  %s = %s  %s = %s", fg_theory_name(t->name), schwinger ? "beta" : "m2",
-      a, schwinger ? "kappa" : "lambda", b);
+  char a[40], list[160] = "", couplings[256] = "";
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_couplings(t, g);
+  for (int k = 0, used = 0; k < ng && used < (int)sizeof couplings; ++k) {
+    number_text(a, sizeof a, g[k].value);
+    used += snprintf(couplings + used, sizeof couplings - (size_t)used, "  %s = %s", g[k].name, a);
+  }
+  row(out, "theory", "%s%s", fg_theory_name(t->name), couplings);
   size_t n = 0;
   for (int mu = 0; mu < t->nd && n < sizeof list; ++mu)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", mu ? " x " : "", t->extent[mu]);
@@ -1369,10 +1259,10 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
   row(out, "architecture", "%d coupling layers, kernel %dx%d, hidden [%s], %s (output tanh)",
       m->coupling_layers, m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation));
-  number_text(a, sizeof a, mu_of(ck), 0);
+  number_text(a, sizeof a, mu_of(ck));
   row(out, "base", "%s%s%s", fg_base_name(m->base), m->base == FG_BASE_FREE_FIELD ? ", mu = " : "",
       m->base == FG_BASE_FREE_FIELD ? a : "");
-  number_text(a, sizeof a, m->init_scale, 0);
+  number_text(a, sizeof a, m->init_scale);
   row(out, "init", "%s, scale %s", fg_init_name(m->init_scheme), a);
   row(out, "parameters", "%zu", ck->nparams);
   row(out, "seed", "%" PRIu64, ck->seed);
@@ -1386,22 +1276,22 @@ static void table_training(FILE *out, const fg_checkpoint *ck)
   row(out, "step", "%" PRId64, ck->step);
   row(out, "N_train", "%" PRId64, ck->n_train);
   row(out, "batch size", "%d per rank x %d ranks", ck->batch_size, ck->ranks);
-  number_text(a, sizeof a, ck->lr, 0);
+  number_text(a, sizeof a, ck->lr);
   row(out, "learning rate", "%s", a);
-  number_text(a, sizeof a, ck->ess, 0);
+  number_text(a, sizeof a, ck->ess);
   if (ck->ess < 0 || !isfinite(ck->ess))
     row(out, "ESS", "not measured");
   else
     row(out, "ESS", "%s (%" PRId64 " samples)", a, ck->ess_samples);
-  number_text(a, sizeof a, window_mean(ck), 0);
+  number_text(a, sizeof a, window_mean(ck));
   row(out, "rolling ESS", "%s (mean of the last %d batches)",
       ck->ess_window_len > 0 ? a : "-", ck->ess_window_len);
-  number_text(a, sizeof a, ck->loss, 0);
+  number_text(a, sizeof a, ck->loss);
   row(out, "loss", "%s", a);
   row(out, "stop reason", "%.*s", (int)strnlen(ck->stop_reason, sizeof ck->stop_reason),
       ck->stop_reason);
   row(out, "C_setup", "%.3f s", ck->wall_seconds);
-  number_text(b, sizeof b, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN, 0);
+  number_text(b, sizeof b, ck->n_train > 0 ? ck->wall_seconds / (double)ck->n_train : NAN);
   row(out, "Delta C_train", "%s s per trained sample", ck->n_train > 0 ? b : "-");
   row(out, "allreduce", "%.3f s", ck->allreduce_seconds);
 }

@@ -119,8 +119,9 @@
  * restored after): every failure is reported once, through fg_fail, naming
  * the file. Every HDF5 id opened is closed on every path.
  */
-#include "h5_quiet.h"
+#include "h5.h"
 #include "flowgen/ensemble.h"
+#include "flowgen/theory.h"
 #include "flowgen/util.h"
 
 #include <errno.h>
@@ -253,35 +254,9 @@ static en_site site_of(const fg_ensemble *e, const char *where, fg_error *err)
 
 /* ------------------------------------------------------------ agreement */
 
-/* Every rank returns the same status: FG_OK if all ranks had rc == FG_OK,
- * else the code and message of the lowest failing rank. */
-static int agree(MPI_Comm comm, int rank, int size, int rc, fg_error *err)
-{
-  static const char where[] = "agree [ensemble.c]";
-  if (size == 1)
-    return rc;
-  int mine[2] = {rc == FG_OK ? 1 : 0, rank}, low[2];
-  if (MPI_Allreduce(mine, low, 1, MPI_2INT, MPI_MINLOC, comm) != MPI_SUCCESS)
-    return fg_fail(err, FG_ERR_RUNTIME, where, "MPI_Allreduce failed");
-  if (low[0] == 1)
-    return FG_OK;
-  fg_error e;
-  memset(&e, 0, sizeof e);
-  if (rank == low[1]) {
-    e.code = rc;
-    if (err != NULL)
-      memcpy(e.msg, err->msg, sizeof e.msg);
-  }
-  if (MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, low[1], comm) != MPI_SUCCESS)
-    return fg_fail(err, FG_ERR_RUNTIME, where, "MPI_Bcast failed");
-  if (err != NULL)
-    *err = e;
-  return e.code;
-}
-
 static int agree_e(const fg_ensemble *e, int rc, fg_error *err)
 {
-  return agree(e->comm, e->rank, e->size, rc, err);
+  return fg_agree(e->comm, rc, err);
 }
 
 /* kind, nd, the extents, components, n_configs, n_chain */
@@ -388,17 +363,6 @@ static const char *kind_name(fg_ensemble_kind k) { return k == FG_ENSEMBLE_HMC ?
 
 /* ------------------------------------------------------- HDF5 helpers */
 
-/* Scalar, variable-length UTF-8: h5py reads such attributes as str. */
-static hid_t text_type(void)
-{
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
 /* Whether the existing attribute can be overwritten in place: same file
  * type, scalar. 1 yes, 0 no, -1 on failure. */
 static int attr_fits(hid_t attr, hid_t ftype)
@@ -449,7 +413,7 @@ static int attr_put(const en_site *s, hid_t loc, const char *name, hid_t ftype, 
 
 static int attr_put_text(const en_site *s, hid_t loc, const char *name, const char *text)
 {
-  hid_t type = text_type();
+  hid_t type = fg_h5_text_type();
   if (type < 0)
     return site_fail(s, loc, "cannot make a string type for '%s'", name);
   int rc = attr_put(s, loc, name, type, type, &text);
@@ -467,39 +431,11 @@ static int attr_put_double(const en_site *s, hid_t loc, const char *name, double
 static int attr_text(const en_site *s, hid_t loc, const char *name, hid_t attr, hid_t ftype,
                      char **out)
 {
-  *out = NULL;
-  htri_t var = H5Tis_variable_str(ftype);
-  char *vtext = NULL;
-  size_t len = 0;
-  herr_t st = -1;
-  if (var > 0) {
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    if (mtype >= 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
-        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0)
-      st = H5Aread(attr, mtype, &vtext);
-    if (mtype >= 0)
-      H5Tclose(mtype);
-    len = st >= 0 && vtext != NULL ? strlen(vtext) : 0;
-  } else if (var == 0) {
-    len = H5Tget_size(ftype);
-    st = len > 0 ? 0 : -1;
-  }
-  if (st >= 0 && (*out = fg_alloc(len + 1, s->err, s->where)) == NULL) {
-    H5free_memory(vtext);
-    return FG_ERR_RUNTIME;
-  }
-  if (st >= 0 && var > 0 && len > 0)
-    memcpy(*out, vtext, len);
-  H5free_memory(vtext);
-  /* fixed length: the file type doubles as memory type; fg_alloc zeroed the NUL */
-  if (st >= 0 && var == 0)
-    st = H5Aread(attr, ftype, *out);
-  if (st < 0) {
-    fg_free(*out);
-    *out = NULL;
-    return site_fail(s, loc, "cannot read string attribute '%s'", name);
-  }
-  return FG_OK;
+  int got = fg_h5_read_string(attr, 1, ftype, out);
+  if (got == -2)
+    return fg_fail(s->err, FG_ERR_RUNTIME, s->where, "out of memory reading attribute '%s'",
+                   name);
+  return got == 0 ? FG_OK : site_fail(s, loc, "cannot read string attribute '%s'", name);
 }
 
 /* The class of an open attribute and whether it holds one value. */
@@ -605,16 +541,6 @@ static int dset_shape(const en_site *s, hid_t file, int k, int *rank, hsize_t *d
   return rc;
 }
 
-static void format_shape(char *buf, size_t size, int rank, const hsize_t *dims)
-{
-  size_t n = 0;
-  for (int i = 0; i < rank && n < size; ++i)
-    n += (size_t)snprintf(buf + n, size - n, "%s%llu", i ? ", " : "[",
-                          (unsigned long long)dims[i]);
-  if (n < size)
-    snprintf(buf + n, size - n, "]");
-}
-
 /* The layout the file's datasets describe (kind already known); shapes
  * that disagree among datasets are refused. */
 static int file_layout(const en_site *s, hid_t file, int version, fg_ensemble_layout *lay)
@@ -647,7 +573,7 @@ static int file_layout(const en_site *s, hid_t file, int version, fg_ensemble_la
     layout_dims(lay, k, &want_rank, want);
     if (rank != 1 || dims[0] != want[0]) {
       char have[96];
-      format_shape(have, sizeof have, rank, dims);
+      fg_h5_format_shape(have, sizeof have, rank, dims);
       rc = site_fail(s, -1, "dataset '/%s' has shape %s, expected [%llu]", ds_path[k], have,
                      (unsigned long long)want[0]);
     }
@@ -727,7 +653,7 @@ static int ensemble_begin(MPI_Comm comm, const char *path, const fg_ensemble_lay
   }
   if (rc == FG_OK && (e == NULL || e->path == NULL || e->tmp == NULL))
     rc = FG_ERR_RUNTIME;
-  if ((rc = agree(comm, rank, size, rc, err)) != FG_OK) {
+  if ((rc = fg_agree(comm, rc, err)) != FG_OK) {
     if (dup != MPI_COMM_NULL)
       MPI_Comm_free(&dup);
     if (e != NULL)
@@ -857,7 +783,7 @@ static int dataset_make(const en_site *s, fg_ensemble *e, int k)
     H5Sclose(space);
   if (e->dset[k] < 0) {
     char shape[96];
-    format_shape(shape, sizeof shape, rank, dims);
+    fg_h5_format_shape(shape, sizeof shape, rank, dims);
     return site_fail(s, -1, "cannot create dataset '/%s' of shape %s", ds_path[k], shape);
   }
   return FG_OK;
@@ -1593,6 +1519,40 @@ int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, f
   return rc;
 }
 
+/* The theory's name and named couplings, as root attributes. */
+int fg_ensemble_set_theory(fg_ensemble *e, const fg_theory *t, fg_error *err)
+{
+  int rc = fg_ensemble_set_attr_string(e, "theory", fg_theory_label(t), err);
+  fg_coupling g[FG_MAX_COUPLINGS];
+  int ng = fg_theory_named_couplings(t, g);
+  for (int k = 0; k < ng && rc == FG_OK; ++k)
+    rc = fg_ensemble_set_attr_double(e, g[k].name, g[k].value, err);
+  return rc;
+}
+
+/* The run identity a resume must keep: the config the interrupted run
+ * stored, against the one given, over the sections `what`. */
+int fg_ensemble_check_identity(fg_ensemble *e, const fg_config *cfg, unsigned what,
+                               fg_error *err)
+{
+  char *text = NULL;
+  int rc = fg_ensemble_get_attr_string(e, "config", &text, err);
+  if (rc == FG_OK) {
+    fg_config stored;
+    memset(&stored, 0, sizeof stored);
+    fg_error perr = {0};
+    if (fg_config_parse(text, strlen(text), NULL, &stored, &perr) != FG_OK)
+      rc = fg_fail(err, FG_ERR_INPUT, "fg_ensemble_check_identity [ensemble.c]",
+                   "%s: cannot resume: its 'config' attribute does not parse: %s", e->tmp,
+                   perr.msg);
+    else
+      rc = fg_config_check_resume(&stored, cfg, what, e->tmp, err);
+    fg_config_free(&stored);
+  }
+  fg_free(text);
+  return rc;
+}
+
 /* ------------------------------------------------------------ sizes */
 
 double fg_ensemble_bytes(const fg_ensemble_layout *lay)
@@ -1742,13 +1702,8 @@ static int open_for_reading(const en_site *s, hid_t *file)
     return site_fail(s, -1, "cannot read: %s", strerror(errno));
   if (H5Fis_hdf5(s->path) <= 0)
     return site_fail(s, -1, "not an HDF5 file");
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  herr_t ok = fapl < 0 ? -1 : H5Pset_fapl_sec2(fapl);
-#if H5_VERSION_GE(1, 10, 7)
-  if (ok >= 0) /* files are never modified in place, only renamed: no flock */
-    ok = H5Pset_file_locking(fapl, 0, 1);
-#endif
-  *file = ok < 0 ? -1 : H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
+  hid_t fapl = fg_h5_read_access();
+  *file = fapl < 0 ? -1 : H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
   if (fapl >= 0)
     H5Pclose(fapl);
   if (*file < 0)

@@ -44,9 +44,10 @@ static int file_theory(const char *path, const fg_ensemble_data *d, fg_theory **
                  "parse: %s", path, perr.msg);
   if (rc == FG_OK)
     rc = fg_theory_create(&cfg.theory, t, err);
-  int same = rc == FG_OK && (*t)->ndof == d->volume && (*t)->lat.nd == d->layout.nd;
+  const fg_lattice *lat = rc == FG_OK ? fg_theory_lattice(*t) : NULL;
+  int same = rc == FG_OK && fg_theory_ndof(*t) == d->volume && lat->nd == d->layout.nd;
   for (int mu = 0; same && mu < d->layout.nd; ++mu)
-    same = (*t)->lat.extent[mu] == d->layout.extent[mu];
+    same = lat->extent[mu] == d->layout.extent[mu];
   if (rc == FG_OK && !same)
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "ensemble '%s': the lattice of its 'config' "
                  "attribute does not match /configs", path);

@@ -17,7 +17,7 @@ static void *grow(void *old, size_t old_bytes, size_t new_bytes, fg_error *err)
 }
 
 /* Room for `rows` more rows in `runs` more runs; existing contents kept. */
-int fg_row_buffer_reserve(fg_row_buffer *b, int64_t rows, int runs, int volume, fg_error *err)
+int fg_row_buffer_reserve(fg_row_buffer *b, int64_t rows, int runs, int width, fg_error *err)
 {
   if (b->nruns + runs > b->cap_runs) {
     int cap = (b->nruns + runs) * 2;
@@ -34,8 +34,8 @@ int fg_row_buffer_reserve(fg_row_buffer *b, int64_t rows, int runs, int volume, 
   if (b->rows + rows > b->cap_rows) {
     int64_t cap = (b->rows + rows) * 2;
     size_t old = (size_t)b->rows, nw = (size_t)cap;
-    double *cf = grow(b->configs, sizeof(double) * old * (size_t)volume,
-                      sizeof(double) * nw * (size_t)volume, err);
+    double *cf = grow(b->configs, sizeof(double) * old * (size_t)width,
+                      sizeof(double) * nw * (size_t)width, err);
     if (cf == NULL)
       return FG_ERR_RUNTIME;
     b->configs = cf;

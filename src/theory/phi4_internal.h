@@ -10,6 +10,7 @@
 
 #include "flowgen/phi4.h"
 #include "flowgen/theory.h"
+#include "theory_internal.h"
 
 extern const fg_observable phi4_observables[FG_PHI4_NOBS];
 

@@ -31,6 +31,7 @@
 #include "flowgen/dirac.h"
 #include "flowgen/theory.h"
 #include "flowgen/u1.h"
+#include "theory_internal.h"
 
 #define FG_SCHWINGER_CG_TOL 1e-10  /* hmc.cg_tolerance's default */
 #define FG_SCHWINGER_CG_MAX 10000  /* hmc.cg_max_iterations's default */

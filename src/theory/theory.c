@@ -6,7 +6,7 @@
  * fg_theory_kind (NULL: named in configs but not implemented yet); its
  * first entry is the default of fg_theory_of_file.
  */
-#include "flowgen/theory.h"
+#include "theory_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -99,6 +99,17 @@ void fg_theory_destroy(fg_theory *t)
 /* ---- description ---------------------------------------------------------- */
 
 const char *fg_theory_label(const fg_theory *t) { return t->ops->name; }
+
+void fg_theory_action(const fg_theory *t, const double *phi, int lanes, double *S)
+{
+  t->ops->action(t, phi, lanes, S);
+}
+
+void fg_theory_force(const fg_theory *t, const double *phi, int lanes, double *dS)
+{
+  t->ops->force(t, phi, lanes, dS);
+}
+
 const fg_theory_config *fg_theory_config_of(const fg_theory *t) { return &t->cfg; }
 const fg_lattice *fg_theory_lattice(const fg_theory *t) { return &t->lat; }
 int fg_theory_ndof(const fg_theory *t) { return t->ndof; }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "flowgen/analysis.h"
 #include "flowgen/checkpoint.h"
 #include "flowgen/flow.h"
 #include "flowgen/model.h"
@@ -37,8 +38,9 @@
 
 enum { L = FG_VLEN };
 
-/* Tail of the reduction buffer, after the nparams gradient values. */
-enum { T_LOSS, T_NSAMP, T_STOP, T_LOGFAIL, T_MAX, T_S1, T_S2, T_S3, T_S4, T_LEN };
+/* Tail of the reduction buffer, after the nparams gradient values: the
+ * loss, the flags, then the ESS sums (analysis.h) of the batch. */
+enum { T_LOSS, T_STOP, T_LOGFAIL, T_ESS, T_LEN = T_ESS + FG_ESS_LEN };
 
 /* Steps a collapse is judged over (watch_collapse). */
 enum { COLLAPSE_STEPS = 50 };
@@ -75,23 +77,6 @@ typedef struct {
 
 /* ---- the reduction operator ------------------------------------------- */
 
-/* Merges two partial (max, sum w, sum w^2, sum w^3, sum w^4) accumulators,
- * w = exp(logw - max), into inout. */
-static void merge_lse(const double *in, double *io)
-{
-  double m = in[T_MAX] > io[T_MAX] ? in[T_MAX] : io[T_MAX];
-  if (m == -INFINITY)
-    return;
-  double a = exp(in[T_MAX] - m), b = exp(io[T_MAX] - m);
-  double ap = a, bp = b;
-  for (int k = T_S1; k <= T_S4; ++k) {
-    io[k] = in[k] * ap + io[k] * bp;
-    ap *= a;
-    bp *= b;
-  }
-  io[T_MAX] = m;
-}
-
 static void reduce_op(void *invec, void *inoutvec, int *len, MPI_Datatype *dt)
 {
   int size;
@@ -103,53 +88,16 @@ static void reduce_op(void *invec, void *inoutvec, int *len, MPI_Datatype *dt)
     for (size_t i = 0; i < n; ++i)
       io[i] += in[i];
     io[n + T_LOSS] += in[n + T_LOSS];
-    io[n + T_NSAMP] += in[n + T_NSAMP];
     io[n + T_STOP] += in[n + T_STOP];
     io[n + T_LOGFAIL] += in[n + T_LOGFAIL];
-    merge_lse(in + n, io + n);
+    fg_ess_merge(in + n + T_ESS, io + n + T_ESS);
   }
 }
 
 static void tail_reset(double *t)
 {
   memset(t, 0, sizeof(double) * T_LEN);
-  t[T_MAX] = -INFINITY;
-}
-
-/* Adds the log-weights of nvalid lanes to a tail accumulator. */
-static void tail_add(double *t, const double *logw, int nvalid)
-{
-  double part[T_LEN];
-  tail_reset(part);
-  for (int l = 0; l < nvalid; ++l)
-    part[T_MAX] = logw[l] > part[T_MAX] ? logw[l] : part[T_MAX];
-  for (int l = 0; l < nvalid; ++l) {
-    double w = exp(logw[l] - part[T_MAX]);
-    part[T_S1] += w;
-    part[T_S2] += w * w;
-    part[T_S3] += w * w * w;
-    part[T_S4] += w * w * w * w;
-  }
-  merge_lse(part, t);
-}
-
-/* ESS = (sum w)^2 / (n sum w^2) and its delta-method standard error. */
-static double tail_ess(const double *t, double *err)
-{
-  double n = t[T_NSAMP];
-  if (n <= 0 || t[T_S2] <= 0) {
-    if (err)
-      *err = 0.0;
-    return 0.0;
-  }
-  double a = t[T_S1] / n, b = t[T_S2] / n, m3 = t[T_S3] / n, m4 = t[T_S4] / n;
-  double ess = a * a / b;
-  if (err) {
-    double ga = 2 * a / b, gb = -a * a / (b * b);
-    double var = (ga * ga * (b - a * a) + 2 * ga * gb * (m3 - a * b) + gb * gb * (m4 - b * b)) / n;
-    *err = var > 0 ? sqrt(var) : 0.0;
-  }
-  return ess;
+  fg_ess_reset(t + T_ESS);
 }
 
 /* Seconds of training (C_setup): this run's since set-up began, plus the
@@ -166,31 +114,6 @@ static int allreduce(trainer *t, double *buf)
   int rc = MPI_Allreduce(MPI_IN_PLACE, buf, 1, t->dtype, t->op, t->opt->comm);
   t->allreduce_s += fg_wall_time() - t0;
   return rc == MPI_SUCCESS ? FG_OK : FG_ERR_RUNTIME;
-}
-
-/* Makes every rank of comm return the same status, the worst one (codes
- * are negative), so that no rank goes on to a collective the others have
- * left. Ranks that were fine take over the message of the lowest failing
- * rank: whichever rank reports the error then names its real cause. */
-static int agree_status(MPI_Comm comm, int rc, fg_error *err)
-{
-  int rank, nranks;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &nranks);
-  int mine[2] = {rc, rc != FG_OK ? rank : nranks}, worst[2];
-  MPI_Allreduce(mine, worst, 2, MPI_INT, MPI_MIN, comm);
-  if (worst[0] == FG_OK)
-    return FG_OK;
-  char msg[sizeof err->msg] = "";
-  if (rank == worst[1] && err != NULL)
-    memcpy(msg, err->msg, sizeof msg);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, worst[1], comm);
-  msg[sizeof msg - 1] = '\0';
-  if (rc == FG_OK)
-    fg_fail(err, worst[0], "fg_train_run [train.c]", "rank %d failed: %s", worst[1], msg);
-  else if (err != NULL)
-    err->code = worst[0];
-  return worst[0];
 }
 
 /* ---- schedule ---------------------------------------------------------- */
@@ -240,9 +163,8 @@ static void local_gradient(trainer *t, int batch, int64_t gbatch)
     tail[T_LOSS] += fg_model_kl_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
                                                FG_RNG_TRAIN, first + (uint64_t)b0, nv,
                                                1.0 / (double)gbatch, grad);
-    tail_add(tail, t->blk.logw, nv);
+    fg_ess_add(tail + T_ESS, t->blk.logw, (size_t)nv);
   }
-  tail[T_NSAMP] = batch;
 }
 
 static double window_mean(const trainer *t, int window)
@@ -362,7 +284,7 @@ static int train_step(trainer *t, int *rc)
   t->step++;
   t->n_train += gbatch;
   t->loss = loss;
-  t->last_ess = tail_ess(tail, NULL);
+  t->last_ess = fg_ess_value(tail + T_ESS, NULL);
   window_push(t, t->last_ess);
   watch_collapse(t, gbatch);
   log_row(t, batch, gbatch, lr, gnorm);
@@ -446,12 +368,9 @@ static int save_checkpoint(trainer *t, double ess, int64_t ess_samples, fg_error
     iso_time(ck.created, sizeof ck.created);
     rc = fg_checkpoint_write(t->cfg->train.checkpoint, &ck, err);
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, t->opt->comm);
+  rc = fg_agree(t->opt->comm, rc, err);
   if (rc == FG_OK)
     t->saved_step = t->step;
-  if (rc != FG_OK && t->rank != 0)
-    fg_fail(err, rc, "save_checkpoint [train.c]", "rank 0 failed to write %s",
-            t->cfg->train.checkpoint);
   return rc;
 }
 
@@ -629,7 +548,7 @@ static int close_log(trainer *t, fg_error *err)
     rc = fg_fail(err, FG_ERR_RUNTIME, "fg_train_run [train.c]",
                  "cannot write the training log %s (row of step %lld): %s",
                  t->cfg->train.log, (long long)t->log_fail_step, strerror(t->log_errno));
-  return agree_status(t->opt->comm, rc, err);
+  return fg_agree(t->opt->comm, rc, err);
 }
 
 /* ---- final ESS ----------------------------------------------------------- */
@@ -645,14 +564,13 @@ static int eval_ess(trainer *t, int64_t n, double *ess, double *ess_err)
     int nv = hi - j < L ? (int)(hi - j) : L;
     fg_model_sample_block(t->theory, t->flow, &t->blk, t->cfg->seed, FG_RNG_EVAL, (uint64_t)j,
                           nv);
-    tail_add(tail, t->blk.logw, nv);
+    fg_ess_add(tail + T_ESS, t->blk.logw, (size_t)nv);
   }
-  tail[T_NSAMP] = (double)(hi - lo);
   /* Not through allreduce(): its clock counts training communication only. */
   int rc = MPI_Allreduce(MPI_IN_PLACE, t->buf, 1, t->dtype, t->op, t->opt->comm) == MPI_SUCCESS
                ? FG_OK
                : FG_ERR_RUNTIME;
-  *ess = tail_ess(tail, ess_err);
+  *ess = fg_ess_value(tail + T_ESS, ess_err);
   return rc;
 }
 
@@ -688,7 +606,7 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
     return fg_fail(err, FG_ERR_INPUT, where, "%s: no train section", cfg->path ? cfg->path : "config");
   int rc = fg_theory_create(&cfg->theory, &t->theory, err);
   if (rc == FG_OK)
-    rc = fg_flow_create(&cfg->model, &t->theory->lat, &t->flow, err);
+    rc = fg_flow_create(&cfg->model, fg_theory_lattice(t->theory), &t->flow, err);
   if (rc != FG_OK)
     return rc;
   t->np = fg_flow_nparams(t->flow);
@@ -784,7 +702,7 @@ int fg_train_run(const fg_config *cfg, const fg_train_options *opt, fg_train_res
   trainer *t = fg_alloc(sizeof *t, err, "fg_train_run [train.c]");
   int rc = t != NULL ? trainer_setup(t, cfg, opt, err) : FG_ERR_RUNTIME;
   /* Set-up is local (config, model, files); one rank's failure ends all. */
-  rc = agree_status(opt->comm, rc, err);
+  rc = fg_agree(opt->comm, rc, err);
   if (t == NULL)
     return rc;
   t->wall0 = wall0;
