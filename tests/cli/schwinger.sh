@@ -54,6 +54,19 @@ check "info names the theory and its couplings" \
 check "pure gauge (kappa 0): hmc runs" "$fg" hmc "$work/pure.yaml" > /dev/null 2>&1
 check "pure gauge: analyze has plaq but no pion" \
   bash -c "'$fg' analyze '$work/pure.h5' --json > '$work/pure.json' && grep -q '\"plaq\"' '$work/pure.json' && ! grep -q m_pi '$work/pure.json'"
+sed -e 's/trajectories: 60,/trajectories: 3000,/' -e 's/two.h5/long.h5/' "$work/two.yaml" > "$work/long.yaml"
+sed -e 's/long.h5/stop.h5/' "$work/long.yaml" > "$work/stop.yaml"
+"$fg" hmc "$work/long.yaml" > /dev/null 2>&1
+timeout -s TERM 1 "$fg" hmc "$work/stop.yaml" > /dev/null 2>&1
+[ -f "$work/stop.h5.tmp" ] || echo "note: the stopped run finished before the signal"
+"$fg" hmc "$work/stop.yaml" --resume > /dev/null 2>&1 || [ -f "$work/stop.h5" ]
+check "a stopped two-flavour HMC resumed equals the uninterrupted run" \
+  /usr/bin/python3 - "$work/long.h5" "$work/stop.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+for d in ("configs", "proposals/action", "chain/accepted"):
+    assert np.array_equal(a[d][()], b[d][()]), d
+PY
 sed -e 's/kappa: 0.2/kappa: 0.263/' -e 's/two.h5/exact.h5/' \
   -e 's/integrator: omelyan,/integrator: omelyan, fermions: exact_determinant,/' \
   "$work/two.yaml" > "$work/exact.yaml"
