@@ -197,7 +197,7 @@ static int coupling_instances(const fg_model_config *m)
 {
   if (!fg_convnet_valid(m))
     return -1;
-  return m->coupling_layers;
+  return m->base == FG_BASE_HAAR ? 0 : m->coupling_layers; /* Haar: gauge_coupling's */
 }
 
 static int coupling_declare(const fg_model_config *m, int index, int count, fg_param_layout *lay)
