@@ -50,6 +50,7 @@ enum { L = FG_VLEN, K = FG_GAUGE_NCP, NRAW = FG_GAUGE_NRAW };
 typedef struct {
   fg_layer base;
   int volume, mu, sigma;
+  double a0;             /* the softplus offset that makes alpha(0) = 1 */
   fg_convnet net;
   int nact, npas;
   int *act, *pas;        /* active and passive plaquettes (their corner sites) */
@@ -68,10 +69,10 @@ typedef struct {
   double shift;
 } ncp;
 
-/* From one (site, lane)'s raw output, stride apart in the float output. */
-static void ncp_params(const float *raw, size_t stride, ncp *p)
+/* From one (site, lane)'s raw output, stride apart in the float output;
+ * a0 = log(exp(1 - FG_GAUGE_ALPHA_MIN) - 1). */
+static void ncp_params(const float *raw, size_t stride, double a0, ncp *p)
 {
-  const double a0 = log(expm1(1.0 - FG_GAUGE_ALPHA_MIN));
   double bmax = -HUGE_VAL;
   for (int k = 0; k < K; ++k) {
     double a = raw[(size_t)k * stride] + a0;
@@ -216,7 +217,7 @@ static void apply_circle_maps(const gauge *g, const void *ws, double *theta, dou
     for (int l = 0; l < L; ++l) {
       ncp c;
       double m, dm, x = p[y + l], out;
-      ncp_params(raw + y + l, plane, &c);
+      ncp_params(raw + y + l, plane, g->a0, &c);
       if (inverse) {
         out = x;
         x = ncp_invert(&c, fg_angle_wrap(out - c.shift));
@@ -273,7 +274,7 @@ static void seed_active(const gauge *g, const void *ws, double *gtheta, const do
     for (int l = 0; l < L; ++l) {
       ncp c;
       ncp_grad r;
-      ncp_params(raw + y + l, plane, &c);
+      ncp_params(raw + y + l, plane, g->a0, &c);
       ncp_gradient(&c, p[y + l], &r);
       const double gu = gtheta[u + l] * g->sigma, gl = glogdet[l];
       for (int ch = 0; ch < NRAW; ++ch)
@@ -392,6 +393,7 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
   g->volume = lat->volume;
   g->mu = index % 2;
   g->sigma = g->mu == 0 ? 1 : -1;
+  g->a0 = log(expm1(1.0 - FG_GAUGE_ALPHA_MIN));
   fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
   fg_param_layout own = {.cap = 2 * (FG_MAXHIDDEN + 1), .t = decl};
   int rc = gauge_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)(m->n_hidden + 1)
