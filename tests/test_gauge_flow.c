@@ -1,5 +1,6 @@
-/* test_gauge_flow.c -- U(1) gauge flows (model.base haar): the Haar base is uniform and keyed by sample, each gauge coupling layer updates its links only, commutes with gauge transformations with log q unchanged, inverts, keeps angles in (-pi, pi], has the log-Jacobian of a finite-difference Jacobian and input and parameter gradients that match finite differences; the field shape is checked against the theory; training raises the ESS on 4x4 pure gauge. */
+/* test_gauge_flow.c -- U(1) gauge flows (model.base haar): the Haar base is uniform and keyed by sample, each gauge coupling layer updates its links only, commutes with gauge transformations with log q unchanged, inverts, keeps angles in (-pi, pi], has the log-Jacobian of a finite-difference Jacobian and input and parameter gradients that match finite differences; the field shape is checked against the theory and the Schwinger model's configs default to the Haar base; training raises the ESS on 4x4 pure gauge. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -538,6 +539,8 @@ START_TEST(field_shape_is_checked_against_the_theory)
   ck_assert_int_eq(fg_flow_check_theory(&m, ts, &err), FG_ERR_INPUT);
   ck_assert_ptr_nonnull(strstr(err.msg, "schwinger"));
   ck_assert_int_eq(fg_flow_check_theory(&m, tp, &err), FG_OK);
+  ck_assert_int_eq(fg_theory_default_base(ts), FG_BASE_HAAR);
+  ck_assert_int_eq(fg_theory_default_base(tp), FG_BASE_NORMAL);
   ck_assert_int_eq(fg_flow_field_components(&m), 1);
   m.base = FG_BASE_HAAR;
   ck_assert_int_eq(fg_flow_field_components(&m), 2);
@@ -552,6 +555,58 @@ START_TEST(field_shape_is_checked_against_the_theory)
   fg_lattice_free(&lat3);
   fg_theory_destroy(tp);
   fg_theory_destroy(ts);
+}
+END_TEST
+
+START_TEST(config_defaults_to_the_theorys_base)
+{
+  static const char sw[] = "seed: 1\n"
+                           "theory: {name: schwinger, lattice: [8, 8], beta: 2.0, kappa: 0}\n"
+                           "model: {coupling_layers: 8, kernel_size: 3, hidden_channels: [8]}\n";
+  static const char p4[] = "seed: 1\n"
+                           "theory: {name: phi4, lattice: [8, 8], m2: -4, lambda: 8}\n"
+                           "model: {coupling_layers: 8, kernel_size: 3, hidden_channels: [8]}\n";
+  static const char forced[] = "seed: 1\n"
+                               "theory: {name: schwinger, lattice: [8, 8], beta: 2.0}\n"
+                               "model: {base: normal, coupling_layers: 8, kernel_size: 3,\n"
+                               "        hidden_channels: [8]}\n";
+  fg_config c;
+  fg_error err = {0};
+  ck_assert_int_eq(fg_config_parse(sw, strlen(sw), NULL, &c, &err), FG_OK);
+  ck_assert_int_eq(c.model.base, FG_BASE_HAAR);
+  fg_theory *t;
+  ck_assert_int_eq(fg_theory_create(&c.theory, &t, &err), FG_OK);
+  ck_assert_int_eq(c.model.base, fg_theory_default_base(t));
+  fg_theory_destroy(t);
+  fg_config_free(&c);
+  ck_assert_int_eq(fg_config_parse(p4, strlen(p4), NULL, &c, &err), FG_OK);
+  ck_assert_int_eq(c.model.base, FG_BASE_NORMAL);
+  fg_config_free(&c);
+  ck_assert_int_eq(fg_config_parse(forced, strlen(forced), NULL, &c, &err), FG_OK);
+  ck_assert_int_eq(c.model.base, FG_BASE_NORMAL); /* written: kept (and refused by the check) */
+  fg_config_free(&c);
+}
+END_TEST
+
+START_TEST(shipped_schwinger_config_builds_a_gauge_flow)
+{
+  const char *root = getenv("FLOWGEN_SOURCE_ROOT");
+  char path[FG_PATH_MAX];
+  snprintf(path, sizeof path, "%s/configs/schwinger/train_b2_k0.yaml", root ? root : "..");
+  fg_config c;
+  fg_error err = {0};
+  ck_assert_msg(fg_config_load(path, &c, &err) == FG_OK, "%s", err.msg);
+  ck_assert_int_eq(c.model.base, FG_BASE_HAAR);
+  ck_assert(c.theory.beta == 2.0 && c.theory.kappa == 0.0);
+  fg_theory *t;
+  fg_flow *f;
+  ck_assert_int_eq(fg_theory_create(&c.theory, &t, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_check_theory(&c.model, t, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&c.model, fg_theory_lattice(t), &f, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_ndof(f), 128);
+  fg_flow_destroy(f);
+  fg_theory_destroy(t);
+  fg_config_free(&c);
 }
 END_TEST
 
@@ -625,6 +680,8 @@ int main(void)
   tcase_add_test(tc, kl_gradient_matches_finite_differences_pure_gauge);
   tcase_add_test(tc, kl_gradient_matches_directional_derivative_with_exact_determinant);
   tcase_add_test(tc, field_shape_is_checked_against_the_theory);
+  tcase_add_test(tc, config_defaults_to_the_theorys_base);
+  tcase_add_test(tc, shipped_schwinger_config_builds_a_gauge_flow);
   tcase_add_test(tc, training_raises_the_ess_on_pure_gauge);
   suite_add_tcase(s, tc);
   return fg_test_run(s);

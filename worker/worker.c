@@ -31,7 +31,7 @@ int fg_worker_compute_batch(fg_sample_ctx *s, void *block, int64_t batch, fg_row
                             fg_error *err)
 {
   fg_model_block *b = block;
-  const int V = s->theory->lat.volume;
+  const int V = fg_theory_ndof(s->theory); /* doubles per configuration: C x volume */
   int64_t first = batch * s->batch;
   int64_t n = s->n - first < s->batch ? s->n - first : s->batch;
   int rc = fg_row_buffer_reserve(buf, n, 1, V, err);
