@@ -56,6 +56,20 @@ c = h5py.File(sys.argv[1], "r")["configs"][()]
 assert c.shape == (40, 2, 4, 4), c.shape
 assert (c > -math.pi).all() and (c <= math.pi).all()
 PY
+sed -e 's/batch_size: 4,/batch_size: 2,/' -e 's/m.h5/m2.h5/g' -e '/^hmc:/d' "$work/two.yaml" > "$work/two2.yaml"
+check "train on 2 ranks of batch 2 agrees with 1 rank of batch 4 (as test_train_mpi: 1e-4)" \
+  bash -c "mpirun --oversubscribe -n 2 '$fg' train '$work/two2.yaml' < /dev/null > /dev/null 2>&1 && /usr/bin/python3 - '$work/m.h5' '$work/m2.h5'" <<'PY'
+import sys, h5py, numpy as np
+def params(path):
+    out = []
+    h5py.File(path, "r")["model"].visititems(
+        lambda n, o: out.append((n, o[()])) if isinstance(o, h5py.Dataset) else None)
+    return dict(out)
+a, b = params(sys.argv[1]), params(sys.argv[2])
+assert a.keys() == b.keys() and len(a) > 0
+for k in a:
+    assert np.abs(a[k] - b[k]).max() <= 1e-4 * (1e-3 + np.abs(a[k]).max()), k
+PY
 sed -e 's/model: {/model: {base: normal, /' -e 's/m.h5/normal.h5/' "$work/two.yaml" > "$work/normal.yaml"
 "$fg" train "$work/normal.yaml" > /dev/null 2> "$work/train.err"
 check "train refuses a real-field base for the Schwinger model with exit 2 at theory.name" \
