@@ -36,6 +36,10 @@
  *     floats each.
  *   size_t fg_convnet_scratch_floats(const fg_convnet *n)
  *     cmax planes of [V][FG_VLEN]: the largest gradient a pass holds.
+ *   void fg_convnet_activate(fg_activation a, float *x, size_t n)
+ *     x <- a(x) in place, n a multiple of FG_VLEN. Compiled per instruction
+ *     set (FG_MULTIVERSION): call it rather than fg_tanhf_16 from code that
+ *     is not, so that the numbers (FMA or not) are the same everywhere.
  *
  * Activations are [channel][site][FG_VLEN] float32; every loop below runs
  * over whole lane vectors, branch-free, so it vectorises.
@@ -58,7 +62,7 @@ static inline vlane select_lane(vmask m, vlane a, vlane b)
 }
 
 /* LeakyReLU(x) = max(x, 0.01 x) for a slope below one. */
-FG_MULTIVERSION static void activate(fg_activation a, float *x, size_t n)
+FG_MULTIVERSION void fg_convnet_activate(fg_activation a, float *x, size_t n)
 {
   if (a == FG_ACT_LEAKY_RELU) {
     for (size_t i = 0; i < n; i += L) {
@@ -190,7 +194,7 @@ void fg_convnet_forward(const fg_convnet *n, float *ws, const int *sites, int ns
     float *in = ws + n->act_off[k], *out = ws + n->act_off[k + 1];
     if (k < n->nconv - 1) {
       fg_conv_forward(n->plan[k], in, out, NULL, 0);
-      activate(n->act, out, (size_t)n->cout[k] * plane);
+      fg_convnet_activate(n->act, out, (size_t)n->cout[k] * plane);
     } else {
       fg_conv_forward(n->plan[k], in, out, sites, nsites);
     }

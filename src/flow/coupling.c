@@ -76,7 +76,7 @@ static void conditioner(const coupling *c, float *ws, const double *phi)
   float *out = ws + c->net.act_off[c->net.nconv];
   for (int ch = 0; ch < 2; ++ch)
     for (int i = 0; i < c->nupd; ++i)
-      fg_tanhf_16(out + ch * plane + (size_t)c->upd[i] * L);
+      fg_convnet_activate(FG_ACT_TANH, out + ch * plane + (size_t)c->upd[i] * L, L);
 }
 
 /* phi <- exp(s) phi + t on the updated sites (or the inverse), logdet += s. */

@@ -37,6 +37,7 @@ int fg_convnet_create(fg_convnet *n, const fg_stencil *st, fg_activation act,
 void fg_convnet_destroy(fg_convnet *n);
 void fg_convnet_set_params(const fg_convnet *n, const float *params);
 size_t fg_convnet_scratch_floats(const fg_convnet *n);
+void fg_convnet_activate(fg_activation a, float *x, size_t n);
 void fg_convnet_forward(const fg_convnet *n, float *ws, const int *sites, int nsites);
 float *fg_convnet_backward(const fg_convnet *n, const float *ws, float *ga, float *gb,
                            double *gparams, const int *out_sites, int nout,
