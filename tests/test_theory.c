@@ -68,7 +68,7 @@ START_TEST(description_is_consistent)
   fg_model_config m = {.base = fg_theory_default_base(t), .coupling_layers = 2,
                        .kernel_size = 3, .n_hidden = 0};
   fg_error err = {0};
-  int ok = fg_theory_allows_layer(t, "affine_coupling");
+  int ok = fg_theory_allows_layer(t, m.base == FG_BASE_HAAR ? "gauge_coupling" : "affine_coupling");
   ck_assert_int_eq(fg_flow_check_theory(&m, t, &err), ok ? FG_OK : FG_ERR_INPUT);
   m.base = FG_BASE_FREE_FIELD;
   m.coupling_layers = 0; /* the free-field layer alone, so the message is about it */

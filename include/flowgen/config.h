@@ -66,7 +66,9 @@
 #define FG_MAX_VOLUME (1L << 28) /* lattice sites, as fg_lattice_init allows */
 
 typedef enum { FG_THEORY_PHI4 = 0, FG_THEORY_SCHWINGER = 1 } fg_theory_kind;
-typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1 } fg_base_kind;
+/* normal and free_field: real fields, affine coupling layers; haar: U(1)
+ * link angles (uniform on the circle), gauge coupling layers (flow.h). */
+typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1, FG_BASE_HAAR = 2 } fg_base_kind;
 typedef enum { FG_ACT_LEAKY_RELU = 0, FG_ACT_TANH = 1 } fg_activation;
 typedef enum { FG_INIT_KAIMING = 0, FG_INIT_XAVIER = 1 } fg_init_scheme;
 typedef enum { FG_OPT_ADAM = 0, FG_OPT_ADADELTA = 1, FG_OPT_SGD = 2 } fg_optimizer_kind;
@@ -89,7 +91,7 @@ typedef struct {
 } fg_theory_config;
 
 typedef struct {
-  fg_base_kind base;          /* model.base, default normal */
+  fg_base_kind base;          /* model.base, default normal (schwinger: haar) */
   int coupling_layers;        /* >= 1, required (0 allowed only with free_field) */
   int kernel_size;            /* odd, >= 1, <= every lattice extent; required */
   int n_hidden;               /* length of hidden_channels (0..FG_MAXHIDDEN) */

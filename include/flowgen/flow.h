@@ -2,11 +2,16 @@
  * flow.h -- normalizing flows: a base distribution followed by layers
  * (SPEC section 5).
  *
- * A flow maps noise z ~ r(z) = prod_x N(0, 1) to a field phi = f(z) through
- * layers f = f_{n-1} o ... o f_0 and gives
+ * A flow maps noise z ~ r(z) to a field phi = f(z) through layers
+ * f = f_{n-1} o ... o f_0 and gives
  *   log q(phi) = log r(z) - sum_i log J_i,  log J_i = log |det df_i/dphi|.
- * Everything works on blocks of FG_VLEN samples: fields are double
- * [V][FG_VLEN] (lane innermost), as for theory.h.
+ * The base (model.base) fixes the field's shape: normal and free_field give
+ * one real component per site, r(z) = prod N(0, 1), and affine_coupling
+ * layers; haar gives U(1) link angles on a 2D lattice (C = 2 components,
+ * theta_mu(x) at dof mu V + x, as u1.h), each uniform in (-pi, pi],
+ * log r = -C V log(2 pi), and gauge_coupling layers (gauge_coupling.c,
+ * docs/model.md). Everything works on blocks of FG_VLEN samples: fields are
+ * double [ndof][FG_VLEN] with ndof = C V (lane innermost), as for theory.h.
  *
  * The layer interface (every layer implements it):
  *   forward(layer, ws, phi, logdet, save)   phi <- f(phi) in place, logdet[l] += log J;
@@ -31,7 +36,8 @@
  * constructor. The flat parameter order, the checkpoint's /model groups,
  * fg_flow_init_params and fg_flow_flops all come from these declarations,
  * through the parameter layout below. The types are listed, in canonical
- * parameter order, in flow.c's table (affine_coupling, then free_field);
+ * parameter order, in params.c's table (affine_coupling, free_field, then
+ * gauge_coupling);
  * a type with acts_first runs before the others (the base layers).
  *
  * A parameter tensor is one dataset of the checkpoint,
@@ -68,10 +74,17 @@
  *                      fg_flow **out, fg_error *err)
  *     Builds the architecture; parameters are zero until fg_flow_init_params
  *     or fg_flow_set_params. The lattice must outlive the flow. Local.
+ *     FG_ERR_INPUT for model.base haar on a lattice that is not 2D.
  *   int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err)
- *     FG_ERR_INPUT, naming the layer type and the theory, if m has layers of
- *     a type the theory does not list as applying to its fields
- *     (fg_theory_allows_layer). Local, pure.
+ *     FG_ERR_INPUT, naming the base and the theory, if the flow's field shape
+ *     (components and their kinds) is not the theory's, or naming the layer
+ *     type and the theory, if m has layers of a type the theory does not
+ *     list as applying to its fields (fg_theory_allows_layer). Local, pure.
+ *   int fg_flow_field_components(const fg_model_config *m)
+ *   fg_component_kind fg_flow_field_kind(const fg_model_config *m)
+ *     The field shape a model's flows produce: C components per site, all
+ *     of this kind (normal, free_field: 1 real; haar: 2 angles).
+ *   int fg_flow_ndof(const fg_flow *f)   C V: doubles per sample and lane
  *   void fg_flow_destroy(fg_flow *f)
  *   size_t fg_flow_nparams(const fg_flow *f)
  *   const float *fg_flow_params(const fg_flow *f)  the flat vector (read only)
@@ -95,7 +108,8 @@
  *   void fg_flow_draw(const fg_flow *f, uint64_t seed, uint32_t purpose,
  *                     uint64_t first, int nvalid, double *z)
  *     Base noise of samples first .. first+nvalid-1 (lane l = sample first+l,
- *     from stream (seed, purpose, first+l)); lanes >= nvalid get zeros.
+ *     from stream (seed, purpose, first+l)), dof by dof: a normal each, or
+ *     (haar) pi (1 - 2u) for a uniform u in (0, 1); lanes >= nvalid get zeros.
  *   void fg_flow_forward(const fg_flow *f, fg_flow_work *w, const double *z,
  *                        double *phi, double *logq, int save)
  *     phi = f(z), logq[l] = log q(phi_l).
@@ -178,6 +192,14 @@ typedef struct {
 
 extern const fg_layer_type fg_affine_coupling_type; /* coupling.c */
 extern const fg_layer_type fg_free_field_type;      /* free_field.c */
+extern const fg_layer_type fg_gauge_coupling_type;  /* gauge_coupling.c */
+
+/* The gauge coupling's circle map (gauge_coupling.c, docs/model.md): a
+ * mixture of FG_GAUGE_NCP non-compact projections and a shift, from
+ * FG_GAUGE_NRAW raw outputs per active plaquette; alpha >= FG_GAUGE_ALPHA_MIN. */
+#define FG_GAUGE_NCP 6
+#define FG_GAUGE_NRAW (2 * FG_GAUGE_NCP + 1)
+#define FG_GAUGE_ALPHA_MIN 1e-3
 
 int fg_param_layout_build(const fg_model_config *m, fg_param_layout *lay, fg_error *err);
 int fg_param_layout_count(const fg_model_config *m, size_t *ntensors, size_t *nparams);
@@ -196,6 +218,9 @@ void fg_flow_set_params(fg_flow *f, const float *params);
 void fg_flow_init_params(fg_flow *f, uint64_t seed);
 double fg_flow_flops(const fg_flow *f);
 int fg_flow_volume(const fg_flow *f);
+int fg_flow_ndof(const fg_flow *f);
+int fg_flow_field_components(const fg_model_config *m);
+fg_component_kind fg_flow_field_kind(const fg_model_config *m);
 
 fg_flow_work *fg_flow_work_create(const fg_flow *f, fg_error *err);
 void fg_flow_work_destroy(fg_flow_work *w);

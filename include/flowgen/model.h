@@ -4,7 +4,9 @@
  * the kernels that training, evaluation, benchmarks and the sampling
  * service share. All local.
  *
- * fg_model_block holds the per-caller buffers ([V][FG_VLEN] doubles each):
+ * The flow's field shape must be the theory's (fg_flow_check_theory).
+ * fg_model_block holds the per-caller buffers ([ndof][FG_VLEN] doubles each,
+ * ndof = fg_flow_ndof):
  *   int fg_model_block_init(fg_model_block *b, const fg_flow *f, fg_error *err)
  *   void fg_model_block_free(fg_model_block *b)
  *

@@ -570,6 +570,18 @@ static int after_kernel_size(reader *r, const fg_ynode *n, const char *key)
   return FG_OK;
 }
 
+/* The Schwinger model's fields are link angles: unless model.base is
+ * written, its flows start from the Haar base (gauge coupling layers). The
+ * base then written is checked against the theory by the commands
+ * (fg_flow_check_theory). */
+static int after_model(reader *r, const fg_ynode *n, const char *key)
+{
+  (void)key;
+  if (fg_yaml_get(n, "base") == NULL && r->cfg->theory.name == FG_THEORY_SCHWINGER)
+    r->cfg->model.base = FG_BASE_HAAR;
+  return FG_OK;
+}
+
 static const field init_fields[] = {
     {.key = "scheme", .type = T_NAME, AT(model.init_scheme), .name_of = init_name},
     {.key = "scale", .type = T_REAL, AT(model.init_scale), ABOVE(0)},
@@ -774,7 +786,8 @@ static const field hmc_fields[] = {
 static const field top_fields[] = {
     {.key = "seed", .type = T_SEED, AT(seed), .flags = REQUIRED},
     {.key = "theory", .type = T_MAP, .flags = REQUIRED, .sub = theory_fields},
-    {.key = "model", .type = T_MAP, .flags = REQUIRED, .sub = model_fields},
+    {.key = "model", .type = T_MAP, .flags = REQUIRED, .sub = model_fields,
+     .after = after_model},
     {.key = "train", .type = T_MAP, AT(train.present), .flags = PRESENT_FLAG,
      .sub = train_fields, .after = after_train},
     {.key = "sample", .type = T_MAP, AT(sample.present), .flags = PRESENT_FLAG,

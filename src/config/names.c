@@ -15,7 +15,7 @@ const char *fg_theory_name(fg_theory_kind k)
 
 const char *fg_base_name(fg_base_kind k)
 {
-  static const char *t[] = {"normal", "free_field"};
+  static const char *t[] = {"normal", "free_field", "haar"};
   return NAME_OF(t, k);
 }
 

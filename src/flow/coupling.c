@@ -28,90 +28,37 @@
  * input gradient of the first convolution only at the frozen sites: the
  * other halves are never read.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "flowgen/flow.h"
+#include "flow_internal.h"
 #include "../util/simd.h"
 
 enum { L = FG_VLEN };
 
 typedef struct {
   fg_layer base;
-  int volume, nconv, cmax;
-  int cin[FG_MAXHIDDEN + 1], cout[FG_MAXHIDDEN + 1];
-  size_t woff[FG_MAXHIDDEN + 1], boff[FG_MAXHIDDEN + 1]; /* within the layer's slice */
-  fg_conv_plan *plan[FG_MAXHIDDEN + 1];
-  fg_activation act;
+  int volume;
+  fg_convnet net;
   int nupd, nfrz;
   int *upd, *frz;           /* updated and frozen sites */
   unsigned char *frozen;    /* frozen[y] = 1 for frozen sites */
-  size_t act_off[FG_MAXHIDDEN + 2]; /* float offsets of x, h_0 .. h_{n-1}, out in ws */
-  size_t act_floats;        /* all activations */
   size_t phi_off, g_off;    /* byte offsets of saved phi and gradient scratch */
 } coupling;
 
 static size_t coupling_work_bytes(const fg_layer *layer)
 {
   const coupling *c = (const coupling *)layer;
-  return c->g_off + 2 * sizeof(float) * (size_t)c->cmax * (size_t)c->volume * L;
+  return c->g_off + 2 * sizeof(float) * fg_convnet_scratch_floats(&c->net);
 }
 
 static void coupling_set_params(fg_layer *layer, const float *params)
 {
-  coupling *c = (coupling *)layer;
-  for (int k = 0; k < c->nconv; ++k)
-    fg_conv_set_weights(c->plan[k], params + c->woff[k], params + c->boff[k]);
+  fg_convnet_set_params(&((coupling *)layer)->net, params);
 }
 
-/* One block-lane vector: activations are [channel][site][FG_VLEN] and every
- * loop below runs over whole vectors, branch-free, so it vectorises. */
-typedef float vlane __attribute__((vector_size(sizeof(float) * L)));
-typedef int vmask __attribute__((vector_size(sizeof(int) * L)));
-
-static inline vlane select_lane(vmask m, vlane a, vlane b)
-{
-  return (vlane)((m & (vmask)a) | (~m & (vmask)b));
-}
-
-/* LeakyReLU(x) = max(x, 0.01 x) for a slope below one. */
-FG_MULTIVERSION static void activate(fg_activation a, float *x, size_t n)
-{
-  if (a == FG_ACT_LEAKY_RELU) {
-    for (size_t i = 0; i < n; i += L) {
-      vlane v, w;
-      memcpy(&v, x + i, sizeof v);
-      w = 0.01f * v;
-      v = select_lane(v > w, v, w);
-      memcpy(x + i, &v, sizeof v);
-    }
-  } else {
-    for (size_t i = 0; i < n; i += L) /* n is a multiple of FG_VLEN = 16 */
-      fg_tanhf_16(x + i);
-  }
-}
-
-/* g *= act'(y) where y = act(x) is the saved output (same sign as x). */
-FG_MULTIVERSION static void activate_backward(fg_activation a, const float *y, float *g, size_t n)
-{
-  if (a == FG_ACT_LEAKY_RELU) {
-    const vlane one = (vlane){0} + 1.0f, slope = (vlane){0} + 0.01f, zero = {0};
-    for (size_t i = 0; i < n; i += L) {
-      vlane vy, vg;
-      memcpy(&vy, y + i, sizeof vy);
-      memcpy(&vg, g + i, sizeof vg);
-      vg *= select_lane(vy > zero, one, slope);
-      memcpy(g + i, &vg, sizeof vg);
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i)
-      g[i] *= 1.0f - y[i] * y[i];
-  }
-}
-
-/* Runs the conditioner on the frozen part of phi; s and t land in the last
- * activation tensor at the updated sites. */
+/* The conditioner sees the frozen part of phi; s and t land in the raw
+ * output at the updated sites, through tanh. */
 FG_MULTIVERSION static void load_frozen(const coupling *c, float *x, const double *phi)
 {
   for (int y = 0; y < c->volume; ++y) {
@@ -123,27 +70,20 @@ FG_MULTIVERSION static void load_frozen(const coupling *c, float *x, const doubl
 
 static void conditioner(const coupling *c, float *ws, const double *phi)
 {
-  load_frozen(c, ws + c->act_off[0], phi);
+  load_frozen(c, ws + c->net.act_off[0], phi);
+  fg_convnet_forward(&c->net, ws, c->upd, c->nupd);
   const size_t plane = (size_t)c->volume * L;
-  for (int k = 0; k < c->nconv; ++k) {
-    float *in = ws + c->act_off[k], *out = ws + c->act_off[k + 1];
-    if (k < c->nconv - 1) {
-      fg_conv_forward(c->plan[k], in, out, NULL, 0);
-      activate(c->act, out, (size_t)c->cout[k] * plane);
-    } else {
-      fg_conv_forward(c->plan[k], in, out, c->upd, c->nupd);
-      for (int ch = 0; ch < 2; ++ch)
-        for (int i = 0; i < c->nupd; ++i)
-          activate(FG_ACT_TANH, out + ch * plane + (size_t)c->upd[i] * L, L);
-    }
-  }
+  float *out = ws + c->net.act_off[c->net.nconv];
+  for (int ch = 0; ch < 2; ++ch)
+    for (int i = 0; i < c->nupd; ++i)
+      fg_convnet_activate(FG_ACT_TANH, out + ch * plane + (size_t)c->upd[i] * L, L);
 }
 
 /* phi <- exp(s) phi + t on the updated sites (or the inverse), logdet += s. */
 FG_MULTIVERSION static void apply_affine(const coupling *c, const float *w, double *phi,
                                          double *logdet, int inverse)
 {
-  const float *s = w + c->act_off[c->nconv], *t = s + (size_t)c->volume * L;
+  const float *s = w + c->net.act_off[c->net.nconv], *t = s + (size_t)c->volume * L;
   const double sign = inverse ? -1.0 : 1.0;
   for (int i = 0; i < c->nupd; ++i) {
     size_t y = (size_t)c->upd[i] * L;
@@ -178,7 +118,7 @@ FG_MULTIVERSION static void seed_output_gradient(const coupling *c, const float 
                                  double *gphi, const double *glogdet, float *gout)
 {
   const size_t plane = (size_t)c->volume * L;
-  const float *s = w + c->act_off[c->nconv], *t = s + plane;
+  const float *s = w + c->net.act_off[c->net.nconv], *t = s + plane;
   for (int i = 0; i < c->nfrz; ++i) {
     size_t y = (size_t)c->frz[i] * L;
     memset(gout + y, 0, sizeof(float) * L);
@@ -202,28 +142,14 @@ static void coupling_backward(const fg_layer *layer, void *ws, double *gphi,
   const coupling *c = (const coupling *)layer;
   const float *w = ws;
   const double *phi_in = (const double *)((const char *)ws + c->phi_off);
-  const size_t plane = (size_t)c->volume * L;
-  float *ga = (float *)((char *)ws + c->g_off), *gb = ga + (size_t)c->cmax * plane;
+  float *ga = (float *)((char *)ws + c->g_off), *gb = ga + fg_convnet_scratch_floats(&c->net);
   seed_output_gradient(c, w, phi_in, gphi, glogdet, ga);
-  for (int k = c->nconv - 1; k >= 0; --k) {
-    const float *in = w + c->act_off[k];
-    int last = k == c->nconv - 1;
-    fg_conv_backward_weight(c->plan[k], in, ga, gparams + c->woff[k], gparams + c->boff[k],
-                            last ? c->upd : NULL, last ? c->nupd : 0);
-    if (k > 0) {
-      fg_conv_backward_input(c->plan[k], ga, gb, NULL, 0);
-      activate_backward(c->act, in, gb, (size_t)c->cin[k] * plane);
-    } else {
-      fg_conv_backward_input(c->plan[0], ga, gb, c->frz, c->nfrz);
-      for (int i = 0; i < c->nfrz; ++i) {
-        size_t y = (size_t)c->frz[i] * L;
-        for (int l = 0; l < L; ++l)
-          gphi[y + l] += gb[y + l];
-      }
-    }
-    float *tmp = ga;
-    ga = gb;
-    gb = tmp;
+  const float *gin = fg_convnet_backward(&c->net, w, ga, gb, gparams, c->upd, c->nupd, c->frz,
+                                         c->nfrz);
+  for (int i = 0; i < c->nfrz; ++i) {
+    size_t y = (size_t)c->frz[i] * L;
+    for (int l = 0; l < L; ++l)
+      gphi[y + l] += gin[y + l];
   }
 }
 
@@ -232,8 +158,7 @@ static void coupling_destroy(fg_layer *layer)
   coupling *c = (coupling *)layer;
   if (c == NULL)
     return;
-  for (int k = 0; k < c->nconv; ++k)
-    fg_conv_plan_destroy(c->plan[k]);
+  fg_convnet_destroy(&c->net);
   fg_free(c->upd);
   fg_free(c->frz);
   fg_free(c->frozen);
@@ -268,55 +193,20 @@ static int split_sites(coupling *c, const fg_lattice *lat, int index, fg_error *
   return FG_OK;
 }
 
-/* Channels of conv c (0 .. n_hidden) of the conditioner. */
-static void conv_shape(const fg_model_config *m, int c, int *cin, int *cout)
-{
-  *cin = c > 0 ? m->hidden_channels[c - 1] : 1;
-  *cout = c < m->n_hidden ? m->hidden_channels[c] : 2;
-}
-
 static int coupling_instances(const fg_model_config *m)
 {
-  if (m->coupling_layers < 0 || m->kernel_size < 1 || m->n_hidden < 0 ||
-      m->n_hidden > FG_MAXHIDDEN)
+  if (!fg_convnet_valid(m))
     return -1;
-  for (int c = 0; c < m->n_hidden; ++c)
-    if (m->hidden_channels[c] < 1)
-      return -1;
-  return m->coupling_layers;
+  return m->base == FG_BASE_HAAR ? 0 : m->coupling_layers; /* Haar: gauge_coupling's */
 }
 
 static int coupling_declare(const fg_model_config *m, int index, int count, fg_param_layout *lay)
 {
   if (coupling_instances(m) < 0)
     return -1;
-  const size_t k = (size_t)m->kernel_size;
-  const int kk = m->kernel_size * m->kernel_size;
-  fg_param_tensor t = {.depth = 2};
-  fg_layer_group_name(t.group[0], sizeof t.group[0], index, count);
-  for (int c = 0; c <= m->n_hidden; ++c) {
-    int cin, cout;
-    conv_shape(m, c, &cin, &cout);
-    double fan_in = (double)cin * kk, fan_out = (double)cout * kk;
-    snprintf(t.group[1], sizeof t.group[1], "conv_%d", c);
-    snprintf(t.name, sizeof t.name, "weight");
-    t.rank = 4;
-    t.dims[0] = (size_t)cout, t.dims[1] = (size_t)cin, t.dims[2] = k, t.dims[3] = k;
-    t.init = FG_PARAM_UNIFORM;
-    t.value = m->init_scheme == FG_INIT_XAVIER ? m->init_scale * sqrt(6.0 / (fan_in + fan_out))
-                                               : m->init_scale / sqrt(fan_in);
-    t.flops_per_site = 2.0 * (double)cout * (double)cin * (double)kk;
-    if (fg_param_layout_add(lay, &t) != 0)
-      return -1;
-    snprintf(t.name, sizeof t.name, "bias");
-    t.rank = 1;
-    t.dims[1] = t.dims[2] = t.dims[3] = 0;
-    t.value = (m->init_scheme == FG_INIT_XAVIER ? 1.0 : m->init_scale) / sqrt(fan_in);
-    t.flops_per_site = 0.0;
-    if (fg_param_layout_add(lay, &t) != 0)
-      return -1;
-  }
-  return 0;
+  char group[32];
+  fg_layer_group_name(group, sizeof group, index, count);
+  return fg_convnet_declare(m, group, 1, 2, lay);
 }
 
 int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
@@ -330,36 +220,20 @@ int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg
   c->base.ops = &coupling_ops;
   c->base.param_offset = param_offset;
   c->volume = lat->volume;
-  c->nconv = m->n_hidden + 1;
-  c->act = m->activation;
-  c->cmax = 2;
-  size_t a = (size_t)lat->volume * L; /* x comes first */
-  c->act_off[0] = 0;
   /* The slices as the type declares them: weight then bias of each conv. */
   fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
-  fg_param_layout own = {.cap = 2 * (size_t)c->nconv, .t = decl};
-  int rc = coupling_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)c->nconv
+  fg_param_layout own = {.cap = 2 * (FG_MAXHIDDEN + 1), .t = decl};
+  int rc = coupling_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)(m->n_hidden + 1)
                ? split_sites(c, lat, index, err)
                : fg_fail(err, FG_ERR_INPUT, where, "invalid conditioner architecture");
-  for (int k = 0; k < c->nconv && rc == FG_OK; ++k) {
-    c->cout[k] = (int)decl[2 * k].dims[0];
-    c->cin[k] = (int)decl[2 * k].dims[1];
-    c->woff[k] = decl[2 * k].offset;
-    c->boff[k] = decl[2 * k + 1].offset;
-    c->act_off[k + 1] = a;
-    a += (size_t)c->cout[k] * lat->volume * L;
-    c->cmax = c->cout[k] > c->cmax ? c->cout[k] : c->cmax;
-    c->plan[k] = fg_conv_plan_create(st, c->cin[k], c->cout[k], err);
-    if (c->plan[k] == NULL)
-      rc = FG_ERR_RUNTIME;
-  }
+  if (rc == FG_OK)
+    rc = fg_convnet_create(&c->net, st, m->activation, decl, (int)own.n, err);
   if (rc != FG_OK) {
     coupling_destroy(&c->base);
     return rc;
   }
   c->base.nparams = own.nparams;
-  c->act_floats = a;
-  c->phi_off = (a * sizeof(float) + 63) & ~(size_t)63;
+  c->phi_off = (c->net.floats * sizeof(float) + 63) & ~(size_t)63;
   c->g_off = c->phi_off + sizeof(double) * (size_t)lat->volume * L;
   *out = &c->base;
   return FG_OK;

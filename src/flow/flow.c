@@ -19,6 +19,7 @@ enum { L = FG_VLEN };
 struct fg_flow {
   fg_model_config m;
   const fg_lattice *lat;
+  int ndof;           /* components x volume */
   fg_stencil st;
   int have_stencil;
   int nlayers;
@@ -34,10 +35,20 @@ struct fg_flow_work {
   int nlayers;
   void **ws;        /* per-layer workspaces, inside mem */
   char *mem;
-  double *gphi;     /* [V][L] gradient being propagated */
+  double *gphi;     /* [ndof][L] gradient being propagated */
 };
 
 static const double LOG_2PI = 1.8378770664093454836;
+
+int fg_flow_field_components(const fg_model_config *m)
+{
+  return m->base == FG_BASE_HAAR ? 2 : 1;
+}
+
+fg_component_kind fg_flow_field_kind(const fg_model_config *m)
+{
+  return m->base == FG_BASE_HAAR ? FG_COMPONENT_ANGLE : FG_COMPONENT_REAL;
+}
 
 void fg_flow_destroy(fg_flow *f)
 {
@@ -85,11 +96,15 @@ int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **ou
 {
   static const char where[] = "fg_flow_create [flow.c]";
   *out = NULL;
+  if (m->base == FG_BASE_HAAR && lat->nd != 2)
+    return fg_fail(err, FG_ERR_INPUT, where, "model.base haar (U(1) links) needs a 2D lattice, "
+                   "not %dD", lat->nd);
   fg_flow *f = fg_alloc(sizeof *f, err, where);
   if (f == NULL)
     return FG_ERR_RUNTIME;
   f->m = *m;
   f->lat = lat;
+  f->ndof = fg_flow_field_components(m) * lat->volume;
   int rc = fg_param_layout_build(m, &f->layout, err);
   int total = 0, stencil = 0;
   for (int k = 0; k < fg_nlayer_types && rc == FG_OK; ++k) {
@@ -143,6 +158,16 @@ int fg_flow_create(const fg_model_config *m, const fg_lattice *lat, fg_flow **ou
 
 int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error *err)
 {
+  int same = fg_theory_components(t) == fg_flow_field_components(m);
+  for (int c = 0; same && c < fg_theory_components(t); ++c)
+    same = fg_theory_component_kind(t, c) == fg_flow_field_kind(m);
+  if (!same)
+    return fg_fail(err, FG_ERR_INPUT, "fg_flow_check_theory [flow.c]",
+                   "model.base %s draws %d %s per site, theory %s has %d %s components",
+                   fg_base_name(m->base), fg_flow_field_components(m),
+                   fg_flow_field_kind(m) == FG_COMPONENT_ANGLE ? "angles" : "reals",
+                   fg_theory_label(t), fg_theory_components(t),
+                   fg_theory_has_angles(t) ? "angle" : "real");
   for (int k = 0; k < fg_nlayer_types; ++k)
     if (fg_layer_types[k]->instances(m) > 0 && !fg_theory_allows_layer(t, fg_layer_types[k]->name))
       return fg_fail(err, FG_ERR_INPUT, "fg_flow_check_theory [flow.c]",
@@ -155,6 +180,7 @@ size_t fg_flow_nparams(const fg_flow *f) { return f->nparams; }
 const float *fg_flow_params(const fg_flow *f) { return f->params; }
 double fg_flow_flops(const fg_flow *f) { return f->flops; }
 int fg_flow_volume(const fg_flow *f) { return f->lat->volume; }
+int fg_flow_ndof(const fg_flow *f) { return f->ndof; }
 
 void fg_flow_set_params(fg_flow *f, const float *params)
 {
@@ -192,7 +218,7 @@ fg_flow_work *fg_flow_work_create(const fg_flow *f, fg_error *err)
   w->nlayers = f->nlayers;
   w->ws = fg_alloc(sizeof(void *) * (size_t)(f->nlayers + 1), err, where);
   w->mem = fg_alloc(total, err, where);
-  w->gphi = fg_alloc(sizeof(double) * (size_t)f->lat->volume * L, err, where);
+  w->gphi = fg_alloc(sizeof(double) * (size_t)f->ndof * L, err, where);
   if (!w->ws || !w->mem || !w->gphi) {
     fg_flow_work_destroy(w);
     return NULL;
@@ -208,7 +234,8 @@ fg_flow_work *fg_flow_work_create(const fg_flow *f, fg_error *err)
 void fg_flow_draw(const fg_flow *f, uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
                   double *z)
 {
-  const int V = f->lat->volume;
+  const int V = f->ndof;
+  const int haar = f->m.base == FG_BASE_HAAR;
   for (int l = 0; l < L; ++l) {
     if (l >= nvalid) {
       for (int y = 0; y < V; ++y)
@@ -217,13 +244,23 @@ void fg_flow_draw(const fg_flow *f, uint64_t seed, uint32_t purpose, uint64_t fi
     }
     fg_rng r;
     fg_rng_init(&r, seed, purpose, first + (uint64_t)l, 0);
-    for (int y = 0; y < V; ++y)
-      z[y * L + l] = fg_rng_normal(&r);
+    if (haar)
+      for (int y = 0; y < V; ++y) /* u in (0, 1): an angle in (-pi, pi) */
+        z[y * L + l] = M_PI * (1.0 - 2.0 * fg_rng_uniform(&r));
+    else
+      for (int y = 0; y < V; ++y)
+        z[y * L + l] = fg_rng_normal(&r);
   }
 }
 
-static void base_logpdf(int V, const double *z, double *logr)
+static void base_logpdf(const fg_flow *f, const double *z, double *logr)
 {
+  const int V = f->ndof;
+  if (f->m.base == FG_BASE_HAAR) {
+    for (int l = 0; l < L; ++l)
+      logr[l] = -V * LOG_2PI;
+    return;
+  }
   for (int l = 0; l < L; ++l)
     logr[l] = 0.0;
   for (int y = 0; y < V; ++y)
@@ -236,9 +273,9 @@ static void base_logpdf(int V, const double *z, double *logr)
 void fg_flow_forward(const fg_flow *f, fg_flow_work *w, const double *z, double *phi,
                      double *logq, int save)
 {
-  const int V = f->lat->volume;
+  const int V = f->ndof;
   double logdet[L] = {0};
-  base_logpdf(V, z, logq);
+  base_logpdf(f, z, logq);
   if (phi != z)
     memcpy(phi, z, sizeof(double) * (size_t)V * L);
   for (int i = 0; i < f->nlayers; ++i)
@@ -250,13 +287,13 @@ void fg_flow_forward(const fg_flow *f, fg_flow_work *w, const double *z, double 
 void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi, double *z,
                      double *logq)
 {
-  const int V = f->lat->volume;
+  const int V = f->ndof;
   double logdet[L] = {0};
   if (z != phi)
     memcpy(z, phi, sizeof(double) * (size_t)V * L);
   for (int i = f->nlayers - 1; i >= 0; --i)
     f->layers[i]->ops->inverse(f->layers[i], w->ws[i], z, logdet);
-  base_logpdf(V, z, logq);
+  base_logpdf(f, z, logq);
   for (int l = 0; l < L; ++l)
     logq[l] -= logdet[l];
 }
@@ -267,7 +304,7 @@ void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
   double glogdet[L];
   for (int l = 0; l < L; ++l)
     glogdet[l] = -glogq[l]; /* log q = log r(z) - logdet, and z is held fixed */
-  memcpy(w->gphi, gphi, sizeof(double) * (size_t)f->lat->volume * L);
+  memcpy(w->gphi, gphi, sizeof(double) * (size_t)f->ndof * L);
   for (int i = f->nlayers - 1; i >= 0; --i)
     f->layers[i]->ops->backward(f->layers[i], w->ws[i], w->gphi, glogdet,
                                 gparams + f->layers[i]->param_offset);

@@ -1,6 +1,8 @@
 /*
  * model.c -- sampling and reverse-KL gradients of a flow on a theory, one
- * block of FG_VLEN samples at a time (see model.h). Local.
+ * block of FG_VLEN samples at a time (see model.h). Fields are the flow's
+ * [ndof][FG_VLEN] blocks, the theory's ndof (fg_flow_check_theory checks
+ * that the two agree). Local.
  */
 #include <string.h>
 
@@ -12,7 +14,7 @@ int fg_model_block_init(fg_model_block *b, const fg_flow *f, fg_error *err)
 {
   static const char where[] = "fg_model_block_init [model.c]";
   memset(b, 0, sizeof *b);
-  size_t field = sizeof(double) * (size_t)fg_flow_volume(f) * L;
+  size_t field = sizeof(double) * (size_t)fg_flow_ndof(f) * L;
   b->work = fg_flow_work_create(f, err);
   b->z = fg_alloc(field, err, where);
   b->phi = fg_alloc(field, err, where);
@@ -53,7 +55,7 @@ double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_mode
                                   uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
                                   double c, double *grad)
 {
-  const int V = fg_flow_volume(f);
+  const int V = fg_flow_ndof(f);
   draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1);
   fg_theory_force(th, b->phi, L, b->force);
   double glogq[L], loss = 0.0;

@@ -25,6 +25,7 @@
 const fg_layer_type *const fg_layer_types[] = {
     &fg_affine_coupling_type,
     &fg_free_field_type,
+    &fg_gauge_coupling_type,
 };
 const int fg_nlayer_types = (int)(sizeof fg_layer_types / sizeof fg_layer_types[0]);
 

@@ -274,7 +274,7 @@ static int schwinger_setup(const fg_theory *t, fg_theory_desc *d, fg_error *err)
   d->priv = s;
   d->components = 2;
   d->kind[0] = d->kind[1] = FG_COMPONENT_ANGLE;
-  d->default_base = FG_BASE_NORMAL;
+  d->default_base = FG_BASE_HAAR;
   d->layers = schwinger_layers;
   s->grad = fg_alloc(sizeof(double) * 2 * (size_t)t->lat.volume, err, where);
   s->chi = fg_alloc(sizeof(double complex) * 2 * (size_t)t->lat.volume, err, where);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Schwinger model through the program, as a user runs it: hmc (two
-# flavours and pure gauge) -> analyze -> verify -> info, and the flow
-# commands refusing it by key. Prints a Check-style summary line.
+# flavours and pure gauge) -> analyze -> verify -> info, train and sample
+# with the gauge flow, and a real-field flow base refused by key. Prints a Check-style summary line.
 #   schwinger.sh FLOWGEN
 set -uo pipefail
 fg=$1
@@ -19,6 +19,7 @@ seed: 3
 theory: {name: schwinger, lattice: [4, 4], beta: 2.0, kappa: 0.2}
 model: {coupling_layers: 2, kernel_size: 3, hidden_channels: [4]}
 train: {steps: 5, batch_size: 4, checkpoint: m.h5}
+sample: {model: m.h5, proposals: 40, batch_size: 16, output: flow.h5}
 hmc: {trajectories: 60, thermalization: 10, md_steps: 6, integrator: omelyan, output: two.h5}
 YAML
 sed -e 's/kappa: 0.2/kappa: 0/' -e 's/two.h5/pure.h5/' "$work/two.yaml" > "$work/pure.yaml"
@@ -78,9 +79,35 @@ sed -e 's/beta: 2.0,/beta: 2.0, fermion_bc: [periodic],/' -e 's/two.h5/bc.h5/' "
 "$fg" hmc "$work/bc.yaml" > /dev/null 2> "$work/bc.err"
 check "a fermion_bc with one entry is refused with exit 2 naming the key" \
   bash -c "[ $? -eq 2 ] && grep -q 'bc.yaml:2: theory.fermion_bc' '$work/bc.err'"
-"$fg" train "$work/two.yaml" > /dev/null 2> "$work/train.err"
-check "train refuses the Schwinger model with exit 2 at theory.name" \
-  bash -c "[ $? -eq 2 ] && grep -q 'two.yaml:2: theory.name' '$work/train.err'"
+check "train runs on the Schwinger model (Haar base, gauge layers, exact determinant)" \
+  bash -c "'$fg' train '$work/two.yaml' > /dev/null 2> '$work/train.err' && '$fg' info '$work/m.h5' | grep -q 'base  *haar'"
+check "sample draws a flow ensemble of link angles from it" \
+  bash -c "'$fg' sample '$work/two.yaml' > /dev/null 2> '$work/sample.err' && '$fg' verify '$work/flow.h5' > /dev/null 2>&1"
+check "the flow ensemble holds [40, 2, 4, 4] angles in (-pi, pi]" \
+  /usr/bin/python3 - "$work/flow.h5" <<'PY'
+import sys, math, h5py
+c = h5py.File(sys.argv[1], "r")["configs"][()]
+assert c.shape == (40, 2, 4, 4), c.shape
+assert (c > -math.pi).all() and (c <= math.pi).all()
+PY
+sed -e 's/batch_size: 4,/batch_size: 2,/' -e 's/m.h5/m2.h5/g' -e '/^hmc:/d' "$work/two.yaml" > "$work/two2.yaml"
+check "train on 2 ranks of batch 2 agrees with 1 rank of batch 4 (as test_train_mpi: 1e-4)" \
+  bash -c "mpirun --oversubscribe -n 2 '$fg' train '$work/two2.yaml' < /dev/null > /dev/null 2>&1 && /usr/bin/python3 - '$work/m.h5' '$work/m2.h5'" <<'PY'
+import sys, h5py, numpy as np
+def params(path):
+    out = []
+    h5py.File(path, "r")["model"].visititems(
+        lambda n, o: out.append((n, o[()])) if isinstance(o, h5py.Dataset) else None)
+    return dict(out)
+a, b = params(sys.argv[1]), params(sys.argv[2])
+assert a.keys() == b.keys() and len(a) > 0
+for k in a:
+    assert np.abs(a[k] - b[k]).max() <= 1e-4 * (1e-3 + np.abs(a[k]).max()), k
+PY
+sed -e 's/model: {/model: {base: normal, /' -e 's/m.h5/normal.h5/' "$work/two.yaml" > "$work/normal.yaml"
+"$fg" train "$work/normal.yaml" > /dev/null 2> "$work/train.err"
+check "train refuses a real-field base for the Schwinger model with exit 2 at theory.name" \
+  bash -c "[ $? -eq 2 ] && grep -q 'normal.yaml:2: theory.name' '$work/train.err' && grep -q 'model.base normal' '$work/train.err'"
 sed -i 's/kappa: 0.2/kappa: -0.1/' "$work/two.yaml"
 "$fg" hmc "$work/two.yaml" > /dev/null 2> "$work/bad.err"
 check "a negative kappa is refused with exit 2 naming the key" \

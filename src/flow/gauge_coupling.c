@@ -1,0 +1,422 @@
+/*
+ * gauge_coupling.c -- the gauge-equivariant coupling layer of U(1) link
+ * angles on a 2D lattice (model.base: haar; Kanwar et al. 2020,
+ * arXiv:2003.06413). docs/model.md states the map in full, so that another
+ * tool can reproduce log q from a checkpoint.
+ *
+ *   const fg_layer_type fg_gauge_coupling_type
+ *     coupling_layers instances when model.base = haar (none otherwise);
+ *     instance i (group layer_NN) declares the conv stack of
+ *     fg_convnet_declare with 2 input channels (cos P, sin P of the passive
+ *     plaquettes) and FG_GAUGE_NRAW = 2 FG_GAUGE_NCP + 1 output channels.
+ *
+ * Fields are [2V][FG_VLEN] link angles theta_mu(x) at dof mu V + x (u1.h),
+ * plaquette P(y) = theta_0(y) + theta_1(y+0) - theta_0(y+1) - theta_1(y).
+ * Layer i picks the direction mu = i mod 2 (nu = 1 - mu) and the offset
+ * s = (i / 2) mod 4, and updates the links theta_mu(x) with x_nu = s mod 4.
+ * Plaquettes, by the updated links they contain:
+ *   active  (y_nu = s mod 4): exactly one, theta_mu(y), sign sigma in P(y)
+ *           (sigma = +1 for mu = 0, -1 for mu = 1): one per updated link;
+ *   passive: none; unchanged by the layer, they are the net's input;
+ *   others (y_nu = s - 1 mod 4): they change, and are not looked at.
+ * The net's raw output at an active y parametrises a circle map h_y, a
+ * mixture of non-compact projections (NCP) with a shift:
+ *   h(x) = sum_k w_k g_k(x) + c,  g_k(x) = 2 atan2(alpha_k sin(x/2), cos(x/2)),
+ *   alpha_k = FG_GAUGE_ALPHA_MIN + softplus(a_k + a0),  w = softmax(b),
+ *   a0 = log(exp(1 - FG_GAUGE_ALPHA_MIN) - 1)  (alpha = 1 at a = 0),
+ * raw channels a_0..a_{K-1}, b_0..b_{K-1}, c (K = FG_GAUGE_NCP): a zero raw
+ * output is the identity map. With P(y)
+ * wrapped into (-pi, pi], the updated link becomes
+ *   theta_mu(y) <- wrap(theta_mu(y) + sigma (h(P) - P)),
+ * so that P(y) becomes h(P) mod 2 pi, and log J = sum_active log h'(P).
+ * Plaquettes, and with them the net's input and output, are gauge invariant
+ * and the shift is added to a link, so the layer commutes with gauge
+ * transformations. The inverse solves sum_k w_k g_k(x) = wrap(P' - c) by
+ * Newton's method inside a bisection bracket (the mixture maps [-pi, pi]
+ * onto itself, increasing).
+ *
+ * Angles, the circle map and log-Jacobians are double; the net is float32.
+ * The layer is local; the lattice and stencil must outlive it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flow_internal.h"
+#include "flowgen/u1.h"
+
+enum { L = FG_VLEN, K = FG_GAUGE_NCP, NRAW = FG_GAUGE_NRAW };
+
+typedef struct {
+  fg_layer base;
+  int volume, mu, sigma;
+  double a0;             /* the softplus offset that makes alpha(0) = 1 */
+  fg_convnet net;
+  int nact, npas;
+  int *act, *pas;        /* active and passive plaquettes (their corner sites) */
+  int *links;            /* [V][4] dofs of P(y): +theta_0(y), +theta_1(y+0), -theta_0(y+1), -theta_1(y) */
+  int *upd;              /* [nact] the dof each active plaquette updates */
+  size_t plaq_off, g_off; /* byte offsets in ws: plaquettes [V][L] doubles, gradient scratch */
+} gauge;
+
+static const double link_sign[4] = {1.0, 1.0, -1.0, -1.0};
+
+/* ---- the circle map ------------------------------------------------------ */
+
+typedef struct {
+  double alpha[K], dalpha[K]; /* alpha_k and d alpha_k / d a_k */
+  double w[K];
+  double shift;
+} ncp;
+
+/* From one (site, lane)'s raw output, stride apart in the float output;
+ * a0 = log(exp(1 - FG_GAUGE_ALPHA_MIN) - 1). */
+static void ncp_params(const float *raw, size_t stride, double a0, ncp *p)
+{
+  double bmax = -HUGE_VAL;
+  for (int k = 0; k < K; ++k) {
+    double a = raw[(size_t)k * stride] + a0;
+    double e = exp(-fabs(a)); /* softplus and sigmoid without overflow */
+    p->alpha[k] = FG_GAUGE_ALPHA_MIN + (a > 0 ? a + log1p(e) : log1p(e));
+    p->dalpha[k] = a > 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    bmax = fmax(bmax, (double)raw[(size_t)(K + k) * stride]);
+  }
+  double sum = 0.0;
+  for (int k = 0; k < K; ++k)
+    sum += p->w[k] = exp(raw[(size_t)(K + k) * stride] - bmax);
+  for (int k = 0; k < K; ++k)
+    p->w[k] /= sum;
+  p->shift = raw[(size_t)(2 * K) * stride];
+}
+
+/* The mixture m(x) = sum_k w_k g_k(x) and m'(x). */
+static void ncp_mixture(const ncp *p, double x, double *m, double *dm)
+{
+  const double cs = cos(0.5 * x), sn = sin(0.5 * x);
+  double acc = 0.0, dacc = 0.0;
+  for (int k = 0; k < K; ++k) {
+    const double a = p->alpha[k], d = cs * cs + a * a * sn * sn;
+    acc += p->w[k] * 2.0 * atan2(a * sn, cs);
+    dacc += p->w[k] * a / d;
+  }
+  *m = acc;
+  *dm = dacc;
+}
+
+/* Everything backward needs at x: h - x's gradient pieces and log h'. */
+typedef struct {
+  double dh;                 /* h'(x) */
+  double dlog_dh_dx;         /* h''(x) / h'(x) */
+  double dh_draw[NRAW];      /* d h / d raw */
+  double dlogdh_draw[NRAW];  /* d log h' / d raw */
+} ncp_grad;
+
+static void ncp_gradient(const ncp *p, double x, ncp_grad *r)
+{
+  const double cs = cos(0.5 * x), sn = sin(0.5 * x);
+  double g[K], dg[K], m = 0.0, dh = 0.0, d2h = 0.0;
+  for (int k = 0; k < K; ++k) {
+    const double a = p->alpha[k], d = cs * cs + a * a * sn * sn;
+    g[k] = 2.0 * atan2(a * sn, cs);
+    dg[k] = a / d;
+    m += p->w[k] * g[k];
+    dh += p->w[k] * dg[k];
+    d2h += p->w[k] * -a * (a * a - 1.0) * sn * cs / (d * d);
+  }
+  for (int k = 0; k < K; ++k) {
+    const double a = p->alpha[k], d = cs * cs + a * a * sn * sn;
+    const double dg_da = 2.0 * sn * cs / d, ddg_da = (cs * cs - a * a * sn * sn) / (d * d);
+    r->dh_draw[k] = p->w[k] * dg_da * p->dalpha[k];
+    r->dlogdh_draw[k] = p->w[k] * ddg_da * p->dalpha[k] / dh;
+    r->dh_draw[K + k] = p->w[k] * (g[k] - m);
+    r->dlogdh_draw[K + k] = p->w[k] * (dg[k] - dh) / dh;
+  }
+  r->dh_draw[2 * K] = 1.0;
+  r->dlogdh_draw[2 * K] = 0.0;
+  r->dh = dh;
+  r->dlog_dh_dx = d2h / dh;
+}
+
+/* x in [-pi, pi] with m(x) = t, t in [-pi, pi]: Newton steps kept inside a
+ * shrinking bracket, until a step no longer moves x. */
+static double ncp_invert(const ncp *p, double t)
+{
+  double lo = -M_PI, hi = M_PI, x = t;
+  for (int it = 0; it < 200; ++it) {
+    double m, dm;
+    ncp_mixture(p, x, &m, &dm);
+    if (m == t)
+      return x;
+    if (m > t)
+      hi = x;
+    else
+      lo = x;
+    double next = x - (m - t) / dm;
+    if (!(next > lo && next < hi))
+      next = 0.5 * (lo + hi);
+    if (next == x || hi - lo <= 4.0 * M_PI * 1e-16)
+      return next;
+    x = next;
+  }
+  return x;
+}
+
+/* ---- the layer ------------------------------------------------------------- */
+
+static size_t gauge_work_bytes(const fg_layer *layer)
+{
+  const gauge *g = (const gauge *)layer;
+  return g->g_off + 2 * sizeof(float) * fg_convnet_scratch_floats(&g->net);
+}
+
+static void gauge_set_params(fg_layer *layer, const float *params)
+{
+  fg_convnet_set_params(&((gauge *)layer)->net, params);
+}
+
+/* Wrapped plaquette angles of every site and lane into p. */
+static void plaquettes(const gauge *g, const double *theta, double *p)
+{
+  for (int y = 0; y < g->volume; ++y) {
+    const int *d = g->links + 4 * (size_t)y;
+    for (int l = 0; l < L; ++l)
+      p[(size_t)y * L + l] = fg_angle_wrap(theta[(size_t)d[0] * L + l] + theta[(size_t)d[1] * L + l] -
+                                           theta[(size_t)d[2] * L + l] - theta[(size_t)d[3] * L + l]);
+  }
+}
+
+/* Plaquettes into ws, the net's input (cos, sin of the passive ones; zero
+ * elsewhere), and the net's raw output at the active plaquettes. */
+static void conditioner(const gauge *g, void *ws, const double *theta)
+{
+  float *x = (float *)ws + g->net.act_off[0];
+  double *p = (double *)((char *)ws + g->plaq_off);
+  const size_t plane = (size_t)g->volume * L;
+  plaquettes(g, theta, p);
+  memset(x, 0, sizeof(float) * 2 * plane);
+  for (int i = 0; i < g->npas; ++i) {
+    size_t y = (size_t)g->pas[i] * L;
+    for (int l = 0; l < L; ++l) {
+      x[y + l] = (float)cos(p[y + l]);
+      x[plane + y + l] = (float)sin(p[y + l]);
+    }
+  }
+  fg_convnet_forward(&g->net, ws, g->act, g->nact);
+}
+
+/* Each active plaquette's circle map on its updated link (or the inverse
+ * map), logdet += log h' at the plaquette before the forward map. */
+static void apply_circle_maps(const gauge *g, const void *ws, double *theta, double *logdet,
+                              int inverse)
+{
+  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
+  const size_t plane = (size_t)g->volume * L;
+  for (int i = 0; i < g->nact; ++i) {
+    size_t y = (size_t)g->act[i] * L, u = (size_t)g->upd[i] * L;
+    for (int l = 0; l < L; ++l) {
+      ncp c;
+      double m, dm, x = p[y + l], out;
+      ncp_params(raw + y + l, plane, g->a0, &c);
+      if (inverse) {
+        out = x;
+        x = ncp_invert(&c, fg_angle_wrap(out - c.shift));
+        ncp_mixture(&c, x, &m, &dm);
+      } else {
+        ncp_mixture(&c, x, &m, &dm);
+        out = m + c.shift;
+      }
+      theta[u + l] = fg_angle_wrap(theta[u + l] + g->sigma * (inverse ? x - out : out - x));
+      logdet[l] += log(dm);
+    }
+  }
+}
+
+static void gauge_forward(const fg_layer *layer, void *ws, double *theta, double *logdet,
+                          int save)
+{
+  (void)save; /* what backward needs (plaquettes, activations) stays in ws anyway */
+  const gauge *g = (const gauge *)layer;
+  conditioner(g, ws, theta);
+  apply_circle_maps(g, ws, theta, logdet, 0);
+}
+
+static void gauge_inverse(const fg_layer *layer, void *ws, double *theta, double *logdet)
+{
+  const gauge *g = (const gauge *)layer;
+  conditioner(g, ws, theta); /* the passive plaquettes are the same before and after */
+  apply_circle_maps(g, ws, theta, logdet, 1);
+}
+
+/* gtheta[links of P(y)] += dP/dtheta gp for one site's lanes. */
+static void spread_plaquette_gradient(const gauge *g, double *gtheta, int y, const double *gp)
+{
+  const int *d = g->links + 4 * (size_t)y;
+  for (int j = 0; j < 4; ++j)
+    for (int l = 0; l < L; ++l)
+      gtheta[(size_t)d[j] * L + l] += link_sign[j] * gp[l];
+}
+
+/* The active plaquettes: seeds the gradient of the net's raw output (zero
+ * elsewhere) and adds the direct dependence on P(y) to gtheta. An active
+ * plaquette holds no other updated link, so reading gtheta at one updated
+ * link is never disturbed by another's spreading. */
+static void seed_active(const gauge *g, const void *ws, double *gtheta, const double *glogdet,
+                        float *gout)
+{
+  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
+  const size_t plane = (size_t)g->volume * L;
+  memset(gout, 0, sizeof(float) * NRAW * plane);
+  for (int i = 0; i < g->nact; ++i) {
+    size_t y = (size_t)g->act[i] * L, u = (size_t)g->upd[i] * L;
+    double gp[L];
+    for (int l = 0; l < L; ++l) {
+      ncp c;
+      ncp_grad r;
+      ncp_params(raw + y + l, plane, g->a0, &c);
+      ncp_gradient(&c, p[y + l], &r);
+      const double gu = gtheta[u + l] * g->sigma, gl = glogdet[l];
+      for (int ch = 0; ch < NRAW; ++ch)
+        gout[ch * plane + y + l] = (float)(gu * r.dh_draw[ch] + gl * r.dlogdh_draw[ch]);
+      gp[l] = gu * (r.dh - 1.0) + gl * r.dlog_dh_dx;
+    }
+    spread_plaquette_gradient(g, gtheta, g->act[i], gp);
+  }
+}
+
+static void gauge_backward(const fg_layer *layer, void *ws, double *gtheta,
+                           const double *glogdet, double *gparams)
+{
+  const gauge *g = (const gauge *)layer;
+  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const size_t plane = (size_t)g->volume * L;
+  float *ga = (float *)((char *)ws + g->g_off), *gb = ga + fg_convnet_scratch_floats(&g->net);
+  seed_active(g, ws, gtheta, glogdet, ga);
+  const float *gin = fg_convnet_backward(&g->net, ws, ga, gb, gparams, g->act, g->nact, g->pas,
+                                         g->npas);
+  for (int i = 0; i < g->npas; ++i) {
+    size_t y = (size_t)g->pas[i] * L;
+    double gp[L];
+    for (int l = 0; l < L; ++l) /* d(cos P, sin P)/dP = (-sin P, cos P) */
+      gp[l] = -(double)gin[y + l] * sin(p[y + l]) + (double)gin[plane + y + l] * cos(p[y + l]);
+    spread_plaquette_gradient(g, gtheta, g->pas[i], gp);
+  }
+}
+
+static void gauge_destroy(fg_layer *layer)
+{
+  gauge *g = (gauge *)layer;
+  if (g == NULL)
+    return;
+  fg_convnet_destroy(&g->net);
+  fg_free(g->act);
+  fg_free(g->pas);
+  fg_free(g->links);
+  fg_free(g->upd);
+  fg_free(g);
+}
+
+static const fg_layer_ops gauge_ops = {
+    .name = "gauge_coupling",
+    .forward = gauge_forward,
+    .inverse = gauge_inverse,
+    .backward = gauge_backward,
+    .set_params = gauge_set_params,
+    .work_bytes = gauge_work_bytes,
+    .destroy = gauge_destroy,
+};
+
+/* The plaquettes' links and the classes of layer `index` (see the top). */
+static int classify(gauge *g, const fg_lattice *lat, int index, fg_error *err)
+{
+  static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
+  const int v = lat->volume, nu = 1 - g->mu, s = (index / 2) % 4;
+  g->act = fg_alloc(sizeof(int) * (size_t)v, err, where);
+  g->pas = fg_alloc(sizeof(int) * (size_t)v, err, where);
+  g->upd = fg_alloc(sizeof(int) * (size_t)v, err, where);
+  g->links = fg_alloc(sizeof(int) * 4 * (size_t)v, err, where);
+  if (!g->act || !g->pas || !g->upd || !g->links)
+    return FG_ERR_RUNTIME;
+  for (int y = 0; y < v; ++y) {
+    int *d = g->links + 4 * (size_t)y;
+    d[0] = y;
+    d[1] = v + lat->up[2 * y + 0];
+    d[2] = lat->up[2 * y + 1];
+    d[3] = v + y;
+    int x[2], xn[2];
+    fg_lattice_coords(lat, y, x);
+    fg_lattice_coords(lat, lat->up[2 * y + nu], xn);
+    /* P(y)'s two mu-links sit at x_nu and x_nu + 1 (periodic) */
+    int low = x[nu] % 4 == s, high = xn[nu] % 4 == s;
+    if (low) {
+      g->upd[g->nact] = g->mu == 0 ? d[0] : d[3];
+      g->act[g->nact++] = y;
+    } else if (!high) {
+      g->pas[g->npas++] = y;
+    }
+    if (low && high)
+      return fg_fail(err, FG_ERR_INPUT, where, "a plaquette holds two updated links");
+  }
+  return FG_OK;
+}
+
+static int gauge_instances(const fg_model_config *m)
+{
+  if (!fg_convnet_valid(m))
+    return -1;
+  return m->base == FG_BASE_HAAR ? m->coupling_layers : 0;
+}
+
+static int gauge_declare(const fg_model_config *m, int index, int count, fg_param_layout *lay)
+{
+  if (gauge_instances(m) < 0)
+    return -1;
+  char group[32];
+  fg_layer_group_name(group, sizeof group, index, count);
+  return fg_convnet_declare(m, group, 2, NRAW, lay);
+}
+
+static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
+                        int index, size_t param_offset, fg_layer **out, fg_error *err)
+{
+  static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
+  *out = NULL;
+  if (lat->nd != 2)
+    return fg_fail(err, FG_ERR_INPUT, where, "U(1) gauge layers need a 2D lattice, not %dD",
+                   lat->nd);
+  gauge *g = fg_alloc(sizeof *g, err, where);
+  if (g == NULL)
+    return FG_ERR_RUNTIME;
+  g->base.ops = &gauge_ops;
+  g->base.param_offset = param_offset;
+  g->volume = lat->volume;
+  g->mu = index % 2;
+  g->sigma = g->mu == 0 ? 1 : -1;
+  g->a0 = log(expm1(1.0 - FG_GAUGE_ALPHA_MIN));
+  fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
+  fg_param_layout own = {.cap = 2 * (FG_MAXHIDDEN + 1), .t = decl};
+  int rc = gauge_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)(m->n_hidden + 1)
+               ? classify(g, lat, index, err)
+               : fg_fail(err, FG_ERR_INPUT, where, "invalid conditioner architecture");
+  if (rc == FG_OK)
+    rc = fg_convnet_create(&g->net, st, m->activation, decl, (int)own.n, err);
+  if (rc != FG_OK) {
+    gauge_destroy(&g->base);
+    return rc;
+  }
+  g->base.nparams = own.nparams;
+  g->plaq_off = (g->net.floats * sizeof(float) + 63) & ~(size_t)63;
+  g->g_off = g->plaq_off + sizeof(double) * (size_t)lat->volume * L;
+  *out = &g->base;
+  return FG_OK;
+}
+
+const fg_layer_type fg_gauge_coupling_type = {
+    .name = "gauge_coupling",
+    .acts_first = 0,
+    .uses_stencil = 1,
+    .instances = gauge_instances,
+    .declare = gauge_declare,
+    .create = gauge_create,
+};
