@@ -110,9 +110,9 @@ static int check_theory(const char *command, const fg_config *cfg, fg_error *err
                           cfg->theory.nd);
   else if (flow && fg_flow_check_theory(&cfg->model, th, &e) != FG_OK)
     rc = fg_config_report(cfg, "theory.name", FG_ERR_INPUT, err,
-                          "%s; no flow of this version applies to it (it runs with 'flowgen "
-                          "hmc')",
-                          reason_of(&e));
+                          "%s; flows for theory %s use model.base %s (its default)",
+                          reason_of(&e), fg_theory_label(th),
+                          fg_base_name(fg_theory_default_base(th)));
   fg_theory_destroy(th);
   if (rc == FG_OK)
     warn_massless(cfg);

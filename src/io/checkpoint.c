@@ -1257,8 +1257,10 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
   list[0] = '\0';
   for (int c = 0; c < m->n_hidden && n < sizeof list; ++c)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
-  row(out, "architecture", "%d coupling layers, kernel %dx%d, hidden [%s], %s (output tanh)",
-      m->coupling_layers, m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation));
+  row(out, "architecture", "%d %s layers, kernel %dx%d, hidden [%s], %s (output %s)",
+      m->coupling_layers, m->base == FG_BASE_HAAR ? "gauge_coupling" : "affine coupling",
+      m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation),
+      m->base == FG_BASE_HAAR ? "linear" : "tanh");
   number_text(a, sizeof a, mu_of(ck));
   row(out, "base", "%s%s%s", fg_base_name(m->base), m->base == FG_BASE_FREE_FIELD ? ", mu = " : "",
       m->base == FG_BASE_FREE_FIELD ? a : "");
