@@ -90,6 +90,13 @@ c = h5py.File(sys.argv[1], "r")["configs"][()]
 assert c.shape == (40, 2, 4, 4), c.shape
 assert (c > -math.pi).all() and (c <= math.pi).all()
 PY
+sed -e 's/lattice: \[4, 4\]/lattice: [8, 8]/' -e 's/flow.h5/flow8.h5/' -e '/^hmc:/d' \
+  -e 's/^train: {/train: {init_from: m.h5, /' -e 's/checkpoint: m.h5/checkpoint: m8.h5/' \
+  "$work/two.yaml" > "$work/vol8.yaml"
+check "volume transfer: the 4x4 model samples an 8x8 ensemble without retraining" bash -c \
+  "'$fg' sample '$work/vol8.yaml' > /dev/null 2>&1 && '$fg' verify '$work/flow8.h5' > /dev/null 2>&1 && /usr/bin/python3 -c \"import h5py; assert h5py.File('$work/flow8.h5', 'r')['configs'].shape == (40, 2, 8, 8)\""
+check "volume transfer: training on 8x8 starts from the 4x4 model (train.init_from)" bash -c \
+  "'$fg' train '$work/vol8.yaml' > /dev/null 2>&1 && '$fg' info '$work/m8.h5' | grep -q '^ *lattice  *8 x 8'"
 sed -e 's/batch_size: 4,/batch_size: 2,/' -e 's/m.h5/m2.h5/g' -e '/^hmc:/d' "$work/two.yaml" > "$work/two2.yaml"
 check "train on 2 ranks of batch 2 agrees with 1 rank of batch 4 (as test_train_mpi: 1e-4)" \
   bash -c "mpirun --oversubscribe -n 2 '$fg' train '$work/two2.yaml' < /dev/null > /dev/null 2>&1 && /usr/bin/python3 - '$work/m.h5' '$work/m2.h5'" <<'PY'
