@@ -1481,35 +1481,21 @@ int fg_ensemble_set_attr_string(fg_ensemble *e, const char *name, const char *va
                        err);
 }
 
-int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg_error *err)
+/* One root attribute read on every rank (a number, or with is_text a string
+ * the caller frees); the ranks agree on the status. */
+static int root_attr_get(fg_ensemble *e, const char *where, const char *name, int is_text,
+                         char **text, double *value, fg_error *err)
 {
-  static const char where[] = "fg_ensemble_get_progress [ensemble.c]";
   if (e == NULL)
     return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
   en_site s = site_of(e, where, err);
   s.code = FG_ERR_INPUT;
   fg_h5_quiet q;
   fg_h5_quiet_begin(&q);
-  int rc = name == NULL || value == NULL ? site_fail(&s, -1, "no name or no place for the value")
-                                         : attr_get(&s, e->file, name, 0, NULL, value);
-  rc = agree_e(e, rc, err);
-  fg_h5_quiet_end(&q);
-  return rc;
-}
-
-int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, fg_error *err)
-{
-  static const char where[] = "fg_ensemble_get_attr_string [ensemble.c]";
-  if (text != NULL)
-    *text = NULL;
-  if (e == NULL)
-    return fg_fail(err, FG_ERR_RUNTIME, where, "no ensemble");
-  en_site s = site_of(e, where, err);
-  s.code = FG_ERR_INPUT;
-  fg_h5_quiet q;
-  fg_h5_quiet_begin(&q);
-  int rc = name == NULL || text == NULL ? site_fail(&s, -1, "no name or no place for the text")
-                                        : attr_get(&s, e->file, name, 1, text, NULL);
+  int rc = name == NULL || (is_text ? text == NULL : value == NULL)
+               ? site_fail(&s, -1, is_text ? "no name or no place for the text"
+                                           : "no name or no place for the value")
+               : attr_get(&s, e->file, name, is_text, text, value);
   rc = agree_e(e, rc, err);
   if (rc != FG_OK && text != NULL) {
     fg_free(*text);
@@ -1517,6 +1503,18 @@ int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, f
   }
   fg_h5_quiet_end(&q);
   return rc;
+}
+
+int fg_ensemble_get_progress(fg_ensemble *e, const char *name, double *value, fg_error *err)
+{
+  return root_attr_get(e, "fg_ensemble_get_progress [ensemble.c]", name, 0, NULL, value, err);
+}
+
+int fg_ensemble_get_attr_string(fg_ensemble *e, const char *name, char **text, fg_error *err)
+{
+  if (text != NULL)
+    *text = NULL;
+  return root_attr_get(e, "fg_ensemble_get_attr_string [ensemble.c]", name, 1, text, NULL, err);
 }
 
 /* The theory's name and named couplings, as root attributes. */
