@@ -68,6 +68,21 @@ static fg_theory *schwinger(int L, double beta, double kappa)
   return t;
 }
 
+/* The operator at kappa on an L x L lattice (lat filled; default boundary
+ * conditions); exits on failure. */
+static fg_dirac *dirac_on(int L, double kappa, fg_lattice *lat)
+{
+  fg_dirac *d;
+  fg_error err = {0};
+  int ext[2] = {L, L}, bc[2] = {-1, 1};
+  if (fg_lattice_init(lat, 2, ext, &err) != FG_OK ||
+      fg_dirac_create(lat, kappa, bc, &d, &err) != FG_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+  }
+  return d;
+}
+
 /* Omelyan HMC with tau = 1 in md_steps steps. */
 static fg_hmc *omelyan(const fg_theory *t, int md_steps)
 {
@@ -124,14 +139,8 @@ static void apply_rates(double seconds)
   printf("%-6s %-16s %-16s %-12s\n", "L", "apply ns/site", "CG iter ns/site", "CG GB/s");
   for (int L = 8; L <= 512; L *= 2) {
     fg_lattice lat;
-    fg_dirac *d;
+    fg_dirac *d = dirac_on(L, 0.25, &lat);
     fg_error err = {0};
-    int ext[2] = {L, L}, bc[2] = {-1, 1};
-    if (fg_lattice_init(&lat, 2, ext, &err) != FG_OK ||
-        fg_dirac_create(&lat, 0.25, bc, &d, &err) != FG_OK) {
-      fprintf(stderr, "%s\n", err.msg);
-      exit(1);
-    }
     size_t v = (size_t)lat.volume, n = 2 * v;
     double *theta = malloc(sizeof(double) * 2 * v);
     double complex *psi = malloc(sizeof(double complex) * n), *out = malloc(sizeof *out * n);
@@ -180,14 +189,8 @@ static void cg_iterations_against_kappa(void)
     for (int s = 0; s < 2; ++s) {
       int L = 8 << s;
       fg_lattice lat;
-      fg_dirac *d;
+      fg_dirac *d = dirac_on(L, kappas[k], &lat);
       fg_error err = {0};
-      int ext[2] = {L, L}, bc[2] = {-1, 1};
-      if (fg_lattice_init(&lat, 2, ext, &err) != FG_OK ||
-          fg_dirac_create(&lat, kappas[k], bc, &d, &err) != FG_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-      }
       size_t n = 2 * (size_t)lat.volume;
       double complex *b = malloc(sizeof *b * n), *x = malloc(sizeof *x * n);
       fg_rng r;
@@ -251,14 +254,8 @@ int main(int argc, char **argv)
          "logdet+grad ms", "GFLOP/s");
   for (int L = 8; L <= 24; L += 8) {
     fg_lattice lat;
-    fg_dirac *d;
+    fg_dirac *d = dirac_on(L, 0.25, &lat);
     fg_error err = {0};
-    int ext[2] = {L, L}, bc[2] = {-1, 1};
-    if (fg_lattice_init(&lat, 2, ext, &err) != FG_OK ||
-        fg_dirac_create(&lat, 0.25, bc, &d, &err) != FG_OK) {
-      fprintf(stderr, "%s\n", err.msg);
-      return 1;
-    }
     int v = lat.volume, n = 2 * v;
     double *theta = malloc(sizeof(double) * 2 * v), *grad = malloc(sizeof(double) * 2 * v);
     for (int i = 0; i < 2 * v; ++i)
