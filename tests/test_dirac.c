@@ -126,8 +126,8 @@ START_TEST(gradient_matches_finite_differences)
 }
 END_TEST
 
-/* The even-odd reduction against the full LU: log det and gradient on
- * 6x4 and 8x8 at kappa 0.26, and the finite-difference gradient of the
+/* The even-odd reduction against the full LU: log det, gradient and pion
+ * correlator on 6x4 and 8x8 at kappa 0.26, and the finite-difference gradient of the
  * full path on a lattice without the reduction (odd extent). */
 START_TEST(even_odd_matches_full_lu)
 {
@@ -155,6 +155,13 @@ START_TEST(even_odd_matches_full_lu)
     }
     ck_assert_msg(scale > 1e-3 && worst < 1e-10 * scale, "%dx%d: gradient differs by %g (scale %g)",
                   lat.extent[0], lat.extent[1], worst, scale);
+    double c_eo[8], c_full[8];
+    ck_assert_int_eq(fg_dirac_pion_correlator(d, theta, 1, c_full, &err), FG_OK);
+    fg_dirac_set_even_odd(d, 1);
+    ck_assert_int_eq(fg_dirac_pion_correlator(d, theta, 1, c_eo, &err), FG_OK);
+    for (int t = 0; t < lat.extent[0]; ++t)
+      ck_assert_msg(fabs(c_eo[t] - c_full[t]) < 1e-11 * c_full[0], "C(%d): %.15g vs %.15g", t,
+                    c_eo[t], c_full[t]);
     free(theta), free(g_eo), free(g_full);
     fg_dirac_destroy(d);
     fg_lattice_free(&lat);

@@ -433,8 +433,9 @@ static void logdet_gradient_eo(const fg_dirac *d, const double *theta, size_t st
     }
 }
 
-static int logdet_eo(fg_dirac *d, const double *theta, size_t stride, double *logdet,
-                     double *grad, size_t grad_stride, const char *here, fg_error *err)
+/* S's LU in d->s and logdet = log det D^dagger D; then, if inverse, S^-1 in d->s. */
+static int schur_solve(fg_dirac *d, const double *theta, size_t stride, double *logdet,
+                       int inverse, const char *here, fg_error *err)
 {
   int rc = schur_workspace(d, here, err);
   if (rc != FG_OK)
@@ -454,12 +455,11 @@ static int logdet_eo(fg_dirac *d, const double *theta, size_t stride, double *lo
   for (size_t i = 0; i < (size_t)m; ++i)
     sum += log(cabs(d->s[i + (size_t)m * i]));
   *logdet = 2.0 * sum;
-  if (grad == NULL)
+  if (!inverse)
     return FG_OK;
   zgetri_(&m, d->s, &m, d->spivot, d->swork, &d->slwork, &info);
   if (info != 0)
     return fg_fail(err, FG_ERR_RUNTIME, here, "zgetri failed (info %d)", info);
-  logdet_gradient_eo(d, theta, stride, grad, grad_stride);
   return FG_OK;
 }
 
@@ -467,8 +467,12 @@ int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *log
                     double *grad, size_t grad_stride, fg_error *err)
 {
   static const char here[] = "fg_dirac_logdet [dirac.c]";
-  if (d->eo)
-    return logdet_eo(d, theta, stride, logdet, grad, grad_stride, here, err);
+  if (d->eo) {
+    int rc = schur_solve(d, theta, stride, logdet, grad != NULL, here, err);
+    if (rc == FG_OK && grad != NULL)
+      logdet_gradient_eo(d, theta, stride, grad, grad_stride);
+    return rc;
+  }
   const size_t n = (size_t)d->n;
   int rc = factorise(d, theta, stride, here, err);
   if (rc != FG_OK)
@@ -485,12 +489,79 @@ int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *log
   return rc;
 }
 
+/* C(t) (unnormalised) += sum_y |col(y)|^2 at t = y0 - x0 of one column x of D^-1. */
+static void correlator_add(const fg_lattice *lat, const double complex *col, int x0, double *C)
+{
+  const int l0 = lat->extent[0], l1 = lat->extent[1];
+  for (size_t row = 0; row < 2 * (size_t)lat->volume; ++row) {
+    int t = ((int)(row / 2) / l1 - x0 + l0) % l0;
+    C[t] += creal(col[row]) * creal(col[row]) + cimag(col[row]) * cimag(col[row]);
+  }
+}
+
+/* The pion correlator column by column from S^-1 (d->s after schur_solve
+ * with the inverse): for an odd source c, D^-1(o, c) = S^-1(o, c) and
+ * D^-1(e, c) = -sum_j K(e, n_j(e)) D^-1(n_j(e), c); for an even source,
+ * D^-1(o, c) = -sum_j S^-1(o, n_j(c)) K(n_j(c), c) and D^-1(e, c) =
+ * delta(e, c) - sum_j K(e, n_j(e)) D^-1(n_j(e), c). O(V) per column. */
+static void correlator_eo(fg_dirac *d, double *C)
+{
+  const fg_lattice *lat = d->lat;
+  const size_t m = (size_t)lat->volume;
+  double complex *col = d->v[0]; /* N entries: one column of D^-1 */
+  for (int c = 0; c < lat->volume; ++c)
+    for (int b = 0; b < 2; ++b) {
+      for (int i = 0; i < lat->volume / 2; ++i) /* the odd rows */
+        for (int a = 0; a < 2; ++a) {
+          size_t r = 2 * (size_t)i + a;
+          double complex g = 0;
+          if (d->oidx[c] >= 0) {
+            g = d->s[r + m * (2 * (size_t)d->oidx[c] + b)];
+          } else {
+            for (int j = 0; j < 4; ++j) {
+              int o = neighbour(lat, c, j);
+              const double complex(*p)[2] = projector(j ^ 1);
+              size_t oc = 2 * (size_t)d->oidx[o];
+              g -= d->hop[4 * o + (j ^ 1)] * (d->s[r + m * oc] * p[0][b] + d->s[r + m * (oc + 1)] * p[1][b]);
+            }
+          }
+          col[2 * (size_t)d->odd[i] + a] = g;
+        }
+      for (int e = 0; e < lat->volume; ++e) { /* the even rows, from the odd ones */
+        if (d->oidx[e] >= 0)
+          continue;
+        for (int a = 0; a < 2; ++a) {
+          double complex g = (e == c && a == b) ? 1.0 : 0.0;
+          for (int j = 0; j < 4; ++j) {
+            int o = neighbour(lat, e, j);
+            const double complex(*p)[2] = projector(j);
+            g -= d->hop[4 * e + j] * (p[a][0] * col[2 * (size_t)o] + p[a][1] * col[2 * (size_t)o + 1]);
+          }
+          col[2 * (size_t)e + a] = g;
+        }
+      }
+      correlator_add(lat, col, c / lat->extent[1], C);
+    }
+}
+
 int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, double *C,
                              fg_error *err)
 {
   static const char here[] = "fg_dirac_pion_correlator [dirac.c]";
   const fg_lattice *lat = d->lat;
   const size_t n = (size_t)d->n;
+  if (d->eo) {
+    double logdet;
+    int rc = schur_solve(d, theta, stride, &logdet, 1, here, err);
+    if (rc != FG_OK)
+      return rc;
+    for (int t = 0; t < lat->extent[0]; ++t)
+      C[t] = 0.0;
+    correlator_eo(d, C);
+    for (int t = 0; t < lat->extent[0]; ++t)
+      C[t] /= lat->volume;
+    return FG_OK;
+  }
   int rc = factorise(d, theta, stride, here, err);
   if (rc == FG_OK)
     rc = invert(d, here, err);
@@ -500,14 +571,8 @@ int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, do
   for (int t = 0; t < l0; ++t)
     C[t] = 0.0;
   /* Sites are x0 * L1 + x1 (lattice.h): the time of column block x is x / L1. */
-  for (size_t col = 0; col < n; ++col) {
-    int x0 = (int)(col / 2) / l1;
-    const double complex *g = d->a + n * col;
-    for (size_t row = 0; row < n; ++row) {
-      int t = ((int)(row / 2) / l1 - x0 + l0) % l0;
-      C[t] += creal(g[row]) * creal(g[row]) + cimag(g[row]) * cimag(g[row]);
-    }
-  }
+  for (size_t col = 0; col < n; ++col)
+    correlator_add(lat, d->a + n * col, (int)(col / 2) / l1, C);
   for (int t = 0; t < l0; ++t)
     C[t] /= lat->volume;
   return FG_OK;
