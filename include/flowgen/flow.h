@@ -137,6 +137,12 @@
  *     passes (J_i^T = [[D, 0], [B^T, 1]] on (active, other) dofs, D
  *     diagonal: v_A = u_A / D, v_R = u_R - B^T v_A). About four backward
  *     passes in all; the theory's force is not needed.
+ *   void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
+ *   void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef,
+ *                            double *gparams)
+ *     fg_flow_score_backward in two parts: prepare computes grad_phi log q
+ *     (kept in w), apply adds one weighted score (one backward pass) and may
+ *     be called several times with other weights.
  */
 #ifndef FLOWGEN_FLOW_H
 #define FLOWGEN_FLOW_H
@@ -255,6 +261,8 @@ void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi, doubl
 void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
                       const double *glogq, double *gparams);
 int fg_flow_has_score(const fg_flow *f);
+void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z);
+void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams);
 void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
                             const double *coef, double *gparams);
 

@@ -359,8 +359,7 @@ static void layer_transpose_solve(const fg_flow *f, fg_flow_work *w, int i)
     u[j] -= t[j];
 }
 
-void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
-                            const double *coef, double *gparams)
+void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
 {
   const size_t field = (size_t)f->ndof * L;
   double glogdet[L];
@@ -377,8 +376,20 @@ void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
   /* grad_phi log q = J_(n-1)^-T ... J_0^-T grad_z log q. */
   for (int i = 0; i < f->nlayers; ++i)
     layer_transpose_solve(f, w, i);
+}
+
+void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams)
+{
   /* The score, weighted: dL/dphi = -coef grad_phi log q, dL/dlogq = coef. */
+  const size_t field = (size_t)f->ndof * L;
   for (size_t j = 0; j < field; ++j)
-    w->u[j] *= -coef[j % L];
-  fg_flow_backward(f, w, w->u, coef, gparams);
+    w->t[j] = -coef[j % L] * w->u[j];
+  fg_flow_backward(f, w, w->t, coef, gparams);
+}
+
+void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+                            const double *coef, double *gparams)
+{
+  fg_flow_score_prepare(f, w, z);
+  fg_flow_score_apply(f, w, coef, gparams);
 }
