@@ -115,6 +115,42 @@ sed -e 's/model: {/model: {base: normal, /' -e 's/m.h5/normal.h5/' "$work/two.ya
 "$fg" train "$work/normal.yaml" > /dev/null 2> "$work/train.err"
 check "train refuses a real-field base for the Schwinger model with exit 2 at theory.name" \
   bash -c "[ $? -eq 2 ] && grep -q 'normal.yaml:2: theory.name' '$work/train.err' && grep -q 'model.base normal' '$work/train.err'"
+# The score-function gradient estimator: it trains (finite loss, a model
+# that differs from the reparameterised run's), a resume with the other
+# estimator is refused by key, a bad value and a free-field base are refused.
+sed -e 's/train: {steps: 5,/train: {steps: 5, gradient: score_function,/' -e 's/m.h5/ms.h5/g' \
+  -e '/^hmc:/d' "$work/two.yaml" > "$work/score.yaml"
+check "train.gradient score_function trains the gauge flow (finite loss, other parameters)" \
+  bash -c "'$fg' train '$work/score.yaml' --json > '$work/score.json' 2>/dev/null && /usr/bin/python3 - '$work/score.json' '$work/m.h5' '$work/ms.h5'" <<'PY'
+import sys, json, math, h5py, numpy as np
+r = json.load(open(sys.argv[1]))
+assert r["step"] == 5 and math.isfinite(r["loss"]), r
+def params(path):
+    out = []
+    h5py.File(path, "r")["model"].visititems(
+        lambda n, o: out.append((n, o[()])) if isinstance(o, h5py.Dataset) else None)
+    return dict(out)
+a, b = params(sys.argv[2]), params(sys.argv[3])
+assert any(np.abs(a[k] - b[k]).max() > 1e-6 for k in a)
+PY
+sed -e 's/steps: 5,/steps: 8,/' -e 's/gradient: score_function/gradient: reparameterization/' \
+  "$work/score.yaml" > "$work/score2.yaml"
+"$fg" train "$work/score2.yaml" --resume > /dev/null 2> "$work/score2.err"
+check "a resume with the other gradient estimator is refused naming train.gradient" \
+  bash -c "[ $? -eq 2 ] && grep -q 'train.gradient' '$work/score2.err'"
+sed -e 's/gradient: score_function/gradient: reinforce/' "$work/score.yaml" > "$work/score3.yaml"
+"$fg" train "$work/score3.yaml" > /dev/null 2> "$work/score3.err"
+check "an unknown train.gradient is refused with exit 2 naming the key and value" \
+  bash -c "[ $? -eq 2 ] && grep -q 'train.gradient' '$work/score3.err' && grep -q reinforce '$work/score3.err'"
+cat > "$work/ff.yaml" <<'YAML'
+seed: 3
+theory: {name: phi4, lattice: [4, 4], m2: -1.0, lambda: 1.0}
+model: {base: free_field, coupling_layers: 2, kernel_size: 3, hidden_channels: [4]}
+train: {steps: 2, batch_size: 4, gradient: score_function, checkpoint: ff.h5}
+YAML
+"$fg" train "$work/ff.yaml" > /dev/null 2> "$work/ff.err"
+check "score_function with a free-field base is refused with exit 2 naming train.gradient" \
+  bash -c "[ $? -eq 2 ] && grep -q 'ff.yaml:4: train.gradient' '$work/ff.err' && grep -q free_field '$work/ff.err'"
 sed -i 's/kappa: 0.2/kappa: -0.1/' "$work/two.yaml"
 "$fg" hmc "$work/two.yaml" > /dev/null 2> "$work/bad.err"
 check "a negative kappa is refused with exit 2 naming the key" \
