@@ -567,12 +567,13 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
 }
 END_TEST
 
-/* The score-function estimator of the reverse-KL gradient has the
- * reparameterisation gradient's expectation: along a random direction, the
- * means of both over the same 400 blocks (two flavours, kappa 0.2, exact
- * determinant; baseline the mean of log q + S) agree within 4 standard
- * errors, and the gradient is resolved (|mean| > 4 standard errors). */
-START_TEST(score_function_gradient_has_the_reparameterisation_expectation)
+/* The score-function (path = 0) or path (path = 1) estimator of the
+ * reverse-KL gradient has the reparameterisation gradient's expectation:
+ * along a random direction, the means of both over the same 400 blocks (two
+ * flavours, kappa 0.2, exact determinant; the score function's baseline the
+ * mean of log q + S) agree within 4 standard errors, and the gradient is
+ * resolved (|mean| > 4 standard errors). */
+static void check_estimator_expectation(int path)
 {
   setup s;
   int hidden[1] = {3};
@@ -599,8 +600,12 @@ START_TEST(score_function_gradient_has_the_reparameterisation_expectation)
     rep[m] = dot;
     memset(g, 0, sizeof(double) * n);
     memset(g0, 0, sizeof(double) * n);
-    wsum += fg_model_score_gradient_block(s.th, s.flow, &s.blk, 5, FG_RNG_TEST, (uint64_t)m * L, L,
-                                          1.0 / L, g, g0);
+    if (path)
+      wsum += fg_model_path_gradient_block(s.th, s.flow, &s.blk, 5, FG_RNG_TEST, (uint64_t)m * L,
+                                           L, 1.0 / L, g);
+    else
+      wsum += fg_model_score_gradient_block(s.th, s.flow, &s.blk, 5, FG_RNG_TEST, (uint64_t)m * L,
+                                            L, 1.0 / L, g, g0);
     for (size_t k = 0; k < n; ++k) {
       d1 += dir[k] * g[k];
       d0 += dir[k] * g0[k];
@@ -609,7 +614,7 @@ START_TEST(score_function_gradient_has_the_reparameterisation_expectation)
   }
   double b = wsum / ((double)M * L), mr = 0, ms = 0, vr = 0, vs = 0;
   for (int m = 0; m < M; ++m) {
-    p1[m] -= b * p0[m]; /* the block's score-function estimate */
+    p1[m] -= b * p0[m]; /* the block's score-function estimate (g0 = 0 for path) */
     mr += rep[m] / M, ms += p1[m] / M;
   }
   for (int m = 0; m < M; ++m) {
@@ -618,10 +623,53 @@ START_TEST(score_function_gradient_has_the_reparameterisation_expectation)
   }
   double er = sqrt(vr / M), es = sqrt(vs / M);
   ck_assert_msg(fabs(mr) > 4 * er, "reparameterisation %g +- %g: not resolved", mr, er);
-  ck_assert_msg(fabs(ms - mr) < 4 * hypot(er, es), "score %g +- %g against reparameterisation %g +- %g",
-                ms, es, mr, er);
+  ck_assert_msg(fabs(ms - mr) < 4 * hypot(er, es), "%s %g +- %g against reparameterisation %g +- %g",
+                path ? "path" : "score", ms, es, mr, er);
   free(g), free(g0), free(dir), free(rep), free(p1), free(p0);
   unmake(&s);
+}
+
+START_TEST(score_function_gradient_has_the_reparameterisation_expectation)
+{
+  check_estimator_expectation(0);
+}
+END_TEST
+
+/* Per block, exactly: reparameterised gradient = path gradient + score
+ * (d/dtheta log q(f(z)) = score + grad_phi log q . df/dtheta), the score
+ * being checked against finite differences above. */
+START_TEST(path_gradient_plus_score_is_the_reparameterised_gradient)
+{
+  setup s;
+  int hidden[1] = {3};
+  fg_model_config mc = gauge_model(3, 1, hidden);
+  make(&s, 4, 4, 2.0, 0.2, &mc, 53);
+  boost_params(s.flow, 1.5f);
+  size_t n = fg_flow_nparams(s.flow);
+  double *rep = calloc(n, sizeof(double)), *path = calloc(n, sizeof(double)),
+         *score = calloc(n, sizeof(double)), coef[L];
+  ck_assert(rep && path && score);
+  fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, rep);
+  fg_model_path_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, path);
+  for (int l = 0; l < L; ++l)
+    coef[l] = 1.0 / L;
+  fg_flow_score_backward(s.flow, s.blk.work, s.blk.z, coef, score); /* the same saved forward */
+  double worst = 0, scale = 0, diff = 0;
+  for (size_t k = 0; k < n; ++k) {
+    worst = fmax(worst, fabs(rep[k] - path[k] - score[k]));
+    scale = fmax(scale, fabs(rep[k]));
+    diff = fmax(diff, fabs(score[k]));
+  }
+  ck_assert_msg(scale > 0.1 && diff > 1e-2 * scale, "gradients too small to compare (%g, %g)", scale, diff);
+  ck_assert_msg(worst < 1e-4 * scale, "reparameterised - path - score = %g (scale %g)", worst, scale);
+  free(rep), free(path), free(score);
+  unmake(&s);
+}
+END_TEST
+
+START_TEST(path_gradient_has_the_reparameterisation_expectation)
+{
+  check_estimator_expectation(1);
 }
 END_TEST
 
@@ -787,6 +835,8 @@ int main(void)
   tcase_add_test(tc, kl_gradient_matches_finite_differences_pure_gauge);
   tcase_add_test(tc, score_matches_finite_differences_of_logq_at_fixed_phi);
   tcase_add_test(tc, score_function_gradient_has_the_reparameterisation_expectation);
+  tcase_add_test(tc, path_gradient_has_the_reparameterisation_expectation);
+  tcase_add_test(tc, path_gradient_plus_score_is_the_reparameterised_gradient);
   tcase_add_test(tc, kl_gradient_matches_directional_derivative_with_exact_determinant);
   tcase_add_test(tc, field_shape_is_checked_against_the_theory);
   tcase_add_test(tc, config_defaults_to_the_theorys_base);

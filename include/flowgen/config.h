@@ -76,7 +76,7 @@ typedef enum { FG_SCHED_NONE = 0, FG_SCHED_BATCH_SIZE = 1, FG_SCHED_LEARNING_RAT
 typedef enum { FG_INTEGRATOR_LEAPFROG = 0, FG_INTEGRATOR_OMELYAN = 1 } fg_integrator_kind;
 typedef enum { FG_BC_ANTIPERIODIC = 0, FG_BC_PERIODIC = 1 } fg_fermion_bc;
 typedef enum { FG_FERMIONS_PSEUDOFERMION = 0, FG_FERMIONS_EXACT = 1 } fg_hmc_fermions;
-typedef enum { FG_GRAD_REPARAM = 0, FG_GRAD_SCORE = 1 } fg_gradient_kind;
+typedef enum { FG_GRAD_REPARAM = 0, FG_GRAD_SCORE = 1, FG_GRAD_PATH = 2 } fg_gradient_kind;
 
 typedef struct {
   fg_theory_kind name;        /* theory.name: phi4 | schwinger (required) */
@@ -131,7 +131,7 @@ typedef struct {
   int stop_window;            /* train.stop.window in 1..4096, default 100 */
   char *init_from;            /* train.init_from (null/absent -> NULL); resolved */
   int reset_optimizer;        /* train.reset_optimizer, default false */
-  fg_gradient_kind gradient;  /* train.gradient: reparameterization (default) | score_function */
+  fg_gradient_kind gradient;  /* train.gradient: reparameterization (default) | score_function | path */
   char *checkpoint;           /* train.checkpoint, required; resolved */
   char *log;                  /* train.log, default: checkpoint with .csv; resolved */
   int64_t checkpoint_every;   /* >= 0 (0 = only at the end), default 500 */

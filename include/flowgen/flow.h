@@ -143,6 +143,13 @@
  *     fg_flow_score_backward in two parts: prepare computes grad_phi log q
  *     (kept in w), apply adds one weighted score (one backward pass) and may
  *     be called several times with other weights.
+ *   void fg_flow_path_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+ *                              const double *gphi, const double *coef, double *gparams)
+ *     After a saving forward: gparams += (gphi + coef grad_phi log q) . df/dtheta|z,
+ *     log q's own parameter dependence held fixed: with gphi = coef grad S,
+ *     the path (sticking-the-landing) gradient of the reverse KL (Vaitl et
+ *     al., arXiv:2207.08219), which drops the score term of zero mean. Same
+ *     layer requirement as the score.
  */
 #ifndef FLOWGEN_FLOW_H
 #define FLOWGEN_FLOW_H
@@ -261,6 +268,8 @@ void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi, doubl
 void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
                       const double *glogq, double *gparams);
 int fg_flow_has_score(const fg_flow *f);
+void fg_flow_path_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+                           const double *gphi, const double *coef, double *gparams);
 void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z);
 void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams);
 void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,

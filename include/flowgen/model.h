@@ -33,6 +33,15 @@
  *     which the score-function gradient of the reverse KL with the batch
  *     mean b of log q + S as baseline is N/(N-1) (grad1 - b grad0) (train.c).
  *     Needs fg_flow_has_score(f). Returns sum_lanes (log q + S).
+ *
+ *   double fg_model_path_gradient_block(const fg_theory *th, const fg_flow *f,
+ *                                       fg_model_block *b, uint64_t seed, uint32_t purpose,
+ *                                       uint64_t first, int nvalid, double c, double *grad)
+ *     As fg_model_kl_gradient_block with the path gradient
+ *     (fg_flow_path_backward): grad += c sum_lanes (grad S + grad_phi log q)
+ *     . dphi/dtheta, log q's explicit parameter dependence held fixed. Same
+ *     expectation as the reparameterised gradient, zero variance at q = p.
+ *     Needs fg_flow_has_score(f).
  */
 #ifndef FLOWGEN_MODEL_H
 #define FLOWGEN_MODEL_H
@@ -57,5 +66,8 @@ double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_mode
 double fg_model_score_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                                      uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
                                      double c, double *grad1, double *grad0);
+double fg_model_path_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                    uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
+                                    double c, double *grad);
 
 #endif

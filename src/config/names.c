@@ -57,7 +57,7 @@ const char *fg_fermion_bc_name(fg_fermion_bc k)
 
 const char *fg_gradient_name(fg_gradient_kind k)
 {
-  static const char *t[] = {"reparameterization", "score_function"};
+  static const char *t[] = {"reparameterization", "score_function", "path"};
   return NAME_OF(t, k);
 }
 

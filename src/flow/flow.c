@@ -387,6 +387,17 @@ void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, 
   fg_flow_backward(f, w, w->t, coef, gparams);
 }
 
+void fg_flow_path_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+                           const double *gphi, const double *coef, double *gparams)
+{
+  static const double zero[L] = {0};
+  fg_flow_score_prepare(f, w, z);
+  const size_t field = (size_t)f->ndof * L;
+  for (size_t j = 0; j < field; ++j)
+    w->t[j] = gphi[j] + coef[j % L] * w->u[j];
+  fg_flow_backward(f, w, w->t, zero, gparams);
+}
+
 void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
                             const double *coef, double *gparams)
 {

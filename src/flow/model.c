@@ -51,23 +51,44 @@ void fg_model_sample_block(const fg_theory *th, const fg_flow *f, fg_model_block
   draw_and_flow(th, f, b, seed, purpose, first, nvalid, 0);
 }
 
-double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
-                                  uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
-                                  double c, double *grad)
+/* Draws and flows a block with the activations saved, puts c grad S in
+ * b->force and c in coef per valid lane (0 in padding lanes, which then
+ * contribute nothing); returns sum_lanes (log q + S). */
+static double flow_with_force(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                              uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
+                              double c, double *coef)
 {
   const int V = fg_flow_ndof(f);
   draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1);
   fg_theory_force(th, b->phi, L, b->force);
-  double glogq[L], loss = 0.0;
+  double loss = 0.0;
   for (int l = 0; l < L; ++l) {
-    double cl = l < nvalid ? c : 0.0; /* padding lanes contribute nothing */
-    glogq[l] = cl;
+    coef[l] = l < nvalid ? c : 0.0;
     if (l < nvalid)
       loss += b->logq[l] + b->action[l];
     for (int y = 0; y < V; ++y)
-      b->force[y * L + l] *= cl;
+      b->force[y * L + l] *= coef[l];
   }
+  return loss;
+}
+
+double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                  uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
+                                  double c, double *grad)
+{
+  double glogq[L];
+  double loss = flow_with_force(th, f, b, seed, purpose, first, nvalid, c, glogq);
   fg_flow_backward(f, b->work, b->force, glogq, grad);
+  return loss;
+}
+
+double fg_model_path_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                    uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
+                                    double c, double *grad)
+{
+  double coef[L];
+  double loss = flow_with_force(th, f, b, seed, purpose, first, nvalid, c, coef);
+  fg_flow_path_backward(f, b->work, b->z, b->force, coef, grad);
   return loss;
 }
 

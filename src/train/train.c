@@ -162,7 +162,11 @@ static void local_gradient(trainer *t, int batch, int64_t gbatch)
   const int score = t->cfg->train.gradient == FG_GRAD_SCORE;
   for (int b0 = 0; b0 < batch; b0 += L) {
     int nv = batch - b0 < L ? batch - b0 : L;
-    if (score)
+    if (t->cfg->train.gradient == FG_GRAD_PATH)
+      tail[T_LOSS] += fg_model_path_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
+                                                   FG_RNG_TRAIN, first + (uint64_t)b0, nv,
+                                                   1.0 / (double)gbatch, grad);
+    else if (score)
       tail[T_LOSS] += fg_model_score_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
                                                     FG_RNG_TRAIN, first + (uint64_t)b0, nv,
                                                     1.0 / (double)gbatch, grad, grad + t->np);
@@ -627,14 +631,13 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
   if ((rc = fg_model_block_init(&t->blk, t->flow, err)) != FG_OK)
     return rc;
   t->nred = t->np;
-  if (cfg->train.gradient == FG_GRAD_SCORE) {
-    if (!fg_flow_has_score(t->flow))
-      return fg_config_report(cfg, "train.gradient", FG_ERR_INPUT, err,
-                              "the score function needs a flow of coupling layers only "
-                              "(model.base %s has a layer without it)",
-                              fg_base_name(cfg->model.base));
+  if (cfg->train.gradient != FG_GRAD_REPARAM && !fg_flow_has_score(t->flow))
+    return fg_config_report(cfg, "train.gradient", FG_ERR_INPUT, err,
+                            "%s needs a flow of coupling layers only (model.base %s has a "
+                            "layer without it)",
+                            fg_gradient_name(cfg->train.gradient), fg_base_name(cfg->model.base));
+  if (cfg->train.gradient == FG_GRAD_SCORE)
     t->nred = 2 * t->np;
-  }
   t->buf = fg_alloc(sizeof(double) * (t->nred + T_LEN), err, where);
   if (t->buf == NULL)
     return FG_ERR_RUNTIME;

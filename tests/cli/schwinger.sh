@@ -133,6 +133,9 @@ def params(path):
 a, b = params(sys.argv[2]), params(sys.argv[3])
 assert any(np.abs(a[k] - b[k]).max() > 1e-6 for k in a)
 PY
+sed -e 's/gradient: score_function/gradient: path/' -e 's/ms.h5/mp.h5/g' "$work/score.yaml" > "$work/path.yaml"
+check "train.gradient path trains the gauge flow (finite loss)" \
+  bash -c "'$fg' train '$work/path.yaml' --json 2>/dev/null | /usr/bin/python3 -c 'import sys, json, math; r = json.load(sys.stdin); assert r[\"step\"] == 5 and math.isfinite(r[\"loss\"])'"
 sed -e 's/steps: 5,/steps: 8,/' -e 's/gradient: score_function/gradient: reparameterization/' \
   "$work/score.yaml" > "$work/score2.yaml"
 "$fg" train "$work/score2.yaml" --resume > /dev/null 2> "$work/score2.err"
