@@ -36,6 +36,19 @@ train_leg() {
   mv "$1/$2.json.part" "$1/$2.json"
 }
 
+# train_base SCRIPT CONFIG DIR: the starting model of a retraining
+# experiment: CONFIG with its checkpoint and log moved to DIR, trained
+# unless DIR/base.json exists (train_leg).
+train_base() {
+  mkdir -p "$3"
+  config_set "$2" "$3/base.yaml" checkpoint "$3/model.h5" log "$3/train.csv"
+  [ -f "$3/base.json" ] || echo "$1: $(date +%T) the starting model ($2)" >&2
+  train_leg "$3" base "$3/base.yaml"
+}
+
+# inverse X: 1/X, for a config value.
+inverse() { awk -v x="$1" 'BEGIN { printf "%.6g", 1 / x }'; }
+
 # plot PNG GP VARS: draws PNG with the gnuplot script GP, passing VARS
 # (gnuplot assignments); without gnuplot, says how to draw it later.
 plot() {
