@@ -66,9 +66,7 @@ done
     done
   done
 } > "$out/costs.csv"
-awk -v keys="inv_lambda window level" -v values="n_train seconds" -f "$here/stats.awk" \
-  "$out/costs.csv" > "$out/summary.csv"
-column -s, -t < "$out/summary.csv"
+summarise "$out/costs.csv" "inv_lambda window level" "n_train seconds"
 
 png=$out/fig3.png
 plot "$png" "$here/fig3.gp" \

@@ -1,6 +1,6 @@
 # lib.sh -- shell functions shared by the experiment scripts that keep
 # finished stages (fig1_range.sh, fig3.sh, fig4.sh, fig5.sh). Source it
-# after setting `bin` (the flowgen executable).
+# after setting `bin` (the flowgen executable) and `here` (this folder).
 
 # json FILE KEY: the number after "KEY": in a one-line JSON object.
 json() { sed -n "s/.*\"$2\": \([-0-9.eE+]*\).*/\1/p" "$1"; }
@@ -48,6 +48,14 @@ train_base() {
 
 # inverse X: 1/X, for a config value.
 inverse() { awk -v x="$1" 'BEGIN { printf "%.6g", 1 / x }'; }
+
+# summarise CSV KEYS VALUES: writes summary.csv beside CSV (stats.awk:
+# mean, sd, min, max and count of the VALUES columns per group of the KEYS
+# columns) and prints it as a table.
+summarise() {
+  awk -v keys="$2" -v values="$3" -f "$here/stats.awk" "$1" > "$(dirname "$1")/summary.csv"
+  column -s, -t < "$(dirname "$1")/summary.csv"
+}
 
 # plot PNG GP VARS: draws PNG with the gnuplot script GP, passing VARS
 # (gnuplot assignments); without gnuplot, says how to draw it later.
