@@ -27,12 +27,13 @@ config_set() {
 # or this leg's own run killed half way. Without one, a log left by a run
 # killed before its first checkpoint is replaced (--overwrite). The result
 # goes to NAME.json.part and is renamed when the run succeeded, so a killed
-# script rerun continues where it stopped.
+# script rerun continues where it stopped. Returns flowgen's exit status.
 train_leg() {
   [ -f "$1/$2.json" ] && return 0
   mode=--overwrite
   [ -f "$1/model.h5" ] && mode=--resume
-  "$bin" train "$3" $mode --json > "$1/$2.json.part" 2> "$1/$2.err"
+  # `|| return`: `set -e` does not act inside a function called from `||`
+  "$bin" train "$3" $mode --json > "$1/$2.json.part" 2> "$1/$2.err" || return
   mv "$1/$2.json.part" "$1/$2.json"
 }
 

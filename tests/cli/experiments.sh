@@ -2,7 +2,9 @@
 # The experiment scripts' helpers on synthetic input: fig1_range.awk's
 # lr / bs ratios (empty where an arm never reached the level), stats.awk's
 # mean, sd, min, max and count (empty cells left out), and lib.sh's
-# config_set (block and flow-style keys, whole words only). Prints a
+# config_set (block and flow-style keys, whole words only) and train_leg
+# (a result only from a run that succeeded; resume once a checkpoint
+# exists; a finished leg skipped), with stand-ins for flowgen. Prints a
 # Check-style summary line.
 #   experiments.sh
 set -uo pipefail
@@ -41,6 +43,21 @@ printf 'seed: 11\ntrain:\n  checkpoint: a.h5\n  checkpoint_every: 5\n  batch_siz
   batch_size 16 target_ess 0.2 window 100)
 check "config_set" "$(tr '\n' ' ' < "$work/out.yaml")" \
   "seed: 12 train:   checkpoint: /x/b.h5   checkpoint_every: 5   batch_size: 16   schedule: {kind: batch_size, max_batch_size: 64}   stop: {target_ess: 0.2, window: 100} "
+
+# train_leg keeps a result only from a run that succeeded, and says so
+# also when called from `||` (where `set -e` does not act).
+mkdir -p "$work/ok" "$work/bad"
+printf '#!/bin/sh\necho "{\\"mode\\": \\"$3\\"}"\n' > "$work/good"
+printf '#!/bin/sh\necho partial; exit 1\n' > "$work/fail"
+printf '#!/bin/sh\necho again\n' > "$work/again"
+chmod +x "$work/good" "$work/fail" "$work/again"
+status=$(set -e; . "$here/lib.sh"; bin=$work/fail; train_leg "$work/bad" run x.yaml || echo "failed $?")
+check "train_leg: a failed run returns its status" "$status" "failed 1"
+check "train_leg: a failed run leaves no result" "$(ls "$work/bad")" "run.err
+run.json.part"
+(. "$here/lib.sh"; bin=$work/good; train_leg "$work/ok" run x.yaml; touch "$work/ok/model.h5"
+ rm "$work/ok/run.json"; train_leg "$work/ok" run x.yaml; bin=$work/again; train_leg "$work/ok" run x.yaml)
+check "train_leg: --resume once a checkpoint exists, then skipped" "$(cat "$work/ok/run.json")" '{"mode": "--resume"}'
 
 echo "100%: Checks: $checks, Failures: $failures, Errors: 0"
 [ "$failures" -eq 0 ]
