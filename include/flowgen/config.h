@@ -76,6 +76,7 @@ typedef enum { FG_SCHED_NONE = 0, FG_SCHED_BATCH_SIZE = 1, FG_SCHED_LEARNING_RAT
 typedef enum { FG_INTEGRATOR_LEAPFROG = 0, FG_INTEGRATOR_OMELYAN = 1 } fg_integrator_kind;
 typedef enum { FG_BC_ANTIPERIODIC = 0, FG_BC_PERIODIC = 1 } fg_fermion_bc;
 typedef enum { FG_FERMIONS_PSEUDOFERMION = 0, FG_FERMIONS_EXACT = 1 } fg_hmc_fermions;
+typedef enum { FG_GRAD_REPARAM = 0, FG_GRAD_SCORE = 1 } fg_gradient_kind;
 
 typedef struct {
   fg_theory_kind name;        /* theory.name: phi4 | schwinger (required) */
@@ -130,6 +131,7 @@ typedef struct {
   int stop_window;            /* train.stop.window in 1..4096, default 100 */
   char *init_from;            /* train.init_from (null/absent -> NULL); resolved */
   int reset_optimizer;        /* train.reset_optimizer, default false */
+  fg_gradient_kind gradient;  /* train.gradient: reparameterization (default) | score_function */
   char *checkpoint;           /* train.checkpoint, required; resolved */
   char *log;                  /* train.log, default: checkpoint with .csv; resolved */
   int64_t checkpoint_every;   /* >= 0 (0 = only at the end), default 500 */
@@ -203,5 +205,6 @@ const char *fg_schedule_name(fg_schedule_kind k);
 const char *fg_integrator_name(fg_integrator_kind k);
 const char *fg_fermion_bc_name(fg_fermion_bc k);
 const char *fg_hmc_fermions_name(fg_hmc_fermions k);
+const char *fg_gradient_name(fg_gradient_kind k);
 
 #endif

@@ -121,6 +121,28 @@
  *     After fg_flow_forward(..., save = 1): for a loss L with dL/dphi = gphi
  *     and dL/dlogq = glogq (z held fixed: the reparameterisation gradient),
  *     gparams += dL/dtheta.
+ *   int fg_flow_has_score(const fg_flow *f)
+ *     1 if every layer is a coupling layer (fg_layer.active set), which
+ *     fg_flow_score_backward needs: not with model.base free_field.
+ *   void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+ *                               const double *coef, double *gparams)
+ *     After fg_flow_forward(f, w, z, phi, logq, save = 1): gparams +=
+ *     sum_l coef[l] d log q_theta(phi_l) / d theta at phi_l held fixed (the
+ *     score, for score-function gradient estimators). From the identity
+ *       d/dtheta log q(phi)|phi = d/dtheta log q(f(z))|z - grad_phi log q . df/dtheta|z
+ *     it runs one backward pass with dL/dphi = -coef grad_phi log q and
+ *     dL/dlogq = coef, where grad_phi log q = J^-T grad_z log q(f(z)) comes
+ *     from one backward pass of log q through the flow and, layer by layer
+ *     from the base up, J_i^-T applied with two of the layer's backward
+ *     passes (J_i^T = [[D, 0], [B^T, 1]] on (active, other) dofs, D
+ *     diagonal: v_A = u_A / D, v_R = u_R - B^T v_A). About four backward
+ *     passes in all; the theory's force is not needed.
+ *   void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
+ *   void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef,
+ *                            double *gparams)
+ *     fg_flow_score_backward in two parts: prepare computes grad_phi log q
+ *     (kept in w), apply adds one weighted score (one backward pass) and may
+ *     be called several times with other weights.
  */
 #ifndef FLOWGEN_FLOW_H
 #define FLOWGEN_FLOW_H
@@ -151,6 +173,11 @@ struct fg_layer {
   const fg_layer_ops *ops;
   size_t param_offset;  /* this layer's slice of the flat parameter vector */
   size_t nparams;
+  /* A coupling layer: the dofs it updates (the others pass unchanged and its
+   * Jacobian is triangular with a diagonal block there); NULL otherwise.
+   * fg_flow_score_backward needs it of every layer. */
+  const int *active;
+  int nactive;
 };
 
 typedef struct fg_flow fg_flow;
@@ -233,6 +260,11 @@ void fg_flow_inverse(const fg_flow *f, fg_flow_work *w, const double *phi, doubl
                      double *logq);
 void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
                       const double *glogq, double *gparams);
+int fg_flow_has_score(const fg_flow *f);
+void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z);
+void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams);
+void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+                            const double *coef, double *gparams);
 
 /* Layer constructors (flow/<layer>.c). The free-field layer (seed eq. A2):
  * phi(k) -> sigma_k phi(k), sigma_k^-2 = |mu| + sum_nu (2 - 2 cos k_nu),

@@ -476,6 +476,7 @@ static const char *schedule_name(int k) { return fg_schedule_name((fg_schedule_k
 static const char *integrator_name(int k) { return fg_integrator_name((fg_integrator_kind)k); }
 static const char *fermion_bc_name(int k) { return fg_fermion_bc_name((fg_fermion_bc)k); }
 static const char *fermions_name(int k) { return fg_hmc_fermions_name((fg_hmc_fermions)k); }
+static const char *gradient_name(int k) { return fg_gradient_name((fg_gradient_kind)k); }
 
 /* ------------------------------------------------------------ theory rules */
 
@@ -740,6 +741,7 @@ static const field train_fields[] = {
     {.key = "stop", .type = T_MAP, .sub = stop_fields},
     {.key = "init_from", .type = T_PATH, AT(train.init_from), .flags = NULLABLE},
     {.key = "reset_optimizer", .type = T_BOOL, AT(train.reset_optimizer)},
+    {.key = "gradient", .type = T_NAME, AT(train.gradient), .name_of = gradient_name},
     {.key = "checkpoint", .type = T_PATH, AT(train.checkpoint), .flags = REQUIRED},
     {.key = "log", .type = T_PATH, AT(train.log)},
     {.key = "checkpoint_every", .type = T_INT64, AT(train.checkpoint_every), AT_LEAST(0)},

@@ -55,6 +55,12 @@ const char *fg_fermion_bc_name(fg_fermion_bc k)
   return NAME_OF(t, k);
 }
 
+const char *fg_gradient_name(fg_gradient_kind k)
+{
+  static const char *t[] = {"reparameterization", "score_function"};
+  return NAME_OF(t, k);
+}
+
 const char *fg_hmc_fermions_name(fg_hmc_fermions k)
 {
   static const char *t[] = {"pseudofermion", "exact_determinant"};

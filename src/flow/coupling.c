@@ -233,6 +233,8 @@ int fg_coupling_create(const fg_model_config *m, const fg_lattice *lat, const fg
     return rc;
   }
   c->base.nparams = own.nparams;
+  c->base.active = c->upd;
+  c->base.nactive = c->nupd;
   c->phi_off = (c->net.floats * sizeof(float) + 63) & ~(size_t)63;
   c->g_off = c->phi_off + sizeof(double) * (size_t)lat->volume * L;
   *out = &c->base;

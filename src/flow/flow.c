@@ -36,6 +36,8 @@ struct fg_flow_work {
   void **ws;        /* per-layer workspaces, inside mem */
   char *mem;
   double *gphi;     /* [ndof][L] gradient being propagated */
+  double *u, *t;    /* [ndof][L] each: fg_flow_score_backward's vectors */
+  double *gscratch; /* [nparams]: parameter gradients it discards */
 };
 
 static const double LOG_2PI = 1.8378770664093454836;
@@ -203,6 +205,9 @@ void fg_flow_work_destroy(fg_flow_work *w)
   fg_free(w->ws);
   fg_free(w->mem);
   fg_free(w->gphi);
+  fg_free(w->u);
+  fg_free(w->t);
+  fg_free(w->gscratch);
   fg_free(w);
 }
 
@@ -219,7 +224,10 @@ fg_flow_work *fg_flow_work_create(const fg_flow *f, fg_error *err)
   w->ws = fg_alloc(sizeof(void *) * (size_t)(f->nlayers + 1), err, where);
   w->mem = fg_alloc(total, err, where);
   w->gphi = fg_alloc(sizeof(double) * (size_t)f->ndof * L, err, where);
-  if (!w->ws || !w->mem || !w->gphi) {
+  w->u = fg_alloc(sizeof(double) * (size_t)f->ndof * L, err, where);
+  w->t = fg_alloc(sizeof(double) * (size_t)f->ndof * L, err, where);
+  w->gscratch = fg_alloc(sizeof(double) * (f->nparams ? f->nparams : 1), err, where);
+  if (!w->ws || !w->mem || !w->gphi || !w->u || !w->t || !w->gscratch) {
     fg_flow_work_destroy(w);
     return NULL;
   }
@@ -308,4 +316,80 @@ void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
   for (int i = f->nlayers - 1; i >= 0; --i)
     f->layers[i]->ops->backward(f->layers[i], w->ws[i], w->gphi, glogdet,
                                 gparams + f->layers[i]->param_offset);
+}
+
+int fg_flow_has_score(const fg_flow *f)
+{
+  for (int i = 0; i < f->nlayers; ++i)
+    if (f->layers[i]->active == NULL)
+      return 0;
+  return 1;
+}
+
+/* u <- J^-T u for layer i (see flow.h), with t as scratch. */
+static void layer_transpose_solve(const fg_flow *f, fg_flow_work *w, int i)
+{
+  const fg_layer *ly = f->layers[i];
+  const size_t field = (size_t)f->ndof * L;
+  const double zero[L] = {0};
+  double *u = w->u, *t = w->t;
+  /* D: J^T applied to the indicator of the active dofs, read there. */
+  memset(t, 0, sizeof(double) * field);
+  for (int k = 0; k < ly->nactive; ++k)
+    for (int l = 0; l < L; ++l)
+      t[(size_t)ly->active[k] * L + l] = 1.0;
+  ly->ops->backward(ly, w->ws[i], t, zero, w->gscratch + ly->param_offset);
+  for (int k = 0; k < ly->nactive; ++k) { /* v_A = u_A / D, kept in u */
+    size_t a = (size_t)ly->active[k] * L;
+    for (int l = 0; l < L; ++l)
+      u[a + l] /= t[a + l];
+  }
+  /* B^T v_A: J^T applied to (v_A, 0), read at the other dofs. */
+  memset(t, 0, sizeof(double) * field);
+  for (int k = 0; k < ly->nactive; ++k) {
+    size_t a = (size_t)ly->active[k] * L;
+    memcpy(t + a, u + a, sizeof(double) * L);
+  }
+  ly->ops->backward(ly, w->ws[i], t, zero, w->gscratch + ly->param_offset);
+  for (int k = 0; k < ly->nactive; ++k) { /* the active dofs keep v_A */
+    size_t a = (size_t)ly->active[k] * L;
+    memset(t + a, 0, sizeof(double) * L);
+  }
+  for (size_t j = 0; j < field; ++j)
+    u[j] -= t[j];
+}
+
+void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
+{
+  const size_t field = (size_t)f->ndof * L;
+  double glogdet[L];
+  /* grad_z log q(f(z)) = grad_z log r - grad_z sum log J_i. */
+  for (int l = 0; l < L; ++l)
+    glogdet[l] = -1.0;
+  memset(w->u, 0, sizeof(double) * field);
+  for (int i = f->nlayers - 1; i >= 0; --i)
+    f->layers[i]->ops->backward(f->layers[i], w->ws[i], w->u, glogdet,
+                                w->gscratch + f->layers[i]->param_offset);
+  if (f->m.base != FG_BASE_HAAR) /* normal base: grad log r = -z */
+    for (size_t j = 0; j < field; ++j)
+      w->u[j] -= z[j];
+  /* grad_phi log q = J_(n-1)^-T ... J_0^-T grad_z log q. */
+  for (int i = 0; i < f->nlayers; ++i)
+    layer_transpose_solve(f, w, i);
+}
+
+void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams)
+{
+  /* The score, weighted: dL/dphi = -coef grad_phi log q, dL/dlogq = coef. */
+  const size_t field = (size_t)f->ndof * L;
+  for (size_t j = 0; j < field; ++j)
+    w->t[j] = -coef[j % L] * w->u[j];
+  fg_flow_backward(f, w, w->t, coef, gparams);
+}
+
+void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
+                            const double *coef, double *gparams)
+{
+  fg_flow_score_prepare(f, w, z);
+  fg_flow_score_apply(f, w, coef, gparams);
 }

@@ -406,6 +406,8 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
     return rc;
   }
   g->base.nparams = own.nparams;
+  g->base.active = g->upd;
+  g->base.nactive = g->nact;
   g->plaq_off = (g->net.floats * sizeof(float) + 63) & ~(size_t)63;
   g->g_off = g->plaq_off + sizeof(double) * (size_t)lat->volume * L;
   *out = &g->base;

@@ -70,3 +70,22 @@ double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_mode
   fg_flow_backward(f, b->work, b->force, glogq, grad);
   return loss;
 }
+
+double fg_model_score_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                     uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
+                                     double c, double *grad1, double *grad0)
+{
+  draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1);
+  double c1[L], c0[L], loss = 0.0;
+  for (int l = 0; l < L; ++l) {
+    int valid = l < nvalid;  /* padding lanes contribute nothing */
+    double w = valid ? b->logq[l] + b->action[l] : 0.0;
+    c0[l] = valid ? c : 0.0;
+    c1[l] = c0[l] * w;
+    loss += w;
+  }
+  fg_flow_score_prepare(f, b->work, b->z);
+  fg_flow_score_apply(f, b->work, c1, grad1);
+  fg_flow_score_apply(f, b->work, c0, grad0);
+  return loss;
+}

@@ -54,7 +54,8 @@ typedef struct {
   fg_model_block blk;
   fg_optimizer optim;
   size_t np;
-  double *buf;              /* [np + T_LEN] reduction buffer: gradient, then tail */
+  size_t nred;              /* gradient values reduced: np, or 2 np (score function) */
+  double *buf;              /* [nred + T_LEN] reduction buffer: gradient(s), then tail */
   MPI_Datatype dtype;
   MPI_Op op;
   int64_t step, n_train;
@@ -155,14 +156,20 @@ static double lr_at(const fg_train_config *tc, int64_t step)
 static void local_gradient(trainer *t, int batch, int64_t gbatch)
 {
   const uint64_t first = (uint64_t)t->n_train + (uint64_t)t->rank * (uint64_t)batch;
-  double *grad = t->buf, *tail = t->buf + t->np;
-  memset(grad, 0, sizeof(double) * t->np);
+  double *grad = t->buf, *tail = t->buf + t->nred;
+  memset(grad, 0, sizeof(double) * t->nred);
   tail_reset(tail);
+  const int score = t->cfg->train.gradient == FG_GRAD_SCORE;
   for (int b0 = 0; b0 < batch; b0 += L) {
     int nv = batch - b0 < L ? batch - b0 : L;
-    tail[T_LOSS] += fg_model_kl_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
-                                               FG_RNG_TRAIN, first + (uint64_t)b0, nv,
-                                               1.0 / (double)gbatch, grad);
+    if (score)
+      tail[T_LOSS] += fg_model_score_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
+                                                    FG_RNG_TRAIN, first + (uint64_t)b0, nv,
+                                                    1.0 / (double)gbatch, grad, grad + t->np);
+    else
+      tail[T_LOSS] += fg_model_kl_gradient_block(t->theory, t->flow, &t->blk, t->cfg->seed,
+                                                 FG_RNG_TRAIN, first + (uint64_t)b0, nv,
+                                                 1.0 / (double)gbatch, grad);
     fg_ess_add(tail + T_ESS, t->blk.logw, (size_t)nv);
   }
 }
@@ -257,12 +264,19 @@ static int train_step(trainer *t, int *rc)
   int64_t gbatch = (int64_t)batch * t->nranks;
   double lr = lr_at(tc, t->step);
   local_gradient(t, batch, gbatch);
-  double *tail = t->buf + t->np;
+  double *tail = t->buf + t->nred;
   tail[T_STOP] = (t->opt->stop_flag && *t->opt->stop_flag) ? 1.0 : 0.0;
   tail[T_LOGFAIL] = t->log_errno != 0 ? 1.0 : 0.0;
   if ((*rc = allreduce(t, t->buf)) != FG_OK)
     return 1;
   double loss = tail[T_LOSS] / (double)gbatch;
+  if (t->nred > t->np) {
+    /* Score function: (N/(N-1)) sum_l (w_l - mean w) s_l / N, w = log q + S:
+     * the batch mean as baseline, unbiased with the N/(N-1) (leave-one-out). */
+    double f = gbatch > 1 ? (double)gbatch / (double)(gbatch - 1) : 1.0;
+    for (size_t i = 0; i < t->np; ++i)
+      t->buf[i] = f * (t->buf[i] - loss * t->buf[t->np + i]);
+  }
   double gnorm = fg_clip_grad_norm(t->buf, t->np, tc->grad_clip_norm);
   t->bad_loss = loss;
   t->bad_gnorm = gnorm;
@@ -557,8 +571,8 @@ static int close_log(trainer *t, fg_error *err)
 static int eval_ess(trainer *t, int64_t n, double *ess, double *ess_err)
 {
   int64_t lo = n * t->rank / t->nranks, hi = n * (t->rank + 1) / t->nranks;
-  double *tail = t->buf + t->np;
-  memset(t->buf, 0, sizeof(double) * t->np);
+  double *tail = t->buf + t->nred;
+  memset(t->buf, 0, sizeof(double) * t->nred);
   tail_reset(tail);
   for (int64_t j = lo; j < hi; j += L) {
     int nv = hi - j < L ? (int)(hi - j) : L;
@@ -612,12 +626,21 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
   t->np = fg_flow_nparams(t->flow);
   if ((rc = fg_model_block_init(&t->blk, t->flow, err)) != FG_OK)
     return rc;
-  t->buf = fg_alloc(sizeof(double) * (t->np + T_LEN), err, where);
+  t->nred = t->np;
+  if (cfg->train.gradient == FG_GRAD_SCORE) {
+    if (!fg_flow_has_score(t->flow))
+      return fg_config_report(cfg, "train.gradient", FG_ERR_INPUT, err,
+                              "the score function needs a flow of coupling layers only "
+                              "(model.base %s has a layer without it)",
+                              fg_base_name(cfg->model.base));
+    t->nred = 2 * t->np;
+  }
+  t->buf = fg_alloc(sizeof(double) * (t->nred + T_LEN), err, where);
   if (t->buf == NULL)
     return FG_ERR_RUNTIME;
   if ((rc = fg_optimizer_init(&t->optim, &cfg->train.optimizer, t->np, err)) != FG_OK)
     return rc;
-  if (MPI_Type_contiguous((int)(t->np + T_LEN), MPI_DOUBLE, &t->dtype) != MPI_SUCCESS ||
+  if (MPI_Type_contiguous((int)(t->nred + T_LEN), MPI_DOUBLE, &t->dtype) != MPI_SUCCESS ||
       MPI_Type_commit(&t->dtype) != MPI_SUCCESS || MPI_Op_create(reduce_op, 1, &t->op) != MPI_SUCCESS)
     return fg_fail(err, FG_ERR_RUNTIME, where, "cannot create the MPI reduction");
   snprintf(t->stop_reason, sizeof t->stop_reason, "running");
