@@ -3,9 +3,10 @@
  * service/roles.h; the messages and their order: service/protocol.h).
  *
  *   int fg_coordinator_run(fg_sample_session *s, const fg_sample_options *opt,
- *                          fg_sample_state *st, fg_error *err)
- *     Rank 0. Hands out batches in index order, FG_IN_FLIGHT per worker so
- *     no worker waits for an order; receives (batch, log-weights) in any
+ *                          const fg_service_hooks *hooks, fg_sample_state *st,
+ *                          fg_error *err)
+ *     Rank 0. Hands out batches in index order, FG_IN_FLIGHT per worker (or
+ *     hooks->in_flight) so no worker waits for an order; receives (batch, log-weights) in any
  *     order, keeps them in a buffer of one round, and advances the global
  *     Metropolis chain and the ESS sums of st over the batches that are
  *     complete in index order, so every number of the file but the timings
@@ -14,7 +15,8 @@
  *     collectively and the coordinator the chain and the resume state. A
  *     stop (signal on any rank, or opt->stop_after) hands out nothing new,
  *     finishes the batches in flight, flushes and stops the workers. With
- *     one rank it draws the batches itself.
+ *     one rank it draws the batches itself (hooks->draw when given). It
+ *     times its parts into hooks->stats when given (hooks.h).
  *     Memory: one round of log-weights and chain entries, whatever the run
  *     length. Collective (with the workers) over opt->comm.
  */
@@ -31,8 +33,10 @@ typedef struct {
   fg_sample_session *s;
   const fg_sample_options *opt;
   fg_sample_state *st;
+  const fg_service_hooks *hooks;
+  fg_service_stats stats;  /* copied to hooks->stats at the end */
   fg_sample_plan plan;
-  int nranks;
+  int nranks, window;      /* window: batches in flight per worker */
   int64_t r0, r1;          /* batches of this round: [r0, r1) */
   int64_t next_assign;     /* next batch to hand out */
   int64_t next_chain;      /* next batch the chain needs */
@@ -74,24 +78,32 @@ static void advance_chain(coord *c)
     /* in proposal order, whichever worker drew the batch: the ESS sums are
      * the same bits for any rank count and any arrival order */
     add_weights(c->st, c->logw + off, n);
+    if (c->hooks->stats != NULL)
+      c->stats.chain_hash =
+          fg_service_chain_hash(c->stats.chain_hash, c->index + off, c->accepted + off, n);
     c->next_chain++;
   }
 }
 
 static void record(coord *c, int64_t b, const double *logw)
 {
+  double t0 = fg_wall_time();
   memcpy(c->logw + (b - c->r0) * c->plan.batch, logw, sizeof(double) * (size_t)batch_rows(c, b));
   c->done[b - c->r0] = 1;
   advance_chain(c);
+  c->stats.batches++;
+  c->stats.logw += batch_rows(c, b);
+  c->stats.chain_s += fg_wall_time() - t0;
 }
 
-static int send_order(const coord *c, int rank, int what, int64_t batch)
+static int send_order(coord *c, int rank, int what, int64_t batch)
 {
-  double order[FG_ORDER_LEN] = {0};
+  double order[FG_ORDER_LEN] = {0}, t0 = fg_wall_time();
   order[FG_ORDER_WHAT] = what;
   order[FG_ORDER_INDEX] = (double)batch;
-  return MPI_Send(order, FG_ORDER_LEN, MPI_DOUBLE, rank, FG_TAG_ORDER, c->opt->comm) ==
-                 MPI_SUCCESS ? FG_OK : FG_ERR_RUNTIME;
+  int rc = MPI_Send(order, FG_ORDER_LEN, MPI_DOUBLE, rank, FG_TAG_ORDER, c->opt->comm);
+  c->stats.order_s += fg_wall_time() - t0;
+  return rc == MPI_SUCCESS ? FG_OK : FG_ERR_RUNTIME;
 }
 
 /* Hands out the next batch to `rank`, or returns 0 if there is none to give. */
@@ -109,14 +121,20 @@ static int assign(coord *c, int rank)
 static int run_round_distributed(coord *c, double *msg, fg_error *err)
 {
   int outstanding = 0;
-  for (int d = 0; d < FG_IN_FLIGHT; ++d)
+  for (int d = 0; d < c->window; ++d)
     for (int w = 1; w < c->nranks; ++w)
       outstanding += assign(c, w);
   while (outstanding > 0) {
     MPI_Status st;
+    double t0 = fg_wall_time();
     if (MPI_Recv(msg, FG_RESULT_LOGW + c->plan.batch, MPI_DOUBLE, MPI_ANY_SOURCE, FG_TAG_RESULT,
                  c->opt->comm, &st) != MPI_SUCCESS)
       return fg_fail(err, FG_ERR_RUNTIME, "fg_coordinator_run [coordinator.c]", "MPI_Recv failed");
+    double t1 = fg_wall_time(), latency = t1 - msg[FG_RESULT_SENT];
+    c->stats.recv_wait_s += t1 - t0;
+    c->stats.latency_sum_s += latency;
+    if (latency > c->stats.latency_max_s)
+      c->stats.latency_max_s = latency;
     record(c, (int64_t)msg[FG_RESULT_BATCH], msg + FG_RESULT_LOGW);
     if (msg[FG_RESULT_STOP] != 0.0)
       c->stopping = 1; /* a worker was signalled */
@@ -133,7 +151,9 @@ static int run_round_alone(coord *c, fg_row_buffer *buf, fg_error *err)
   while (!(c->stopping = c->stopping || stop_wanted(c, c->next_assign)) &&
          c->next_assign < c->r1) {
     int64_t b = c->next_assign++;
-    int rc = fg_sample_draw(c->s, b, buf, err);
+    double t0 = fg_wall_time();
+    int rc = fg_service_draw(c->hooks, c->s, b, buf, err);
+    c->stats.draw_s += fg_wall_time() - t0;
     if (rc != FG_OK)
       return rc;
     record(c, b, buf->logw + buf->rows - batch_rows(c, b));
@@ -148,7 +168,11 @@ static int end_round(coord *c, fg_row_buffer *buf, fg_error *err)
   for (int w = 1; w < c->nranks; ++w)
     send_order(c, w, FG_ORDER_FLUSH, 0);
   int64_t first = c->r0 * c->plan.batch, count = c->st->chain.steps - first;
-  return fg_sample_flush(c->s, buf, first, count, c->index, c->accepted, c->st, err);
+  double t0 = fg_wall_time();
+  int rc = fg_sample_flush(c->s, buf, first, count, c->index, c->accepted, c->st, err);
+  c->stats.flush_s += fg_wall_time() - t0;
+  c->stats.flushes++;
+  return rc;
 }
 
 static int alloc_round(coord *c, fg_error *err)
@@ -170,11 +194,15 @@ static void free_round(coord *c)
   fg_free(c->accepted);
 }
 
-int fg_coordinator_run(fg_sample_session *s, const fg_sample_options *opt, fg_sample_state *st,
-                       fg_error *err)
+int fg_coordinator_run(fg_sample_session *s, const fg_sample_options *opt,
+                       const fg_service_hooks *hooks, fg_sample_state *st, fg_error *err)
 {
   coord c;
   memset(&c, 0, sizeof c);
+  double t_begin = fg_wall_time();
+  c.hooks = hooks;
+  c.window = hooks->in_flight > 0 ? hooks->in_flight : FG_IN_FLIGHT;
+  c.stats.chain_hash = FG_CHAIN_HASH_START;
   c.s = s;
   c.opt = opt;
   c.st = st;
@@ -202,5 +230,8 @@ int fg_coordinator_run(fg_sample_session *s, const fg_sample_options *opt, fg_sa
   free(msg);
   fg_row_buffer_free(&buf);
   free_round(&c);
+  c.stats.loop_s = fg_wall_time() - t_begin;
+  if (hooks->stats != NULL)
+    *hooks->stats = c.stats;
   return rc;
 }

@@ -14,11 +14,15 @@
  *            (n: the rows of the batch, plan.batch but for a short last one):
  *              [FG_RESULT_BATCH] the batch drawn
  *              [FG_RESULT_STOP]  1 if the worker was signalled (a stop request)
+ *              [FG_RESULT_SENT]  the worker's fg_wall_time() at sending (for
+ *                                the latency figure of hooks.h; never used
+ *                                for anything the run computes)
  *              [FG_RESULT_LOGW]  its n log-weights, in proposal order
  *
  * Order of a run, round by round (a round: plan.round_batches batches):
  *   1. The coordinator hands out the round's batches in index order, up to
- *      FG_IN_FLIGHT ahead per worker, so no worker waits for an order.
+ *      FG_IN_FLIGHT ahead per worker (the window; hooks.h may change it for
+ *      a measurement), so no worker waits for an order.
  *   2. A worker answers each BATCH order with one result, in the order the
  *      orders came (its rows stay in its own buffer); the coordinator
  *      takes results in any order and gives the sender the next batch.
@@ -39,7 +43,7 @@ enum { FG_ORDER_BATCH = 1, FG_ORDER_FLUSH = 2, FG_ORDER_STOP = 3 };
 
 enum { FG_ORDER_WHAT, FG_ORDER_INDEX, FG_ORDER_LEN };
 
-enum { FG_RESULT_BATCH, FG_RESULT_STOP, FG_RESULT_LOGW };
+enum { FG_RESULT_BATCH, FG_RESULT_STOP, FG_RESULT_SENT, FG_RESULT_LOGW };
 
 enum { FG_IN_FLIGHT = 2 };
 

@@ -36,7 +36,9 @@
 #                               replaced by the array task id),
 #                               OPENBLAS_NUM_THREADS = --cpus-per-task, the
 #                               launcher; traps USR1 and TERM
-#   fg_job_run ARGS...          runs "flowgen ARGS" on the job's tasks in the
+#   fg_job_run ARGS...          on more than one node first logs which node
+#                               each rank runs on ("task layout"); then runs
+#                               "flowgen ARGS" on the job's tasks in the
 #                               background and waits; a USR1 or TERM that
 #                               reaches the batch shell is passed on to the
 #                               ranks as USR1 (flowgen then checkpoints and
@@ -236,8 +238,20 @@ fg_launch_command() {
   esac
 }
 
+# On more than one node, which node each rank runs on (rank 0, the sampling
+# coordinator, first), from a step of the same shape as flowgen's.
+fg_log_layout() {
+  [ "$FG_LAUNCHER" = srun ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ] || return 0
+  local layout
+  # shellcheck disable=SC2016,SC2086  # expanded by the task; extra args split
+  layout=$(srun --mpi=none --ntasks="$FG_NTASKS" --cpus-per-task="$FG_CPUS" ${FLOWGEN_SRUN_ARGS:-} \
+    bash -c 'echo "$SLURM_PROCID=$SLURMD_NODENAME"' 2>/dev/null | sort -n | tr '\n' ' ')
+  fg_log "task layout (rank=node) on ${SLURM_JOB_NUM_NODES} nodes: ${layout% }"
+}
+
 fg_job_run() {
   fg_launch_command "$@"
+  fg_log_layout
   if [ "$FG_STOP_REQUESTED" -eq 1 ]; then
     fg_log "stop requested before flowgen started"
     fg_job_requeue

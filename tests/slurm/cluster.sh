@@ -1,13 +1,17 @@
-# cluster.sh -- a throw-away one-node SLURM cluster for tests/slurm/run_test.sh.
-# Sourced, not run. Functions:
+# cluster.sh -- a throw-away SLURM cluster on this machine for
+# tests/slurm/run_test.sh (one node) and tests/slurm/multinode_test.sh
+# (several). Sourced, not run. Functions:
 #
 #   cluster_install
 #     Installs Debian's munge, slurmctld, slurmd and slurm-client with
 #     apt-get when any is missing. Returns non-zero when that fails.
 #
-#   cluster_start DIR
+#   cluster_start DIR [NODES]
 #     Starts munged, slurmctld and slurmd for one node (this machine, all its
-#     CPUs) with every file under DIR (an empty folder): a fresh munge key,
+#     CPUs) -- or, with NODES >= 2, NODES nodes n1..nNODES, one slurmd each
+#     (slurmd -N), each with all the machine's CPUs, its own address
+#     127.0.0.(k+1), port, spool, log and TmpFS folder -- with every file
+#     under DIR (an empty folder): a fresh munge key,
 #     its socket, slurm.conf from tests/slurm/slurm.conf.in, state, spool,
 #     logs and pid files, on free ports of our own, so a SLURM or munge
 #     already on the machine is neither used nor disturbed. Exports
@@ -24,10 +28,12 @@
 #   cluster_logs
 #     Prints the tails of the daemons' logs (for failure reports).
 #
-# State kept in CLUSTER_DIR and CLUSTER_PIDS (the pids this file started).
+# State kept in CLUSTER_DIR, CLUSTER_NODES and CLUSTER_PIDS (the pids this
+# file started).
 
 CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLUSTER_DIR=
+CLUSTER_NODES=1
 CLUSTER_PIDS=()
 
 cluster_say() { echo "slurm-test: $*" >&2; }
@@ -57,13 +63,15 @@ cluster_port_free() {
     /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# A base port with base .. base+199 free (slurmctld, slurmd, srun's range).
+# A base port with base .. base+199 free (slurmctld, the slurmd of each
+# node, srun's range).
 cluster_pick_ports() {
   local base ok p
   for _ in $(seq 1 50); do
     base=$((20000 + (RANDOM % 400) * 100))
     ok=1
-    for p in $base $((base + 1)) $(seq $((base + 100)) 10 $((base + 199))); do
+    for p in $base $(seq $((base + 1)) 2 $((base + 2 * CLUSTER_NODES - 1))) \
+      $(seq $((base + 100)) 10 $((base + 199))); do
       cluster_port_free "$p" || { ok=0; break; }
     done
     [ $ok -eq 1 ] && { echo "$base"; return 0; }
@@ -109,22 +117,58 @@ cluster_write_conf() {
     -e "s|@SRUN_PORTS@|$((base + 100))-$((base + 199))|" -e "s|@USER@|$(id -un)|" \
     -e "s|@STATE@|$CLUSTER_DIR|g" -e "s|@CPUS@|$(nproc)|" \
     "$CLUSTER_SRC/slurm.conf.in" >"$CLUSTER_DIR/slurm.conf"
+  [ "$CLUSTER_NODES" -ge 2 ] && cluster_conf_nodes "$base"
+  return 0
 }
 
-# Waits up to $1 seconds for the node to be idle.
+# Several slurmd on one machine (slurm.conf's per-node Port, slurmd -N):
+# every per-node file carries the node name (%n), and so does TmpFS, where
+# srun's PMIx plugin makes each node's client folder (two "nodes" sharing
+# /tmp would both make /tmp/spmix_appdir_<uid>_<job>.<step> and the second
+# fails: "File exists"). Node k listens on base + 2k - 1 of every address;
+# its NodeAddr 127.0.0.(k+1) names it apart.
+cluster_conf_nodes() {
+  local base=$1 k names=
+  sed -i -e '/^NodeName=/d' -e '/^PartitionName=/d' \
+    -e "s|^SlurmdPidFile=.*|SlurmdPidFile=$CLUSTER_DIR/slurmd-%n.pid|" \
+    -e "s|^SlurmdSpoolDir=.*|SlurmdSpoolDir=$CLUSTER_DIR/spool/%n|" \
+    -e "s|^SlurmdLogFile=.*|SlurmdLogFile=$CLUSTER_DIR/slurmd-%n.log|" "$CLUSTER_DIR/slurm.conf"
+  {
+    echo "TmpFS=$CLUSTER_DIR/tmpfs/%n"
+    for k in $(seq 1 "$CLUSTER_NODES"); do
+      mkdir -p "$CLUSTER_DIR/spool/n$k" "$CLUSTER_DIR/tmpfs/n$k"
+      echo "NodeName=n$k NodeAddr=127.0.0.$((k + 1)) Port=$((base + 2 * k - 1)) CPUs=$(nproc) State=UNKNOWN"
+      names=$names${names:+,}n$k
+    done
+    echo "PartitionName=test Nodes=$names Default=YES MaxTime=INFINITE State=UP"
+  } >>"$CLUSTER_DIR/slurm.conf"
+}
+
+# Waits up to $1 seconds for every node to be idle.
 cluster_wait_idle() {
   local i state
   for i in $(seq 1 "$1"); do
-    state=$(sinfo -h -N -o %T 2>/dev/null)
-    [ "$state" = idle ] && return 0
+    state=$(sinfo -h -N -o %T 2>/dev/null | sort -u | tr '\n' ' ')
+    [ "$state" = "idle " ] && [ "$(sinfo -h -N -o %N | wc -l)" -eq "$CLUSTER_NODES" ] && return 0
     sleep 1
   done
   cluster_say "node state after $1 s: '${state:-none}'"
   return 1
 }
 
+# Starts the slurmd of node $1 ("" for the one-node cluster) and records its pid.
+cluster_start_slurmd() {
+  local pidfile=$CLUSTER_DIR/slurmd.pid args=()
+  [ -n "$1" ] && pidfile=$CLUSTER_DIR/slurmd-$1.pid args=(-N "$1")
+  slurmd -f "$SLURM_CONF" "${args[@]}" || { cluster_say "slurmd $1 failed"; return 1; }
+  local pid
+  pid=$(cluster_pid_from_file "$pidfile" 20) || { cluster_say "slurmd $1 did not start"; return 1; }
+  CLUSTER_PIDS+=("$pid")
+}
+
 cluster_start() {
   CLUSTER_DIR=$1
+  CLUSTER_NODES=${2:-1}
   CLUSTER_PIDS=()
   if [ "$(id -u)" -ne 0 ]; then
     cluster_say "slurmd must run as root (this test starts its own node daemon)"
@@ -140,16 +184,20 @@ cluster_start() {
   pid=$(cluster_pid_from_file "$CLUSTER_DIR/slurmctld.pid" 20) ||
     { cluster_say "slurmctld did not start"; cluster_logs; return 1; }
   CLUSTER_PIDS+=("$pid")
-  slurmd -f "$SLURM_CONF" || { cluster_say "slurmd failed"; cluster_logs; return 1; }
-  pid=$(cluster_pid_from_file "$CLUSTER_DIR/slurmd.pid" 20) ||
-    { cluster_say "slurmd did not start"; cluster_logs; return 1; }
-  CLUSTER_PIDS+=("$pid")
+  if [ "$CLUSTER_NODES" -ge 2 ]; then
+    local k
+    for k in $(seq 1 "$CLUSTER_NODES"); do
+      cluster_start_slurmd "n$k" || { cluster_logs; return 1; }
+    done
+  else
+    cluster_start_slurmd "" || { cluster_logs; return 1; }
+  fi
   cluster_wait_idle 60 || { cluster_say "the node did not come up"; cluster_logs; return 1; }
 }
 
 cluster_logs() {
   local f
-  for f in "$CLUSTER_DIR/munge/munged.log" "$CLUSTER_DIR/slurmctld.log" "$CLUSTER_DIR/slurmd.log"; do
+  for f in "$CLUSTER_DIR/munge/munged.log" "$CLUSTER_DIR/slurmctld.log" "$CLUSTER_DIR"/slurmd*.log; do
     [ -f "$f" ] && { echo "---- tail of $f" >&2; tail -n 25 "$f" >&2; }
   done
   return 0

@@ -33,29 +33,8 @@ src=${FLOWGEN_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${FLOWGEN_BIN:-$src/build/flowgen}
 . "$src/tests/slurm/cluster.sh"
 
-checks=0 failures=0
-say() { echo "slurm-test: $*"; }
-check() {
-  local what=$1
-  shift
-  checks=$((checks + 1))
-  if "$@"; then
-    say "ok    $what"
-  else
-    failures=$((failures + 1))
-    say "FAIL  $what"
-  fi
-}
-summary() {
-  local pct=100
-  [ $checks -gt 0 ] && pct=$(((checks - failures) * 100 / checks))
-  echo "slurm: ${pct}%: Checks: $checks, Failures: $failures, Errors: 0"
-}
-abort() {
-  say "FAIL  $*"
-  checks=$((checks + 1)) failures=$((failures + 1))
-  exit 1
-}
+CHECK_TAG=slurm-test CHECK_SUITE=slurm
+. "$src/tests/slurm/checks.sh"
 
 tmp=
 ref_pid=
@@ -108,22 +87,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # ---- helpers ---------------------------------------------------------------
 
-# Waits up to $1 seconds for the queue to empty.
-wait_queue() {
-  local i
-  for ((i = 0; i < $1; i++)); do
-    [ -z "$(squeue -h -o %i 2>/dev/null)" ] && return 0
-    sleep 1
-  done
-  say "queue after $1 s:"
-  squeue -o "%i %j %T %r %E"
-  return 1
-}
-
 json_number() { sed -n "s/.*\"$2\": \([-0-9.eE+]*\).*/\1/p" "$1" | head -n 1; }
 stop_reason() { "$bin" info "$1" --json 2>/dev/null | sed -n 's/.*"stop_reason": "\([a-z_]*\)".*/\1/p'; }
 n_chain() { "$bin" analyze "$1" --json 2>/dev/null | sed -n 's/.*"n_chain": \([0-9]*\).*/\1/p'; }
-has_line() { grep -q -- "$2" "$1" 2>/dev/null; }
 # wait_for SECONDS COMMAND...: polls COMMAND every second until it succeeds.
 wait_for() {
   local i
@@ -135,26 +101,12 @@ wait_for() {
 }
 # True when time stamp $1 is not before $2 (both "YYYY-MM-DD HH:MM:SS").
 not_before() { [ -n "$1" ] && [ -n "$2" ] && ! [[ $1 < $2 ]]; }
-job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1; }
 # h5diff: 0 same, 1 different, 2 error.
 differ() {
   h5diff -q "$1" "$2" "$3" "$3" >/dev/null 2>&1
   [ $? -eq 1 ]
 }
 rows_over() { [ "$(wc -l 2>/dev/null <"$1" || echo 0)" -gt "$2" ]; }
-same_groups() {
-  local a=$1 b=$2 g
-  shift 2
-  for g in "$@"; do
-    h5diff -q "$a" "$b" "$g" "$g" >/dev/null || { say "  $g differs"; return 1; }
-  done
-}
-same_data() {
-  local d
-  for d in /configs /proposals/logq /proposals/action /proposals/logw /chain/index /chain/accepted; do
-    h5diff -q "$1" "$2" "$d" "$d" >/dev/null || { say "  $d differs"; return 1; }
-  done
-}
 
 write_tiny() {
   cat >tiny.yaml <<'EOF'
