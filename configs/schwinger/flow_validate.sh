@@ -43,7 +43,9 @@ if [ ! -f "$out/flow_b4_k0.train.json" ]; then
 fi
 
 echo "$points" | while read -r name beta kappa model hmc; do
-  [ -f "$model" ] || { echo "flow_validate.sh: no model $model (run scripts/experiments/fig2.sh first)" >&2; exit 2; }
+  # A finished training only: fig2.sh writes train.json at a stage's end.
+  [ -f "$(dirname "$model")/train.json" ] || [ -f "$out/flow_$name.compare.json" ] || [ "$name" = b4_k0 ] ||
+    { echo "flow_validate.sh: no finished model $model (run scripts/experiments/fig2.sh first)" >&2; exit 2; }
   h5=$out/$hmc.h5
   if [ ! -f "$h5" ]; then
     echo "flow_validate.sh: $hmc: hmc" >&2

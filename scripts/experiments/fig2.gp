@@ -12,18 +12,18 @@ set datafile missing "NaN"
 f(s) = sprintf("%s/%s/train_plot.csv", dir, s)
 set logscale x
 set format x "10^{%L}"
-set xlabel "trained samples N_train"
+set xlabel "trained samples N_{train}"
 set ylabel "rolling batch ESS"
 set yrange [0:0.6]
 set key top left
 set grid
 set multiplot layout 1,2 title "Schwinger model, 2 flavours, beta = 2, 8x8: training cost to target ESS (scripts/experiments/fig2.sh)" noenhanced
 set title "kappa = 0.25"
-plot for [l in "0.1 0.2 0.3"] l+0 with lines dt 3 lc "gray" notitle, \
+plot 0.1 with lines dt 2 lw 1.5 lc "black" notitle, 0.2 with lines dt 2 lw 1.5 lc "black" notitle, 0.3 with lines dt 2 lw 1.5 lc "black" notitle, \
      f("scratch_k0.25") using "n_train":"ess_rolling" with lines lw 2 lc rgb 0xd62728 title "from scratch", \
      f("from0_k0.25") using "n_train":"ess_rolling" with lines lw 2 lc rgb 0x1f77b4 title "from the kappa = 0 model"
 set title "kappa = 0.263"
-plot for [l in "0.1 0.2 0.3"] l+0 with lines dt 3 lc "gray" notitle, \
+plot 0.1 with lines dt 2 lw 1.5 lc "black" notitle, 0.2 with lines dt 2 lw 1.5 lc "black" notitle, 0.3 with lines dt 2 lw 1.5 lc "black" notitle, \
      f("scratch_k0.263") using "n_train":"ess_rolling" with lines lw 2 lc rgb 0xd62728 title "from scratch", \
      f("from0_k0.263") using "n_train":"ess_rolling" with lines lw 2 lc rgb 0x1f77b4 title "from the kappa = 0 model", \
      f("seq_k0.263") using (column("n_train") + shift_n):"ess_rolling" with lines lw 2 lc rgb 0x2ca02c title "0 -> 0.25 -> 0.263 (cumulative)"

@@ -2,7 +2,7 @@
 # (eq. A7) of 8x8-trained flows sampled on L x L (points with bootstrap
 # errors) against L, log y, for kappa = 0, 0.25, 0.263 at beta = 2, with the
 # extrapolation ESS(8)^(V/64) of the seed's eq. 8 (lines) and the floor 1/N
-# below which N proposals cannot resolve an ESS (dotted).
+# below which N proposals cannot resolve an ESS (gray circles).
 # usage: gnuplot -e "csv='out/fig7/fig7.csv'; png='out/fig7/fig7.png'" scripts/experiments/fig7.gp
 set terminal pngcairo size 800,560 font ",11"
 set output png
@@ -23,4 +23,4 @@ plot for [i=1:3] csv using ((strcol(1) eq word(kap, i)) ? column("L") : NaN):"es
        with yerrorbars pt 7 lc rgb colour(i) title sprintf("kappa = %s", word(kap, i)), \
      for [i=1:3] csv using ((strcol(1) eq word(kap, i)) ? column("L") : NaN):"ess_extrap" \
        with lines lw 2 lc rgb colour(i) title sprintf("ESS(8)^{V/64}, kappa = %s", word(kap, i)), \
-     csv using "L":"floor" with linespoints dt 3 lc "gray" pt 0 title "1/N"
+     csv using "L":"floor" with points pt 6 ps 0.6 lc "gray" title "1/N (N proposals of the point)"

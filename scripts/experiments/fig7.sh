@@ -36,7 +36,9 @@ model_of() {
 
 for kappa in 0 0.25 0.263; do
   model=$(model_of $kappa)
-  [ -f "$model" ] || { echo "fig7.sh: no model $model (run scripts/experiments/fig2.sh first)" >&2; exit 2; }
+  # A finished fig2.sh stage only: its train.json is written at the end.
+  [ -f "$(dirname "$model")/train.json" ] ||
+    { echo "fig7.sh: no finished model $model (run scripts/experiments/fig2.sh first)" >&2; exit 2; }
   out=$root/out/fig7/$kappa
   mkdir -p "$out"
   for L in ${LS:-8 12 16 20 24}; do
