@@ -336,6 +336,32 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
 }
 END_TEST
 
+/* grad_phi log q (fg_flow_grad_logq; the affine layers' diagonal exp(s)
+ * from active_diag, normal base) against central differences of log q(phi)
+ * through the inverse (fg_test_grad_logq_fd), every site and lane. */
+START_TEST(grad_logq_matches_finite_differences_in_phi)
+{
+  setup s;
+  int hidden[1] = {3};
+  make(&s, 4, 4, 4, 3, 1, hidden, 31);
+  boost_params(&s, 1.5f);
+  size_t nd = (size_t)fg_flow_ndof(s.flow);
+  double *z = malloc(sizeof(double) * nd * L), *phi = malloc(sizeof(double) * nd * L),
+         *g = malloc(sizeof(double) * nd * L), logq[L], worst, gmax;
+  int skipped;
+  ck_assert(z && phi && g);
+  fg_flow_draw(s.flow, 10, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 1);
+  fg_flow_grad_logq(s.flow, s.blk.work, z, g);
+  fg_test_grad_logq_fd(s.flow, s.blk.work, phi, g, &worst, &gmax, &skipped);
+  ck_assert_msg(skipped <= (int)(nd * L / 10), "%d of %zu points straddle a kink", skipped, nd * L);
+  ck_assert_msg(gmax > 0.5, "grad log q too small to test (%g)", gmax);
+  ck_assert_msg(worst < 2e-3, "largest relative |analytic - finite difference| = %g", worst);
+  free(z), free(phi), free(g);
+  unmake(&s);
+}
+END_TEST
+
 START_TEST(gradient_matches_directional_derivative_on_bigger_model)
 {
   setup s;
@@ -656,6 +682,7 @@ int main(void)
   tcase_add_test(tc, logdet_matches_lapack_determinant);
   tcase_add_test(tc, every_parameter_gradient_matches_finite_difference);
   tcase_add_test(tc, score_matches_finite_differences_of_logq_at_fixed_phi);
+  tcase_add_test(tc, grad_logq_matches_finite_differences_in_phi);
   tcase_add_test(tc, gradient_matches_directional_derivative_on_bigger_model);
   tcase_add_test(tc, free_field_base_alone_samples_the_free_theory_exactly);
   tcase_add_test(tc, free_field_base_with_couplings_inverts);

@@ -519,6 +519,31 @@ START_TEST(kl_gradient_matches_directional_derivative_with_exact_determinant)
 }
 END_TEST
 
+/* grad_phi log q (fg_flow_grad_logq: the transposed solves through every
+ * layer, each layer's diagonal from active_diag) against central
+ * differences of log q(phi) through the inverse (fg_test_grad_logq_fd),
+ * every link and lane. */
+START_TEST(grad_logq_matches_finite_differences_in_phi)
+{
+  setup s;
+  int hidden[1] = {3};
+  fg_model_config mc = gauge_model(4, 1, hidden);
+  make(&s, 4, 4, 2.0, 0.0, &mc, 59);
+  boost_params(s.flow, 1.5f);
+  double *z = field(s.n), *phi = field(s.n), *g = field(s.n), logq[L], worst, gmax;
+  int skipped;
+  fg_flow_draw(s.flow, 10, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 1);
+  fg_flow_grad_logq(s.flow, s.blk.work, z, g);
+  fg_test_grad_logq_fd(s.flow, s.blk.work, phi, g, &worst, &gmax, &skipped);
+  ck_assert_msg(skipped <= s.n * L / 10, "%d of %d points straddle a kink", skipped, s.n * L);
+  ck_assert_msg(gmax > 0.5, "grad log q too small to test (%g)", gmax);
+  ck_assert_msg(worst < 2e-3, "largest relative |analytic - finite difference| = %g", worst);
+  free(z), free(phi), free(g);
+  unmake(&s);
+}
+END_TEST
+
 /* The score d log q(phi)/d theta at fixed phi (fg_flow_score_backward)
  * against central differences of log q(phi) evaluated through the inverse,
  * weighted per lane, every parameter of a small boosted flow. */
@@ -834,6 +859,7 @@ int main(void)
   tcase_add_test(tc, logdet_matches_lapack_determinant_of_finite_differences);
   tcase_add_test(tc, kl_gradient_matches_finite_differences_pure_gauge);
   tcase_add_test(tc, score_matches_finite_differences_of_logq_at_fixed_phi);
+  tcase_add_test(tc, grad_logq_matches_finite_differences_in_phi);
   tcase_add_test(tc, score_function_gradient_has_the_reparameterisation_expectation);
   tcase_add_test(tc, path_gradient_has_the_reparameterisation_expectation);
   tcase_add_test(tc, path_gradient_plus_score_is_the_reparameterised_gradient);

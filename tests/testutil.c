@@ -1,6 +1,7 @@
 /* testutil.c -- helpers shared by the Check tests (see testutil.h). */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,4 +43,40 @@ int fg_test_remove_dir(const char *dir)
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   return system(cmd) == 0 ? 0 : -1;
+}
+
+void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
+                          double *worst, double *gmax, int *skipped)
+{
+  enum { L = FG_VLEN };
+  const size_t nd = (size_t)fg_flow_ndof(f);
+  double *z2 = malloc(sizeof(double) * nd * L);
+  ck_assert_ptr_nonnull(z2);
+  *worst = *gmax = 0;
+  *skipped = 0;
+  for (size_t j = 0; j < nd; ++j) {
+    double keep[L], fd[2][L];
+    memcpy(keep, phi + j * L, sizeof keep);
+    for (int k = 0; k < 2; ++k) {
+      const double h = k ? 2.5e-4 : 1e-3;
+      double lp[L], lm[L];
+      for (int sgn = 0; sgn < 2; ++sgn) {
+        for (int l = 0; l < L; ++l)
+          phi[j * L + l] = keep[l] + (sgn ? -h : h);
+        fg_flow_inverse(f, w, phi, z2, sgn ? lm : lp);
+      }
+      for (int l = 0; l < L; ++l)
+        fd[k][l] = (lp[l] - lm[l]) / (2 * h);
+    }
+    memcpy(phi + j * L, keep, sizeof keep);
+    for (int l = 0; l < L; ++l) {
+      if (fabs(fd[0][l] - fd[1][l]) > 1e-3 * (1 + fabs(fd[0][l]))) {
+        ++*skipped;
+        continue;
+      }
+      *worst = fmax(*worst, fabs(fd[0][l] - g[j * L + l]) / (1 + fabs(fd[0][l])));
+      *gmax = fmax(*gmax, fabs(fd[0][l]));
+    }
+  }
+  free(z2);
 }

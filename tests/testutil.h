@@ -6,14 +6,26 @@
  *   char *fg_test_tmpdir(void) a fresh temporary folder (malloc'd path).
  *   int fg_test_write_file(const char *path, const char *text)  0 on success.
  *   int fg_test_remove_dir(const char *dir)  rm -rf of a test's folder; 0 on success.
+ *   void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
+ *                             double *worst, double *gmax, int *skipped)
+ *     Compares g (grad_phi log q of the block phi, fg_flow_grad_logq) with
+ *     central differences of log q(phi) through the inverse, every dof and
+ *     lane: worst = largest |g - fd| / (1 + |fd|), gmax = largest |fd|.
+ *     Conditioners with kinks (leaky ReLU): a point whose differences with
+ *     h = 1e-3 and h/4 disagree (1e-3 relative) straddles one and is counted
+ *     in skipped, not compared. phi is restored.
  */
 #ifndef FLOWGEN_TESTUTIL_H
 #define FLOWGEN_TESTUTIL_H
 #include <check.h>
 
+#include "flowgen/flow.h"
+
 int fg_test_run(Suite *s);
 char *fg_test_tmpdir(void);
 int fg_test_write_file(const char *path, const char *text);
 int fg_test_remove_dir(const char *dir);
+void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
+                          double *worst, double *gmax, int *skipped);
 
 #endif

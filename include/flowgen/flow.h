@@ -143,6 +143,9 @@
  *     fg_flow_score_backward in two parts: prepare computes grad_phi log q
  *     (kept in w), apply adds one weighted score (one backward pass) and may
  *     be called several times with other weights.
+ *   void fg_flow_grad_logq(const fg_flow *f, fg_flow_work *w, const double *z, double *g)
+ *     After a saving forward from z: g = grad_phi log q(phi), [ndof][FG_VLEN]
+ *     (the model's force; prepare's result).
  *   void fg_flow_path_backward(const fg_flow *f, fg_flow_work *w, const double *z,
  *                              const double *gphi, const double *coef, double *gparams)
  *     After a saving forward: gparams += (gphi + coef grad_phi log q) . df/dtheta|z,
@@ -174,6 +177,10 @@ typedef struct {
   void (*set_params)(fg_layer *layer, const float *params);
   size_t (*work_bytes)(const fg_layer *layer);
   void (*destroy)(fg_layer *layer);
+  /* Optional, for a coupling layer after a saving forward: d[a][l] = the
+   * diagonal Jacobian entry d phi_out / d phi_in at each active dof a (what
+   * fg_flow_score_backward would otherwise get from one more backward). */
+  void (*active_diag)(const fg_layer *layer, const void *ws, double *d);
 } fg_layer_ops;
 
 struct fg_layer {
@@ -271,6 +278,7 @@ int fg_flow_has_score(const fg_flow *f);
 void fg_flow_path_backward(const fg_flow *f, fg_flow_work *w, const double *z,
                            const double *gphi, const double *coef, double *gparams);
 void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z);
+void fg_flow_grad_logq(const fg_flow *f, fg_flow_work *w, const double *z, double *g);
 void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams);
 void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
                             const double *coef, double *gparams);

@@ -153,6 +153,18 @@ static void coupling_backward(const fg_layer *layer, void *ws, double *gphi,
   }
 }
 
+/* d phi'/d phi = exp(s) at the updated sites. */
+static void coupling_active_diag(const fg_layer *layer, const void *ws, double *d)
+{
+  const coupling *c = (const coupling *)layer;
+  const float *s = (const float *)ws + c->net.act_off[c->net.nconv];
+  for (int i = 0; i < c->nupd; ++i) {
+    size_t y = (size_t)c->upd[i] * L;
+    for (int l = 0; l < L; ++l)
+      d[y + l] = fg_exp_small(s[y + l]);
+  }
+}
+
 static void coupling_destroy(fg_layer *layer)
 {
   coupling *c = (coupling *)layer;
@@ -170,6 +182,7 @@ static const fg_layer_ops coupling_ops = {
     .forward = coupling_forward,
     .inverse = coupling_inverse,
     .backward = coupling_backward,
+    .active_diag = coupling_active_diag,
     .set_params = coupling_set_params,
     .work_bytes = coupling_work_bytes,
     .destroy = coupling_destroy,

@@ -333,12 +333,17 @@ static void layer_transpose_solve(const fg_flow *f, fg_flow_work *w, int i)
   const size_t field = (size_t)f->ndof * L;
   const double zero[L] = {0};
   double *u = w->u, *t = w->t;
-  /* D: J^T applied to the indicator of the active dofs, read there. */
+  /* D: from the layer, or J^T applied to the indicator of the active dofs,
+   * read there. */
   memset(t, 0, sizeof(double) * field);
-  for (int k = 0; k < ly->nactive; ++k)
-    for (int l = 0; l < L; ++l)
-      t[(size_t)ly->active[k] * L + l] = 1.0;
-  ly->ops->backward(ly, w->ws[i], t, zero, w->gscratch + ly->param_offset);
+  if (ly->ops->active_diag != NULL) {
+    ly->ops->active_diag(ly, w->ws[i], t);
+  } else {
+    for (int k = 0; k < ly->nactive; ++k)
+      for (int l = 0; l < L; ++l)
+        t[(size_t)ly->active[k] * L + l] = 1.0;
+    ly->ops->backward(ly, w->ws[i], t, zero, w->gscratch + ly->param_offset);
+  }
   for (int k = 0; k < ly->nactive; ++k) { /* v_A = u_A / D, kept in u */
     size_t a = (size_t)ly->active[k] * L;
     for (int l = 0; l < L; ++l)
@@ -376,6 +381,12 @@ void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
   /* grad_phi log q = J_(n-1)^-T ... J_0^-T grad_z log q. */
   for (int i = 0; i < f->nlayers; ++i)
     layer_transpose_solve(f, w, i);
+}
+
+void fg_flow_grad_logq(const fg_flow *f, fg_flow_work *w, const double *z, double *g)
+{
+  fg_flow_score_prepare(f, w, z);
+  memcpy(g, w->u, sizeof(double) * (size_t)f->ndof * L);
 }
 
 void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef, double *gparams)

@@ -304,6 +304,25 @@ static void gauge_backward(const fg_layer *layer, void *ws, double *gtheta,
   }
 }
 
+/* d theta'/d theta = h'(P) at each updated link (sigma^2 = 1). */
+static void gauge_active_diag(const fg_layer *layer, const void *ws, double *d)
+{
+  const gauge *g = (const gauge *)layer;
+  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
+  const size_t plane = (size_t)g->volume * L;
+  for (int i = 0; i < g->nact; ++i) {
+    size_t y = (size_t)g->act[i] * L, u = (size_t)g->upd[i] * L;
+    for (int l = 0; l < L; ++l) {
+      ncp c;
+      double m, dm;
+      ncp_params(raw + y + l, plane, g->a0, &c);
+      ncp_mixture(&c, p[y + l], &m, &dm);
+      d[u + l] = dm;
+    }
+  }
+}
+
 static void gauge_destroy(fg_layer *layer)
 {
   gauge *g = (gauge *)layer;
@@ -322,6 +341,7 @@ static const fg_layer_ops gauge_ops = {
     .forward = gauge_forward,
     .inverse = gauge_inverse,
     .backward = gauge_backward,
+    .active_diag = gauge_active_diag,
     .set_params = gauge_set_params,
     .work_bytes = gauge_work_bytes,
     .destroy = gauge_destroy,
