@@ -133,10 +133,11 @@
  *     it runs one backward pass with dL/dphi = -coef grad_phi log q and
  *     dL/dlogq = coef, where grad_phi log q = J^-T grad_z log q(f(z)) comes
  *     from one backward pass of log q through the flow and, layer by layer
- *     from the base up, J_i^-T applied with two of the layer's backward
+ *     from the base up, J_i^-T applied with one of the layer's backward
  *     passes (J_i^T = [[D, 0], [B^T, 1]] on (active, other) dofs, D
- *     diagonal: v_A = u_A / D, v_R = u_R - B^T v_A). About four backward
- *     passes in all; the theory's force is not needed.
+ *     diagonal from the layer's active_diag, or one more backward without
+ *     it: v_A = u_A / D, v_R = u_R - B^T v_A). About three backward passes
+ *     in all; the theory's force is not needed.
  *   void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
  *   void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef,
  *                            double *gparams)
