@@ -1,6 +1,8 @@
 /* testutil.c -- helpers shared by the Check tests (see testutil.h). */
 #include "testutil.h"
 
+#include "flowgen/rng.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,4 +81,42 @@ void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const 
     }
   }
   free(z2);
+}
+
+void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax)
+{
+  enum { L = FG_VLEN };
+  size_t n = fg_flow_nparams(f), nd = (size_t)fg_flow_ndof(f) * L;
+  double *grad = calloc(n, sizeof(double)), *z = malloc(sizeof(double) * nd),
+         *phi = malloc(sizeof(double) * nd), *z2 = malloc(sizeof(double) * nd);
+  float *p0 = malloc(sizeof(float) * n), *p = malloc(sizeof(float) * n);
+  ck_assert(grad && z && phi && z2 && p0 && p);
+  double logq[L], lp[L], lm[L], coef[L];
+  for (int l = 0; l < L; ++l)
+    coef[l] = (l + 1.0) / L * (l % 2 ? 1 : -1);
+  fg_flow_draw(f, seed, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(f, w, z, phi, logq, 1);
+  fg_flow_score_backward(f, w, z, coef, grad);
+  memcpy(p0, fg_flow_params(f), sizeof(float) * n);
+  memcpy(p, p0, sizeof(float) * n);
+  const float h = 1.0f / 4096;
+  *bad = 0;
+  *gmax = 0;
+  for (size_t k = 0; k < n; ++k) {
+    p[k] = p0[k] + h;
+    fg_flow_set_params(f, p);
+    fg_flow_inverse(f, w, phi, z2, lp);
+    p[k] = p0[k] - h;
+    fg_flow_set_params(f, p);
+    fg_flow_inverse(f, w, phi, z2, lm);
+    p[k] = p0[k];
+    double fd = 0;
+    for (int l = 0; l < L; ++l)
+      fd += coef[l] * (lp[l] - lm[l]) / (2.0 * h);
+    *gmax = fmax(*gmax, fabs(fd));
+    if (fabs(fd - grad[k]) > 3e-2 * (1.0 + fabs(fd)))
+      ++*bad;
+  }
+  fg_flow_set_params(f, p0);
+  free(grad), free(z), free(phi), free(z2), free(p0), free(p);
 }

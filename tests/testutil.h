@@ -14,10 +14,20 @@
  *     Conditioners with kinks (leaky ReLU): a point whose differences with
  *     h = 1e-3 and h/4 disagree (1e-3 relative) straddles one and is counted
  *     in skipped, not compared. phi is restored.
+ *   void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax)
+ *     Draws a block (stream (seed, FG_RNG_TEST)), takes the lane-weighted
+ *     score sum_l c_l d log q(phi_l)/d theta at fixed phi
+ *     (fg_flow_score_backward, c_l = +-(l + 1)/FG_VLEN) and compares every
+ *     parameter's entry with central differences (h = 1/4096 in the
+ *     float32 parameters) of the same sum of log q(phi) through the
+ *     inverse: bad = entries off by more than 3e-2 (1 + |fd|), gmax =
+ *     largest |fd|. The parameters are restored.
  */
 #ifndef FLOWGEN_TESTUTIL_H
 #define FLOWGEN_TESTUTIL_H
 #include <check.h>
+
+#include <stdint.h>
 
 #include "flowgen/flow.h"
 
@@ -27,5 +37,6 @@ int fg_test_write_file(const char *path, const char *text);
 int fg_test_remove_dir(const char *dir);
 void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
                           double *worst, double *gmax, int *skipped);
+void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax);
 
 #endif
