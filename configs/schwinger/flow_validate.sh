@@ -25,6 +25,8 @@ export OPENBLAS_NUM_THREADS=1
 [ -x "$bin" ] || { echo "flow_validate.sh: no executable at $bin (build first, or set FLOWGEN)" >&2; exit 2; }
 [ "${FRESH:-0}" = 1 ] && rm -f "$out"/flow_*
 mkdir -p "$out"
+who=flow_validate.sh
+. "$here/hmc_stage.sh"
 
 # name of the point, beta, kappa, flow model, HMC config
 points="b2_k0 2.0 0.0 $root/out/fig2/k0/model.h5 hmc_b2_k0
@@ -46,19 +48,8 @@ echo "$points" | while read -r name beta kappa model hmc; do
   # A finished training only: fig2.sh writes train.json at a stage's end.
   [ -f "$(dirname "$model")/train.json" ] || [ -f "$out/flow_$name.compare.json" ] || [ "$name" = b4_k0 ] ||
     { echo "flow_validate.sh: no finished model $model (run scripts/experiments/fig2.sh first)" >&2; exit 2; }
+  hmc_stage "$hmc"
   h5=$out/$hmc.h5
-  if [ ! -f "$h5" ]; then
-    echo "flow_validate.sh: $hmc: hmc" >&2
-    if [ -f "$h5.tmp" ]; then
-      "$bin" hmc "$here/$hmc.yaml" --resume --json > "$out/$hmc.hmc.json"
-    else
-      "$bin" hmc "$here/$hmc.yaml" --json > "$out/$hmc.hmc.json"
-    fi
-  fi
-  if [ ! -f "$out/$hmc.analyze.json" ]; then
-    "$bin" analyze "$h5" --json > "$out/$hmc.analyze.json.part"
-    mv "$out/$hmc.analyze.json.part" "$out/$hmc.analyze.json"
-  fi
   f=$out/flow_$name
   [ -f "$f.compare.json" ] && continue
   echo "flow_validate.sh: $name: flow ensemble" >&2

@@ -20,21 +20,10 @@ export OPENBLAS_NUM_THREADS=1
 [ -x "$bin" ] || { echo "validate.sh: no executable at $bin (build first, or set FLOWGEN)" >&2; exit 2; }
 [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
 mkdir -p "$out"
+who=validate.sh
+. "$here/hmc_stage.sh"
 for name in hmc_b2_k0 hmc_b4_k0 hmc_b6_k0 hmc_b2_k0.25_pf hmc_b2_k0.25_exact hmc_b2_k0.263_pf \
             hmc_b2_k0.263_exact; do
-  h5=$out/$name.h5
-  if [ ! -f "$h5" ]; then
-    echo "validate.sh: $name: hmc" >&2
-    if [ -f "$h5.tmp" ]; then
-      "$bin" hmc "$here/$name.yaml" --resume --json > "$out/$name.hmc.json"
-    else
-      "$bin" hmc "$here/$name.yaml" --json > "$out/$name.hmc.json"
-    fi
-  fi
-  if [ ! -f "$out/$name.analyze.json" ]; then
-    echo "validate.sh: $name: analyze" >&2
-    "$bin" analyze "$h5" --json > "$out/$name.analyze.json.part"
-    mv "$out/$name.analyze.json.part" "$out/$name.analyze.json"
-  fi
+  hmc_stage "$name"
 done
 /usr/bin/python3 "$here/validate.py" "$out" | tee "$out/validation.md"
