@@ -70,6 +70,9 @@ typedef enum { FG_THEORY_PHI4 = 0, FG_THEORY_SCHWINGER = 1 } fg_theory_kind;
  * link angles (uniform on the circle), gauge coupling layers (flow.h). */
 typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1, FG_BASE_HAAR = 2 } fg_base_kind;
 typedef enum { FG_ACT_LEAKY_RELU = 0, FG_ACT_TANH = 1 } fg_activation;
+/* The closed loops a gauge layer's conditioner sees (docs/model.md):
+ * the frozen plaquettes, or those and the frozen 2x1 and 1x2 rectangles. */
+typedef enum { FG_LOOPS_PLAQUETTE = 0, FG_LOOPS_RECTANGLE = 1 } fg_gauge_loops;
 typedef enum { FG_INIT_KAIMING = 0, FG_INIT_XAVIER = 1 } fg_init_scheme;
 typedef enum { FG_OPT_ADAM = 0, FG_OPT_ADADELTA = 1, FG_OPT_SGD = 2 } fg_optimizer_kind;
 typedef enum { FG_SCHED_NONE = 0, FG_SCHED_BATCH_SIZE = 1, FG_SCHED_LEARNING_RATE = 2 } fg_schedule_kind;
@@ -98,6 +101,7 @@ typedef struct {
   int n_hidden;               /* length of hidden_channels (0..FG_MAXHIDDEN) */
   int hidden_channels[FG_MAXHIDDEN]; /* each >= 1; required key (may be []) */
   fg_activation activation;   /* model.activation, default leaky_relu */
+  fg_gauge_loops gauge_loops; /* model.gauge_loops, default plaquette (gauge layers only) */
   fg_init_scheme init_scheme; /* model.init.scheme, default kaiming */
   double init_scale;          /* model.init.scale > 0, default 1.0 */
   double mu_init;             /* model.mu_init > 0 (free_field), default 1.0 */
@@ -199,6 +203,7 @@ int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *
 const char *fg_theory_name(fg_theory_kind k);
 const char *fg_base_name(fg_base_kind k);
 const char *fg_activation_name(fg_activation a);
+const char *fg_gauge_loops_name(fg_gauge_loops k);
 const char *fg_init_name(fg_init_scheme s);
 const char *fg_optimizer_name(fg_optimizer_kind k);
 const char *fg_schedule_name(fg_schedule_kind k);

@@ -470,6 +470,7 @@ static int read_map(reader *r, const fg_ynode *map, const field *table, const ch
 static const char *theory_name(int k) { return fg_theory_name((fg_theory_kind)k); }
 static const char *base_name(int k) { return fg_base_name((fg_base_kind)k); }
 static const char *activation_name(int k) { return fg_activation_name((fg_activation)k); }
+static const char *gauge_loops_name(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
 static const char *init_name(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *optimizer_name(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 static const char *schedule_name(int k) { return fg_schedule_name((fg_schedule_kind)k); }
@@ -547,6 +548,15 @@ static const char *free_field_only(const fg_config *c)
   return c->model.base == FG_BASE_FREE_FIELD ? NULL : "used only with model.base free_field";
 }
 
+/* model.base is defaulted to haar for the Schwinger model only after the
+ * model section is read, hence the theory's name as well. */
+static const char *gauge_only(const fg_config *c)
+{
+  return c->model.base == FG_BASE_HAAR || c->theory.name == FG_THEORY_SCHWINGER
+             ? NULL
+             : "used only with the gauge layers (model.base haar)";
+}
+
 static const char *bad_kernel(int64_t v)
 {
   return v >= 1 && v % 2 == 1 ? NULL : "kernel size must be odd and >= 1";
@@ -598,6 +608,8 @@ static const field model_fields[] = {
      .flags = REQUIRED, AT_LEAST(1), .count_off = offsetof(fg_config, model.n_hidden),
      .min_count = 0, .max_count = FG_MAXHIDDEN},
     {.key = "activation", .type = T_NAME, AT(model.activation), .name_of = activation_name},
+    {.key = "gauge_loops", .type = T_NAME, AT(model.gauge_loops), .name_of = gauge_loops_name,
+     .unused = gauge_only},
     {.key = "init", .type = T_MAP, .sub = init_fields},
     {.key = "mu_init", .type = T_REAL, AT(model.mu_init), ABOVE(0), .unused = free_field_only},
     {.key = NULL}};

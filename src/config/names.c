@@ -25,6 +25,12 @@ const char *fg_activation_name(fg_activation a)
   return NAME_OF(t, a);
 }
 
+const char *fg_gauge_loops_name(fg_gauge_loops k)
+{
+  static const char *t[] = {"plaquette", "rectangle"};
+  return NAME_OF(t, k);
+}
+
 const char *fg_init_name(fg_init_scheme s)
 {
   static const char *t[] = {"kaiming", "xavier"};
