@@ -8,7 +8,9 @@
  *     coupling_layers instances when model.base = haar (none otherwise);
  *     instance i (group layer_NN) declares the conv stack of
  *     fg_convnet_declare with 2 input channels (cos P, sin P of the passive
- *     plaquettes) and FG_GAUGE_NRAW = 2 FG_GAUGE_NCP + 1 output channels.
+ *     plaquettes), 6 with model.gauge_loops = rectangle (and cos R, sin R of
+ *     the frozen rectangles R_0, R_1), and FG_GAUGE_NRAW = 2 FG_GAUGE_NCP + 1
+ *     output channels.
  *
  * Fields are [2V][FG_VLEN] link angles theta_mu(x) at dof mu V + x (u1.h),
  * plaquette P(y) = theta_0(y) + theta_1(y+0) - theta_0(y+1) - theta_1(y).
@@ -19,6 +21,13 @@
  *           (sigma = +1 for mu = 0, -1 for mu = 1): one per updated link;
  *   passive: none; unchanged by the layer, they are the net's input;
  *   others (y_nu = s - 1 mod 4): they change, and are not looked at.
+ * With rectangles, R_0(y) = P(y) + P(y+0) (two sites along 0) and R_1(y) =
+ * P(y) + P(y+1) (along 1) as closed loops of 6 links; one is frozen, and an
+ * input, when its net coefficient of every updated link is zero: for
+ * L_nu divisible by 4, R_mu at y_nu = s+1, s+2 and R_nu at y_nu = s+1, s+3
+ * mod 4. R_nu at y_nu = s-1 spans an other and an active plaquette whose
+ * shared updated link cancels: the one input that is not a function of
+ * passive plaquettes.
  * The net's raw output at an active y parametrises a circle map h_y, a
  * mixture of non-compact projections (NCP) with a shift:
  *   h(x) = sum_k w_k g_k(x) + c,  g_k(x) = 2 atan2(alpha_k sin(x/2), cos(x/2)),
@@ -36,7 +45,9 @@
  * onto itself, increasing).
  *
  * Angles, the circle map and log-Jacobians are double; the net is float32.
- * The layer is local; the lattice and stencil must outlive it.
+ * A layer's workspace starts with the net's activations, its input channels
+ * first ([cin][V][FG_VLEN] floats; tests read them). The layer is local;
+ * the lattice and stencil must outlive it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -45,21 +56,37 @@
 #include "flow_internal.h"
 #include "flowgen/u1.h"
 
-enum { L = FG_VLEN, K = FG_GAUGE_NCP, NRAW = FG_GAUGE_NRAW };
+enum { L = FG_VLEN, K = FG_GAUGE_NCP, NRAW = FG_GAUGE_NRAW, NKINDS = 3 };
+
+/* One kind of closed loop, at every site: the plaquette P, or the
+ * rectangle R_0 or R_1. Channels 2k and 2k + 1 of the net's input hold
+ * cos and sin of kind k at the sites where it is frozen. */
+typedef struct {
+  int nlinks;            /* 4 or 6 */
+  const double *sign;    /* of each link in the loop */
+  int *links;            /* [V][nlinks] dofs */
+  int n, *frozen;        /* the sites where the loop holds no updated link */
+} loop_kind;
 
 typedef struct {
   fg_layer base;
   int volume, mu, sigma;
   double a0;             /* the softplus offset that makes alpha(0) = 1 */
   fg_convnet net;
-  int nact, npas;
-  int *act, *pas;        /* active and passive plaquettes (their corner sites) */
-  int *links;            /* [V][4] dofs of P(y): +theta_0(y), +theta_1(y+0), -theta_0(y+1), -theta_1(y) */
+  int nkinds;            /* 1 (plaquettes) or 3 (with rectangles): 2 nkinds input channels */
+  loop_kind kind[NKINDS];
+  int nact, nin;
+  int *act;              /* active plaquettes (their corner sites) */
   int *upd;              /* [nact] the dof each active plaquette updates */
-  size_t plaq_off, g_off; /* byte offsets in ws: plaquettes [V][L] doubles, gradient scratch */
+  int *in;               /* the nin sites where some input channel is set */
+  size_t loop_off, g_off; /* byte offsets in ws: loop angles [nkinds][V][L] doubles, gradient scratch */
 } gauge;
 
-static const double link_sign[4] = {1.0, 1.0, -1.0, -1.0};
+/* P(y) = theta_0(y) + theta_1(y+0) - theta_0(y+1) - theta_1(y);
+ * R_0(y) = theta_0(y) + theta_0(y+0) + theta_1(y+0+0) - theta_0(y+0+1) - theta_0(y+1) - theta_1(y);
+ * R_1(y) = theta_0(y) + theta_1(y+0) + theta_1(y+0+1) - theta_0(y+1+1) - theta_1(y+1) - theta_1(y). */
+static const double plaquette_sign[4] = {1.0, 1.0, -1.0, -1.0};
+static const double rectangle_sign[6] = {1.0, 1.0, 1.0, -1.0, -1.0, -1.0};
 
 /* ---- the circle map ------------------------------------------------------ */
 
@@ -178,27 +205,48 @@ static void gauge_set_params(fg_layer *layer, const float *params)
 static void plaquettes(const gauge *g, const double *theta, double *p)
 {
   for (int y = 0; y < g->volume; ++y) {
-    const int *d = g->links + 4 * (size_t)y;
+    const int *d = g->kind[0].links + 4 * (size_t)y;
     for (int l = 0; l < L; ++l)
       p[(size_t)y * L + l] = fg_angle_wrap(theta[(size_t)d[0] * L + l] + theta[(size_t)d[1] * L + l] -
                                            theta[(size_t)d[2] * L + l] - theta[(size_t)d[3] * L + l]);
   }
 }
 
-/* Plaquettes into ws, the net's input (cos, sin of the passive ones; zero
- * elsewhere), and the net's raw output at the active plaquettes. */
+/* Wrapped angles of the frozen rectangles of kind k into r. */
+static void rectangles(const gauge *g, int k, const double *theta, double *r)
+{
+  const loop_kind *q = &g->kind[k];
+  for (int i = 0; i < q->n; ++i) {
+    const int *d = q->links + 6 * (size_t)q->frozen[i];
+    size_t y = (size_t)q->frozen[i] * L;
+    for (int l = 0; l < L; ++l)
+      r[y + l] = fg_angle_wrap(theta[(size_t)d[0] * L + l] + theta[(size_t)d[1] * L + l] +
+                               theta[(size_t)d[2] * L + l] - theta[(size_t)d[3] * L + l] -
+                               theta[(size_t)d[4] * L + l] - theta[(size_t)d[5] * L + l]);
+  }
+}
+
+/* Loop angles into ws, the net's input (cos, sin of each kind where it is
+ * frozen; zero elsewhere), and the net's raw output at the active plaquettes. */
 static void conditioner(const gauge *g, void *ws, const double *theta)
 {
   float *x = (float *)ws + g->net.act_off[0];
-  double *p = (double *)((char *)ws + g->plaq_off);
+  double *p = (double *)((char *)ws + g->loop_off);
   const size_t plane = (size_t)g->volume * L;
   plaquettes(g, theta, p);
-  memset(x, 0, sizeof(float) * 2 * plane);
-  for (int i = 0; i < g->npas; ++i) {
-    size_t y = (size_t)g->pas[i] * L;
-    for (int l = 0; l < L; ++l) {
-      x[y + l] = (float)cos(p[y + l]);
-      x[plane + y + l] = (float)sin(p[y + l]);
+  for (int k = 1; k < g->nkinds; ++k)
+    rectangles(g, k, theta, p + k * plane);
+  memset(x, 0, sizeof(float) * 2 * (size_t)g->nkinds * plane);
+  for (int k = 0; k < g->nkinds; ++k) {
+    const loop_kind *q = &g->kind[k];
+    float *xc = x + 2 * (size_t)k * plane, *xs = xc + plane;
+    const double *a = p + k * plane;
+    for (int i = 0; i < q->n; ++i) {
+      size_t y = (size_t)q->frozen[i] * L;
+      for (int l = 0; l < L; ++l) {
+        xc[y + l] = (float)cos(a[y + l]);
+        xs[y + l] = (float)sin(a[y + l]);
+      }
     }
   }
   fg_convnet_forward(&g->net, ws, g->act, g->nact);
@@ -209,7 +257,7 @@ static void conditioner(const gauge *g, void *ws, const double *theta)
 static void apply_circle_maps(const gauge *g, const void *ws, double *theta, double *logdet,
                               int inverse)
 {
-  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const double *p = (const double *)((const char *)ws + g->loop_off);
   const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
   const size_t plane = (size_t)g->volume * L;
   for (int i = 0; i < g->nact; ++i) {
@@ -244,17 +292,19 @@ static void gauge_forward(const fg_layer *layer, void *ws, double *theta, double
 static void gauge_inverse(const fg_layer *layer, void *ws, double *theta, double *logdet)
 {
   const gauge *g = (const gauge *)layer;
-  conditioner(g, ws, theta); /* the passive plaquettes are the same before and after */
+  conditioner(g, ws, theta); /* the frozen loops are the same before and after */
   apply_circle_maps(g, ws, theta, logdet, 1);
 }
 
-/* gtheta[links of P(y)] += dP/dtheta gp for one site's lanes. */
-static void spread_plaquette_gradient(const gauge *g, double *gtheta, int y, const double *gp)
+/* gtheta[links of the loop of kind k at y] += d loop/d theta gp for one
+ * site's lanes. */
+static void spread_loop_gradient(const gauge *g, int k, double *gtheta, int y, const double *gp)
 {
-  const int *d = g->links + 4 * (size_t)y;
-  for (int j = 0; j < 4; ++j)
+  const loop_kind *q = &g->kind[k];
+  const int *d = q->links + (size_t)q->nlinks * (size_t)y;
+  for (int j = 0; j < q->nlinks; ++j)
     for (int l = 0; l < L; ++l)
-      gtheta[(size_t)d[j] * L + l] += link_sign[j] * gp[l];
+      gtheta[(size_t)d[j] * L + l] += q->sign[j] * gp[l];
 }
 
 /* The active plaquettes: seeds the gradient of the net's raw output (zero
@@ -264,7 +314,7 @@ static void spread_plaquette_gradient(const gauge *g, double *gtheta, int y, con
 static void seed_active(const gauge *g, const void *ws, double *gtheta, const double *glogdet,
                         float *gout)
 {
-  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const double *p = (const double *)((const char *)ws + g->loop_off);
   const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
   const size_t plane = (size_t)g->volume * L;
   memset(gout, 0, sizeof(float) * NRAW * plane);
@@ -281,7 +331,7 @@ static void seed_active(const gauge *g, const void *ws, double *gtheta, const do
         gout[ch * plane + y + l] = (float)(gu * r.dh_draw[ch] + gl * r.dlogdh_draw[ch]);
       gp[l] = gu * (r.dh - 1.0) + gl * r.dlog_dh_dx;
     }
-    spread_plaquette_gradient(g, gtheta, g->act[i], gp);
+    spread_loop_gradient(g, 0, gtheta, g->act[i], gp);
   }
 }
 
@@ -289,18 +339,23 @@ static void gauge_backward(const fg_layer *layer, void *ws, double *gtheta,
                            const double *glogdet, double *gparams)
 {
   const gauge *g = (const gauge *)layer;
-  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const double *p = (const double *)((const char *)ws + g->loop_off);
   const size_t plane = (size_t)g->volume * L;
   float *ga = (float *)((char *)ws + g->g_off), *gb = ga + fg_convnet_scratch_floats(&g->net);
   seed_active(g, ws, gtheta, glogdet, ga);
-  const float *gin = fg_convnet_backward(&g->net, ws, ga, gb, gparams, g->act, g->nact, g->pas,
-                                         g->npas);
-  for (int i = 0; i < g->npas; ++i) {
-    size_t y = (size_t)g->pas[i] * L;
-    double gp[L];
-    for (int l = 0; l < L; ++l) /* d(cos P, sin P)/dP = (-sin P, cos P) */
-      gp[l] = -(double)gin[y + l] * sin(p[y + l]) + (double)gin[plane + y + l] * cos(p[y + l]);
-    spread_plaquette_gradient(g, gtheta, g->pas[i], gp);
+  const float *gin = fg_convnet_backward(&g->net, ws, ga, gb, gparams, g->act, g->nact, g->in,
+                                         g->nin);
+  for (int k = 0; k < g->nkinds; ++k) {
+    const loop_kind *q = &g->kind[k];
+    const float *gc = gin + 2 * (size_t)k * plane, *gs = gc + plane;
+    const double *a = p + k * plane;
+    for (int i = 0; i < q->n; ++i) {
+      size_t y = (size_t)q->frozen[i] * L;
+      double gloop[L];
+      for (int l = 0; l < L; ++l) /* d(cos a, sin a)/da = (-sin a, cos a) */
+        gloop[l] = -(double)gc[y + l] * sin(a[y + l]) + (double)gs[y + l] * cos(a[y + l]);
+      spread_loop_gradient(g, k, gtheta, q->frozen[i], gloop);
+    }
   }
 }
 
@@ -308,7 +363,7 @@ static void gauge_backward(const fg_layer *layer, void *ws, double *gtheta,
 static void gauge_active_diag(const fg_layer *layer, const void *ws, double *d)
 {
   const gauge *g = (const gauge *)layer;
-  const double *p = (const double *)((const char *)ws + g->plaq_off);
+  const double *p = (const double *)((const char *)ws + g->loop_off);
   const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
   const size_t plane = (size_t)g->volume * L;
   for (int i = 0; i < g->nact; ++i) {
@@ -329,10 +384,13 @@ static void gauge_destroy(fg_layer *layer)
   if (g == NULL)
     return;
   fg_convnet_destroy(&g->net);
+  for (int k = 0; k < NKINDS; ++k) {
+    fg_free(g->kind[k].links);
+    fg_free(g->kind[k].frozen);
+  }
   fg_free(g->act);
-  fg_free(g->pas);
-  fg_free(g->links);
   fg_free(g->upd);
+  fg_free(g->in);
   fg_free(g);
 }
 
@@ -352,14 +410,17 @@ static int classify(gauge *g, const fg_lattice *lat, int index, fg_error *err)
 {
   static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
   const int v = lat->volume, nu = 1 - g->mu, s = (index / 2) % 4;
+  loop_kind *pl = &g->kind[0];
   g->act = fg_alloc(sizeof(int) * (size_t)v, err, where);
-  g->pas = fg_alloc(sizeof(int) * (size_t)v, err, where);
+  pl->frozen = fg_alloc(sizeof(int) * (size_t)v, err, where);
   g->upd = fg_alloc(sizeof(int) * (size_t)v, err, where);
-  g->links = fg_alloc(sizeof(int) * 4 * (size_t)v, err, where);
-  if (!g->act || !g->pas || !g->upd || !g->links)
+  pl->links = fg_alloc(sizeof(int) * 4 * (size_t)v, err, where);
+  if (!g->act || !pl->frozen || !g->upd || !pl->links)
     return FG_ERR_RUNTIME;
+  pl->nlinks = 4;
+  pl->sign = plaquette_sign;
   for (int y = 0; y < v; ++y) {
-    int *d = g->links + 4 * (size_t)y;
+    int *d = pl->links + 4 * (size_t)y;
     d[0] = y;
     d[1] = v + lat->up[2 * y + 0];
     d[2] = lat->up[2 * y + 1];
@@ -373,7 +434,7 @@ static int classify(gauge *g, const fg_lattice *lat, int index, fg_error *err)
       g->upd[g->nact] = g->mu == 0 ? d[0] : d[3];
       g->act[g->nact++] = y;
     } else if (!high) {
-      g->pas[g->npas++] = y;
+      pl->frozen[pl->n++] = y;
     }
     if (low && high)
       return fg_fail(err, FG_ERR_INPUT, where, "a plaquette holds two updated links");
@@ -381,9 +442,95 @@ static int classify(gauge *g, const fg_lattice *lat, int index, fg_error *err)
   return FG_OK;
 }
 
+/* 1 if dof d is a link that layer (g->mu, s) updates. */
+static int is_updated(const gauge *g, const fg_lattice *lat, int s, int d)
+{
+  int x[2];
+  if (d / g->volume != g->mu)
+    return 0;
+  fg_lattice_coords(lat, d % g->volume, x);
+  return x[1 - g->mu] % 4 == s;
+}
+
+/* 1 if the loop of kind q at y has a zero net coefficient on every updated
+ * link (on an extent 2 a link can enter a rectangle twice, with opposite signs). */
+static int loop_frozen(const gauge *g, const fg_lattice *lat, int s, const loop_kind *q, int y)
+{
+  const int *d = q->links + (size_t)q->nlinks * (size_t)y;
+  for (int j = 0; j < q->nlinks; ++j) {
+    double c = 0.0;
+    for (int k = 0; k < q->nlinks; ++k)
+      c += d[k] == d[j] ? q->sign[k] : 0.0;
+    if (c != 0.0 && is_updated(g, lat, s, d[j]))
+      return 0;
+  }
+  return 1;
+}
+
+/* The six links of R_0(y) (k = 1) or R_1(y) (k = 2), as rectangle_sign orders them. */
+static void rectangle_links(const fg_lattice *lat, int k, int y, int *d)
+{
+  const int v = lat->volume, *up = lat->up;
+  if (k == 1) {
+    const int y0 = up[2 * y + 0]; /* y + e0 */
+    d[0] = y, d[1] = y0, d[2] = v + up[2 * y0 + 0];
+    d[3] = up[2 * y0 + 1], d[4] = up[2 * y + 1], d[5] = v + y;
+  } else {
+    const int y0 = up[2 * y + 0], y1 = up[2 * y + 1]; /* y + e0, y + e1 */
+    d[0] = y, d[1] = v + y0, d[2] = v + up[2 * y0 + 1];
+    d[3] = up[2 * y1 + 1], d[4] = v + y1, d[5] = v + y;
+  }
+}
+
+/* The rectangles' links (kinds 1 and 2) and where layer `index` leaves
+ * them unchanged. */
+static int classify_rectangles(gauge *g, const fg_lattice *lat, int index, fg_error *err)
+{
+  static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
+  const int v = lat->volume, s = (index / 2) % 4;
+  for (int k = 1; k < g->nkinds; ++k) {
+    loop_kind *q = &g->kind[k];
+    q->nlinks = 6;
+    q->sign = rectangle_sign;
+    q->links = fg_alloc(sizeof(int) * 6 * (size_t)v, err, where);
+    q->frozen = fg_alloc(sizeof(int) * (size_t)v, err, where);
+    if (!q->links || !q->frozen)
+      return FG_ERR_RUNTIME;
+    for (int y = 0; y < v; ++y) {
+      rectangle_links(lat, k, y, q->links + 6 * (size_t)y);
+      if (loop_frozen(g, lat, s, q, y))
+        q->frozen[q->n++] = y;
+    }
+  }
+  return FG_OK;
+}
+
+/* The sites where some input channel is set, in increasing order: the
+ * input gradient is needed there only. */
+static int input_sites(gauge *g, fg_error *err)
+{
+  static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
+  const int v = g->volume;
+  unsigned char *used = fg_alloc((size_t)v, err, where);
+  g->in = fg_alloc(sizeof(int) * (size_t)v, err, where);
+  if (!used || !g->in) {
+    fg_free(used);
+    return FG_ERR_RUNTIME;
+  }
+  memset(used, 0, (size_t)v);
+  for (int k = 0; k < g->nkinds; ++k)
+    for (int i = 0; i < g->kind[k].n; ++i)
+      used[g->kind[k].frozen[i]] = 1;
+  for (int y = 0; y < v; ++y)
+    if (used[y])
+      g->in[g->nin++] = y;
+  fg_free(used);
+  return FG_OK;
+}
+
 static int gauge_instances(const fg_model_config *m)
 {
-  if (!fg_convnet_valid(m))
+  if (!fg_convnet_valid(m) || !strcmp(fg_gauge_loops_name(m->gauge_loops), "?"))
     return -1;
   return m->base == FG_BASE_HAAR ? m->coupling_layers : 0;
 }
@@ -394,7 +541,8 @@ static int gauge_declare(const fg_model_config *m, int index, int count, fg_para
     return -1;
   char group[32];
   fg_layer_group_name(group, sizeof group, index, count);
-  return fg_convnet_declare(m, group, 2, NRAW, lay);
+  const int cin = m->gauge_loops == FG_LOOPS_RECTANGLE ? 2 * NKINDS : 2;
+  return fg_convnet_declare(m, group, cin, NRAW, lay);
 }
 
 static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
@@ -414,11 +562,16 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
   g->mu = index % 2;
   g->sigma = g->mu == 0 ? 1 : -1;
   g->a0 = log(expm1(1.0 - FG_GAUGE_ALPHA_MIN));
+  g->nkinds = m->gauge_loops == FG_LOOPS_RECTANGLE ? NKINDS : 1;
   fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
   fg_param_layout own = {.cap = 2 * (FG_MAXHIDDEN + 1), .t = decl};
   int rc = gauge_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)(m->n_hidden + 1)
                ? classify(g, lat, index, err)
                : fg_fail(err, FG_ERR_INPUT, where, "invalid conditioner architecture");
+  if (rc == FG_OK)
+    rc = classify_rectangles(g, lat, index, err);
+  if (rc == FG_OK)
+    rc = input_sites(g, err);
   if (rc == FG_OK)
     rc = fg_convnet_create(&g->net, st, m->activation, decl, (int)own.n, err);
   if (rc != FG_OK) {
@@ -428,8 +581,8 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
   g->base.nparams = own.nparams;
   g->base.active = g->upd;
   g->base.nactive = g->nact;
-  g->plaq_off = (g->net.floats * sizeof(float) + 63) & ~(size_t)63;
-  g->g_off = g->plaq_off + sizeof(double) * (size_t)lat->volume * L;
+  g->loop_off = (g->net.floats * sizeof(float) + 63) & ~(size_t)63;
+  g->g_off = g->loop_off + sizeof(double) * (size_t)g->nkinds * (size_t)lat->volume * L;
   *out = &g->base;
   return FG_OK;
 }
