@@ -189,6 +189,7 @@ static void assert_same(const fg_checkpoint *a, const fg_checkpoint *b, int with
   ck_assert_mem_eq(ma->hidden_channels, mb->hidden_channels, sizeof(int) * (size_t)ma->n_hidden);
   ck_assert_int_eq(ma->activation, mb->activation);
   ck_assert_int_eq(ma->init_scheme, mb->init_scheme);
+  ck_assert_int_eq(ma->gauge_loops, mb->gauge_loops);
   SAME_BITS(ma->init_scale, mb->init_scale);
   SAME_BITS(ma->mu_init, mb->mu_init);
   ck_assert(a->seed == b->seed);
@@ -844,6 +845,80 @@ START_TEST(test_parameter_checksum)
 }
 END_TEST
 
+/* model.gauge_loops: a gauge flow with rectangles round-trips (conv_0 has 6
+ * input channels); a gauge checkpoint without the attribute (written before
+ * the key) reads as plaquette; rectangles without base haar are refused
+ * both ways. */
+START_TEST(test_gauge_loops)
+{
+  id_snapshot before = ids_now();
+  char *dir = fg_test_tmpdir();
+  const char *path = path_in(dir, "gauge.h5");
+  fg_checkpoint a, b;
+  make_normal(&a);
+  a.theory.name = FG_THEORY_SCHWINGER;
+  a.model.base = FG_BASE_HAAR;
+  a.model.gauge_loops = FG_LOOPS_RECTANGLE;
+  /* per layer against the affine 1 -> 8 -> 8 -> 2 stack: 5 more input
+   * channels of conv_0, 11 more outputs of the last conv */
+  const size_t affine = a.nparams;
+  a.nparams = fg_checkpoint_nparams(&a.model);
+  ck_assert_uint_eq(a.nparams, affine + 3 * ((6 - 1) * 8 * 9 + (13 - 2) * (8 * 9 + 1)));
+  fg_free(a.params);
+  fg_free(a.opt_state);
+  a.params = fg_alloc(a.nparams * sizeof(float), NULL, "test");
+  a.opt_state_len = 2 * a.nparams;
+  a.opt_state = fg_alloc(a.opt_state_len * sizeof(double), NULL, "test");
+  ck_assert(a.params && a.opt_state);
+  fill_floats(a.params, a.nparams, 5);
+  fill_doubles(a.opt_state, a.opt_state_len, 6);
+  write_ok(path, &a);
+  fg_error err = {0};
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  assert_same(&a, &b, 1);
+  fg_checkpoint_free(&b);
+
+  /* without the attribute the file is a plaquette flow, whose conv_0 is [8, 2, 3, 3] */
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  ck_assert(H5Adelete_by_name(f, "/model", "gauge_loops", H5P_DEFAULT) >= 0);
+  ck_assert(H5Fclose(f) >= 0);
+  read_fails(path, FG_ERR_INPUT, "has shape [8, 6, 3, 3], the architecture needs [8, 2, 3, 3]");
+  a.model.gauge_loops = FG_LOOPS_PLAQUETTE;
+  a.nparams = fg_checkpoint_nparams(&a.model);
+  a.opt_state_len = 2 * a.nparams;
+  write_ok(path, &a);
+  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  ck_assert(H5Adelete_by_name(f, "/model", "gauge_loops", H5P_DEFAULT) >= 0);
+  ck_assert(H5Fclose(f) >= 0);
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  assert_same(&a, &b, 1);
+  fg_checkpoint_free(&b);
+
+  /* rectangles belong to gauge layers only */
+  a.model.base = FG_BASE_NORMAL;
+  a.model.gauge_loops = FG_LOOPS_RECTANGLE;
+  a.nparams = fg_checkpoint_nparams(&a.model);
+  a.opt_state_len = 2 * a.nparams;
+  ck_assert_int_eq(fg_checkpoint_write(path, &a, &err), FG_ERR_RUNTIME);
+  ck_assert_ptr_nonnull(strstr(err.msg, "gauge_loops rectangle needs base haar"));
+  a.model.gauge_loops = FG_LOOPS_PLAQUETTE;
+  write_ok(path, &a);
+  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  ck_assert(H5Tset_size(t, 10) >= 0);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t at = H5Acreate2(g, "gauge_loops", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  ck_assert(at >= 0 && H5Awrite(at, t, "rectangle") >= 0);
+  H5Aclose(at), H5Sclose(sp), H5Tclose(t), H5Gclose(g);
+  ck_assert(H5Fclose(f) >= 0);
+  read_fails(path, FG_ERR_INPUT, "attribute 'gauge_loops' is rectangle, which needs base haar");
+  fg_checkpoint_free(&a);
+  ids_unchanged(&before);
+  remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("checkpoint");
@@ -859,6 +934,7 @@ int main(void)
   tcase_add_test(tc, test_print);
   tcase_add_test(tc, test_reader_refuses_unhealthy_files);
   tcase_add_test(tc, test_parameter_checksum);
+  tcase_add_test(tc, test_gauge_loops);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

@@ -33,7 +33,9 @@
  *     whose length is not the optimizer's (Adam, Adadelta: 2 x nparams;
  *     SGD: nparams; none only when t = 0), a negative step, n_train, t,
  *     ess_samples, batch_size or ranks, a lattice extent that is not
- *     positive and even, or /model/params_sha256 that does not match the
+ *     positive and even, a /model attribute gauge_loops other than
+ *     plaquette without base haar (absent: plaquette, as files before the
+ *     key), or /model/params_sha256 that does not match the
  *     parameters (required from format_version 2, checked when present in
  *     version 1); FG_ERR_RUNTIME when memory runs out.
  *     Release *ck with fg_checkpoint_free whatever the result. Local.
@@ -174,6 +176,7 @@ static const char *theory_name_of(int k) { return fg_theory_name((fg_theory_kind
 static const char *base_name_of(int k) { return fg_base_name((fg_base_kind)k); }
 static const char *activation_name_of(int k) { return fg_activation_name((fg_activation)k); }
 static const char *init_name_of(int k) { return fg_init_name((fg_init_scheme)k); }
+static const char *gauge_loops_name_of(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
 static const char *optimizer_name_of(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 
 /* The enum value whose name is text, or -1 (names.c answers "?" past the end). */
@@ -449,6 +452,8 @@ static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     rc = attr_write_text(s, g, "activation", fg_activation_name(m->activation));
   if (rc == FG_OK)
     rc = attr_write_text(s, g, "init_scheme", fg_init_name(m->init_scheme));
+  if (rc == FG_OK && m->base == FG_BASE_HAAR)
+    rc = attr_write_text(s, g, "gauge_loops", fg_gauge_loops_name(m->gauge_loops));
   char hex[65];
   if (rc == FG_OK)
     rc = params_digest(s, ck->params, ck->nparams, hex);
@@ -515,8 +520,11 @@ static int check_writable(const ck_site *s, const fg_checkpoint *ck)
                        ck->theory.extent[mu]);
   if (!strcmp(fg_theory_name(ck->theory.name), "?") || !strcmp(fg_base_name(m->base), "?") ||
       !strcmp(fg_activation_name(m->activation), "?") ||
-      !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?"))
-    return site_fail(s, -1, "unknown theory, base, activation, init or optimizer value");
+      !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?") ||
+      !strcmp(fg_gauge_loops_name(m->gauge_loops), "?"))
+    return site_fail(s, -1, "unknown theory, base, activation, init, gauge_loops or optimizer value");
+  if (m->gauge_loops != FG_LOOPS_PLAQUETTE && m->base != FG_BASE_HAAR)
+    return site_fail(s, -1, "gauge_loops %s needs base haar", fg_gauge_loops_name(m->gauge_loops));
   for (int i = 0; i < NFIELDS(root_fields); ++i)
     if (root_fields[i].kind == FIELD_TEXT &&
         !memchr((const char *)ck + root_fields[i].offset, '\0', root_fields[i].size))
@@ -880,7 +888,7 @@ static int read_theory(const ck_site *s, hid_t file, fg_theory_config *t)
 
 static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
 {
-  int base = 0, act = 0, init = 0;
+  int base = 0, act = 0, init = 0, loops = 0;
   int rc = enum_read(s, g, "base", base_name_of, &base);
   if (rc == FG_OK)
     rc = enum_read(s, g, "activation", activation_name_of, &act);
@@ -889,6 +897,14 @@ static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
   m->base = (fg_base_kind)base;
   m->activation = (fg_activation)act;
   m->init_scheme = (fg_init_scheme)init;
+  m->gauge_loops = FG_LOOPS_PLAQUETTE; /* files before the key hold plaquettes only */
+  if (rc == FG_OK && H5Aexists(g, "gauge_loops") > 0) {
+    rc = enum_read(s, g, "gauge_loops", gauge_loops_name_of, &loops);
+    m->gauge_loops = (fg_gauge_loops)loops;
+    if (rc == FG_OK && m->gauge_loops != FG_LOOPS_PLAQUETTE && m->base != FG_BASE_HAAR)
+      rc = site_fail(s, g, "attribute 'gauge_loops' is %s, which needs base haar",
+                     fg_gauge_loops_name(m->gauge_loops));
+  }
   if (rc == FG_OK)
     rc = read_fields(s, g, m, model_fields, NFIELDS(model_fields));
   if (rc == FG_OK)
@@ -1163,6 +1179,8 @@ static void json_theory_model(fg_json *j, const fg_checkpoint *ck)
   fg_json_int(j, "kernel_size", m->kernel_size);
   json_ints(j, "hidden_channels", m->n_hidden, m->hidden_channels);
   fg_json_string(j, "activation", fg_activation_name(m->activation));
+  if (m->base == FG_BASE_HAAR)
+    fg_json_string(j, "gauge_loops", fg_gauge_loops_name(m->gauge_loops));
   fg_json_string(j, "init_scheme", fg_init_name(m->init_scheme));
   fg_json_exact(j, "init_scale", m->init_scale);
   fg_json_exact(j, "mu_init", m->mu_init);
@@ -1257,10 +1275,11 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
   list[0] = '\0';
   for (int c = 0; c < m->n_hidden && n < sizeof list; ++c)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
-  row(out, "architecture", "%d %s layers, kernel %dx%d, hidden [%s], %s (output %s)",
+  row(out, "architecture", "%d %s layers, kernel %dx%d, hidden [%s], %s (output %s)%s",
       m->coupling_layers, m->base == FG_BASE_HAAR ? "gauge_coupling" : "affine coupling",
       m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation),
-      m->base == FG_BASE_HAAR ? "linear" : "tanh");
+      m->base == FG_BASE_HAAR ? "linear" : "tanh",
+      m->gauge_loops == FG_LOOPS_RECTANGLE ? ", inputs plaquettes and rectangles" : "");
   number_text(a, sizeof a, mu_of(ck));
   row(out, "base", "%s%s%s", fg_base_name(m->base), m->base == FG_BASE_FREE_FIELD ? ", mu = " : "",
       m->base == FG_BASE_FREE_FIELD ? a : "");

@@ -410,6 +410,9 @@ static int architecture_differs(const fg_model_config *a, const fg_model_config 
   if (a->activation != b->activation)
     return snprintf(why, cap, "model.activation is %s in the file, %s in the config",
                     fg_activation_name(a->activation), fg_activation_name(b->activation)), 1;
+  if (a->gauge_loops != b->gauge_loops)
+    return snprintf(why, cap, "model.gauge_loops is %s in the file, %s in the config",
+                    fg_gauge_loops_name(a->gauge_loops), fg_gauge_loops_name(b->gauge_loops)), 1;
   int n = a->n_hidden > b->n_hidden ? a->n_hidden : b->n_hidden;
   for (int i = 0; i < n; ++i)
     if (i >= a->n_hidden || i >= b->n_hidden || a->hidden_channels[i] != b->hidden_channels[i]) {
