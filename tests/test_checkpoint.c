@@ -845,6 +845,14 @@ START_TEST(test_parameter_checksum)
 }
 END_TEST
 
+/* A file as flowgen wrote it before model.gauge_loops existed. */
+static void delete_gauge_loops(const char *path)
+{
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  ck_assert(H5Adelete_by_name(f, "/model", "gauge_loops", H5P_DEFAULT) >= 0);
+  ck_assert(H5Fclose(f) >= 0);
+}
+
 /* model.gauge_loops: a gauge flow with rectangles round-trips (conv_0 has 6
  * input channels); a gauge checkpoint without the attribute (written before
  * the key) reads as plaquette; rectangles without base haar are refused
@@ -879,17 +887,13 @@ START_TEST(test_gauge_loops)
   fg_checkpoint_free(&b);
 
   /* without the attribute the file is a plaquette flow, whose conv_0 is [8, 2, 3, 3] */
-  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-  ck_assert(H5Adelete_by_name(f, "/model", "gauge_loops", H5P_DEFAULT) >= 0);
-  ck_assert(H5Fclose(f) >= 0);
+  delete_gauge_loops(path);
   read_fails(path, FG_ERR_INPUT, "has shape [8, 6, 3, 3], the architecture needs [8, 2, 3, 3]");
   a.model.gauge_loops = FG_LOOPS_PLAQUETTE;
   a.nparams = fg_checkpoint_nparams(&a.model);
   a.opt_state_len = 2 * a.nparams;
   write_ok(path, &a);
-  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-  ck_assert(H5Adelete_by_name(f, "/model", "gauge_loops", H5P_DEFAULT) >= 0);
-  ck_assert(H5Fclose(f) >= 0);
+  delete_gauge_loops(path);
   ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
   assert_same(&a, &b, 1);
   fg_checkpoint_free(&b);
@@ -903,7 +907,7 @@ START_TEST(test_gauge_loops)
   ck_assert_ptr_nonnull(strstr(err.msg, "gauge_loops rectangle needs base haar"));
   a.model.gauge_loops = FG_LOOPS_PLAQUETTE;
   write_ok(path, &a);
-  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
   hid_t t = H5Tcopy(H5T_C_S1);
   ck_assert(H5Tset_size(t, 10) >= 0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Schwinger model through the program, as a user runs it: hmc (two
 # flavours and pure gauge) -> analyze -> verify -> info, train and sample
-# with the gauge flow, and a real-field flow base refused by key. Prints a Check-style summary line.
+# with the gauge flow (also with rectangle inputs), and a real-field flow
+# base refused by key. Prints a Check-style summary line.
 #   schwinger.sh FLOWGEN
 set -uo pipefail
 fg=$1
@@ -154,6 +155,17 @@ YAML
 "$fg" train "$work/ff.yaml" > /dev/null 2> "$work/ff.err"
 check "score_function with a free-field base is refused with exit 2 naming train.gradient" \
   bash -c "[ $? -eq 2 ] && grep -q 'ff.yaml:4: train.gradient' '$work/ff.err' && grep -q free_field '$work/ff.err'"
+# model.gauge_loops: a flow with rectangles trains, info names them,
+# sampling takes the architecture from the checkpoint, and a resume without
+# them is refused by key.
+sed -e 's/model: {/model: {gauge_loops: rectangle, /' -e 's/m.h5/mr.h5/g' \
+  -e 's/flow.h5/flowr.h5/' -e '/^hmc:/d' "$work/two.yaml" > "$work/rect.yaml"
+check "model.gauge_loops rectangle trains and samples; info names the rectangles" bash -c \
+  "'$fg' train '$work/rect.yaml' > /dev/null 2>&1 && '$fg' info '$work/mr.h5' | grep -q 'plaquettes and rectangles' && '$fg' sample '$work/rect.yaml' > /dev/null 2>&1 && '$fg' verify '$work/flowr.h5' > /dev/null 2>&1"
+sed -e 's/gauge_loops: rectangle, //' -e 's/steps: 5,/steps: 8,/' "$work/rect.yaml" > "$work/rect2.yaml"
+"$fg" train "$work/rect2.yaml" --resume > /dev/null 2> "$work/rect2.err"
+check "a resume without the rectangles is refused with exit 2 naming model.gauge_loops" \
+  bash -c "[ $? -eq 2 ] && grep -q 'model.gauge_loops is rectangle in the file, plaquette' '$work/rect2.err'"
 sed -i 's/kappa: 0.2/kappa: -0.1/' "$work/two.yaml"
 "$fg" hmc "$work/two.yaml" > /dev/null 2> "$work/bad.err"
 check "a negative kappa is refused with exit 2 naming the key" \
