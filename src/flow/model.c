@@ -52,10 +52,8 @@ void fg_model_block_free(fg_model_block *b)
 /* ---- model.symmetry z2: q(phi) = (q_f(phi) + q_f(-phi)) / 2 -------------- */
 
 /* b->mphi = -phi (angles kept in (-pi, pi]), b->mz = f^-1(-phi) and
- * b->mlogq = log q_f(-phi); with grad, also a saving forward from b->mz in
- * b->mwork and b->mg = grad log q_f at -phi (fg_flow_score_prepare's, so
- * that fg_flow_score_apply on b->mwork adds the score at -phi). */
-static void mirror(const fg_flow *f, fg_model_block *b, const double *phi, int grad)
+ * b->mlogq = log q_f(-phi). */
+static void mirror(const fg_flow *f, fg_model_block *b, const double *phi)
 {
   const size_t field = (size_t)fg_flow_ndof(f) * L;
   const int angles = fg_flow_field_kind(fg_flow_model(f)) == FG_COMPONENT_ANGLE;
@@ -64,11 +62,16 @@ static void mirror(const fg_flow *f, fg_model_block *b, const double *phi, int g
     b->mphi[j] = angles && v <= -M_PI ? v + 2.0 * M_PI : v;
   }
   fg_flow_inverse(f, b->mwork, b->mphi, b->mz, b->mlogq);
-  if (grad) {
-    double tmp[L];
-    fg_flow_forward(f, b->mwork, b->mz, b->mg, tmp, 1); /* mg: scratch until the next line */
-    fg_flow_grad_logq(f, b->mwork, b->mz, b->mg);
-  }
+}
+
+/* After mirror: a saving forward from b->mz in b->mwork and b->mg = grad
+ * log q_f at -phi (fg_flow_score_prepare's, so that fg_flow_score_apply on
+ * b->mwork adds the score at -phi). */
+static void mirror_gradient(const fg_flow *f, fg_model_block *b)
+{
+  double tmp[L];
+  fg_flow_forward(f, b->mwork, b->mz, b->mg, tmp, 1); /* mg: scratch until the next line */
+  fg_flow_grad_logq(f, b->mwork, b->mz, b->mg);
 }
 
 /* log((exp(a) + exp(c)) / 2) without overflow. */
@@ -78,15 +81,26 @@ static double log_mean_exp2(double a, double c)
   return hi + log1p(exp(-fabs(a - c))) - M_LN2;
 }
 
-/* Replaces b->logq (log q_f(phi)) by the symmetrised log q, and puts in
- * wm[l] the weight of the mirror branch, q_f(-phi) / (q_f(phi) + q_f(-phi)). */
-static void symmetrise(fg_model_block *b, double *wm)
+/* Below this weight the mirror branch is dropped from the gradients: its
+ * share is under 2^-60 of the lane's, and products with tiny weights would
+ * otherwise fill the backward passes with subnormal numbers (slow). */
+#define FG_MIRROR_MIN_WEIGHT 8.7e-19
+
+/* Replaces b->logq (log q_f(phi)) by the symmetrised log q and puts in wm[l]
+ * the weight of the mirror branch, q_f(-phi) / (q_f(phi) + q_f(-phi)) (0
+ * below FG_MIRROR_MIN_WEIGHT); returns how many lanes keep a weight. */
+static int symmetrise(fg_model_block *b, double *wm)
 {
+  int kept = 0;
   for (int l = 0; l < L; ++l) {
     double a = b->logq[l], c = b->mlogq[l];
     wm[l] = 1.0 / (1.0 + exp(a - c));
+    if (!(wm[l] >= FG_MIRROR_MIN_WEIGHT))
+      wm[l] = 0.0;
+    kept += wm[l] > 0.0;
     b->logq[l] = log_mean_exp2(a, c);
   }
+  return kept;
 }
 
 /* The global sign of each sample (z2): stream (seed, purpose, sample, 1),
@@ -105,21 +119,28 @@ static void random_signs(const fg_flow *f, fg_model_block *b, uint64_t seed, uin
 }
 
 /* Draws and flows a block: b->phi, b->logq (the model's), b->action. With
- * z2, the mirror branch is evaluated (grad: with its gradient, see mirror)
- * and wm gets its weights; b->phi is then still f(z), unsigned. */
-static void draw_and_flow(const fg_theory *th, const fg_flow *f, fg_model_block *b,
-                          uint64_t seed, uint32_t purpose, uint64_t first, int nvalid, int save,
-                          int grad, double *wm)
+ * z2, the mirror branch is evaluated and wm gets its weights; with grad, and
+ * a lane of weight > 0, also its gradient (mirror_gradient); returns
+ * whether it was (a block without it contributes exactly nothing through
+ * the mirror). b->phi is still f(z), unsigned. */
+static int draw_and_flow(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                         uint64_t seed, uint32_t purpose, uint64_t first, int nvalid, int save,
+                         int grad, double *wm)
 {
+  int mirrored = 0;
   fg_flow_draw(f, seed, purpose, first, nvalid, b->z);
   fg_flow_forward(f, b->work, b->z, b->phi, b->logq, save);
   if (fg_flow_z2(f)) {
-    mirror(f, b, b->phi, grad);
-    symmetrise(b, wm);
+    mirror(f, b, b->phi);
+    if (symmetrise(b, wm) > 0 && grad) {
+      mirror_gradient(f, b);
+      mirrored = 1;
+    }
   }
   fg_theory_action(th, b->phi, L, b->action);
   for (int l = 0; l < L; ++l)
     b->logw[l] = -b->action[l] - b->logq[l];
+  return mirrored;
 }
 
 void fg_model_sample_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
@@ -135,7 +156,7 @@ void fg_model_logq(const fg_flow *f, fg_model_block *b, const double *phi, doubl
 {
   fg_flow_inverse(f, b->work, phi, b->z, logq);
   if (fg_flow_z2(f)) {
-    mirror(f, b, phi, 0);
+    mirror(f, b, phi);
     for (int l = 0; l < L; ++l)
       logq[l] = log_mean_exp2(logq[l], b->mlogq[l]);
   }
@@ -147,15 +168,15 @@ void fg_model_logq(const fg_flow *f, fg_model_block *b, const double *phi, doubl
  * log q_f(phi), and in coef that part's weight: c grad S and c without
  * symmetry; with z2, log q = log q_f(phi) (1 - wm) + log q_f(-phi) wm to
  * first order, so c (grad S - wm grad log q_f(-phi)) and c (1 - wm), and
- * cm = c wm weighs the mirror branch's score. Returns sum_lanes (log q + S). */
+ * cm = c wm weighs the mirror branch's score. Returns sum_lanes (log q + S);
+ * *mirrored says whether the mirror's gradient was prepared (else cm = 0). */
 static double flow_with_force(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                               uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
-                              double c, double *coef, double *cm)
+                              double c, double *coef, double *cm, int *mirrored)
 {
   const int V = fg_flow_ndof(f);
-  const int z2 = fg_flow_z2(f);
   double wm[L] = {0};
-  draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1, 1, wm);
+  const int z2 = *mirrored = draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1, 1, wm);
   fg_theory_force(th, b->phi, L, b->force);
   double loss = 0.0;
   for (int l = 0; l < L; ++l) {
@@ -177,9 +198,10 @@ double fg_model_kl_gradient_block(const fg_theory *th, const fg_flow *f, fg_mode
                                   double c, double *grad)
 {
   double glogq[L], cm[L];
-  double loss = flow_with_force(th, f, b, seed, purpose, first, nvalid, c, glogq, cm);
+  int mirrored;
+  double loss = flow_with_force(th, f, b, seed, purpose, first, nvalid, c, glogq, cm, &mirrored);
   fg_flow_backward(f, b->work, b->force, glogq, grad);
-  if (fg_flow_z2(f)) /* log q_f(-phi)'s own parameter dependence */
+  if (mirrored) /* log q_f(-phi)'s own parameter dependence */
     fg_flow_score_apply(f, b->mwork, cm, grad);
   return loss;
 }
@@ -189,7 +211,8 @@ double fg_model_path_gradient_block(const fg_theory *th, const fg_flow *f, fg_mo
                                     double c, double *grad)
 {
   double coef[L], cm[L];
-  double loss = flow_with_force(th, f, b, seed, purpose, first, nvalid, c, coef, cm);
+  int mirrored;
+  double loss = flow_with_force(th, f, b, seed, purpose, first, nvalid, c, coef, cm, &mirrored);
   fg_flow_path_backward(f, b->work, b->z, b->force, coef, grad);
   return loss;
 }
@@ -198,9 +221,8 @@ double fg_model_score_gradient_block(const fg_theory *th, const fg_flow *f, fg_m
                                      uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
                                      double c, double *grad1, double *grad0)
 {
-  const int z2 = fg_flow_z2(f);
   double wm[L] = {0};
-  draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1, z2, wm);
+  const int mirrored = draw_and_flow(th, f, b, seed, purpose, first, nvalid, 1, 1, wm);
   /* With z2 the score of log q is (1 - wm) s_f(phi) + wm s_f(-phi). */
   double c1[L], c0[L], m1[L], m0[L], loss = 0.0;
   for (int l = 0; l < L; ++l) {
@@ -216,7 +238,7 @@ double fg_model_score_gradient_block(const fg_theory *th, const fg_flow *f, fg_m
   fg_flow_score_prepare(f, b->work, b->z);
   fg_flow_score_apply(f, b->work, c1, grad1);
   fg_flow_score_apply(f, b->work, c0, grad0);
-  if (z2) {
+  if (mirrored) {
     fg_flow_score_apply(f, b->mwork, m1, grad1);
     fg_flow_score_apply(f, b->mwork, m0, grad0);
   }
