@@ -29,7 +29,8 @@
 # (one core each), once PHASE=hmc has finished.
 # Results: out/fig6/L<L>/scan.csv (one row per architecture and lambda) and
 # out/fig6/L<L>/scan.png (gnuplot), with every file of every stage under
-# out/fig6/L<L>/<arch>/lambda_<l>/ and out/fig6/L<L>/hmc/lambda_<l>/.
+# out/fig6/L<L>/<arch>/lambda_<l>/ (<arch>-none with SYMMETRY=none) and
+# out/fig6/L<L>/hmc/lambda_<l>/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -111,8 +112,12 @@ hmc_point() { # HMC and its analysis at one lambda
   stage analyze "$d" "$bin" analyze "$d/hmc.h5"
 }
 
+# An architecture's folder: KxnL with z2, KxnL-none without.
+tag=""
+[ "$sym" = z2 ] || tag=-$sym
+
 flow_point() { # flow_point ARCH LAMBDA STEPS LR INIT: train, sample, measure
-  d=$out/$1/lambda_$2
+  d=$out/$1$tag/lambda_$2
   h=$out/hmc/lambda_$2
   mkdir -p "$d"
   config "$d" "$2" "$1" "$3" "$4" "$5"
@@ -142,12 +147,12 @@ if [ "$phase" = all ] || [ "$phase" = flow ]; then
     flow_point "$a" "$start" "$(steps0_of "$a")" "$lr0" ""
     prev=$start
     for lam in $up; do
-      flow_point "$a" "$lam" "$steps1" "$lr1" "$out/$a/lambda_$prev/model.h5"
+      flow_point "$a" "$lam" "$steps1" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
       prev=$lam
     done
     prev=$start
     for lam in $down; do
-      flow_point "$a" "$lam" "$steps1" "$lr1" "$out/$a/lambda_$prev/model.h5"
+      flow_point "$a" "$lam" "$steps1" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
       prev=$lam
     done
   done

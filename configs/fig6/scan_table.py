@@ -39,7 +39,7 @@ print(",".join(cols))
 L = os.path.basename(out.rstrip("/"))[1:]
 archs = sorted(a for a in os.listdir(out) if "x" in a and os.path.isdir(f"{out}/{a}"))
 for arch in archs:
-    k, nl = arch.split("x")
+    k, nl = arch.split("-")[0].split("x")
     setup = {}
     for lam in sorted(chain, key=float):
         d, h = f"{out}/{arch}/lambda_{lam}", f"{out}/hmc/lambda_{lam}"
