@@ -412,6 +412,9 @@ static const bad_case bad_cases[] = {
      {"train.optimizer.rho: value 0.9: used only by optimizer adadelta"}},
     {"mu_init without free_field", SEED THEORY "model: {coupling_layers: 1, kernel_size: 3, "
      "hidden_channels: [], mu_init: 2}\n", {"model.mu_init: value 2: used only with model.base"}},
+    {"unknown symmetry", SEED THEORY "model: {coupling_layers: 1, kernel_size: 3, "
+     "hidden_channels: [], symmetry: z3}\n", {"model.symmetry: value z3: unknown name (expected "
+     "one of: none, z2)"}},
     {"no coupling layers", SEED THEORY "model: {coupling_layers: 0, kernel_size: 3, "
      "hidden_channels: []}\n", {"model.coupling_layers: value 0: must be >= 1 unless"}},
     {"max batch below batch", SEED THEORY MODEL TRAIN "  schedule: {kind: batch_size, "

@@ -1,4 +1,4 @@
-/* test_sample_mpi.c -- under mpirun -n N: the coordinator and N-1 workers write the same chain, log-weights and configurations, bit for bit, as one rank alone, also across a stop and resume, with the same row checksums and ESS attributes (D15). */
+/* test_sample_mpi.c -- under mpirun -n N: the coordinator and N-1 workers write the same chain, log-weights and configurations, bit for bit, as one rank alone, also across a stop and resume, with the same row checksums and ESS attributes (D15); odd rank counts run a model.symmetry z2 flow, even ones a plain flow. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +18,10 @@ static void load(fg_config *cfg, const char *name, const char *output)
   snprintf(text, sizeof text,
            "seed: 777\n"
            "theory: {name: phi4, lattice: [6, 6], m2: -1.0, lambda: 0.8}\n"
-           "model: {coupling_layers: 4, kernel_size: 3, hidden_channels: [6]}\n"
+           "model: {coupling_layers: 4, kernel_size: 3, hidden_channels: [6], symmetry: %s}\n"
            "train: {steps: 20, batch_size: 32, checkpoint: model.h5, eval_samples: 256}\n"
            "sample: {model: model.h5, proposals: 2500, batch_size: 48, flush_every: 500,\n"
-           "         output: %s}\n", output);
+           "         output: %s}\n", nranks % 2 ? "z2" : "none", output);
   snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
   if (rank == 0)
     ck_assert_int_eq(fg_test_write_file(path, text), 0);

@@ -44,7 +44,7 @@
 #include "flowgen/error.h"
 
 #define FG_CHECKPOINT_FORMAT "flowgen-checkpoint"
-#define FG_CHECKPOINT_VERSION 2
+#define FG_CHECKPOINT_VERSION 3
 
 typedef struct {
   /* what the model is */

@@ -69,6 +69,7 @@ typedef enum { FG_THEORY_PHI4 = 0, FG_THEORY_SCHWINGER = 1 } fg_theory_kind;
 /* normal and free_field: real fields, affine coupling layers; haar: U(1)
  * link angles (uniform on the circle), gauge coupling layers (flow.h). */
 typedef enum { FG_BASE_NORMAL = 0, FG_BASE_FREE_FIELD = 1, FG_BASE_HAAR = 2 } fg_base_kind;
+typedef enum { FG_SYM_NONE = 0, FG_SYM_Z2 = 1 } fg_symmetry_kind;
 typedef enum { FG_ACT_LEAKY_RELU = 0, FG_ACT_TANH = 1 } fg_activation;
 /* The closed loops a gauge layer's conditioner sees (docs/model.md):
  * the frozen plaquettes, or those and the frozen 2x1 and 1x2 rectangles. */
@@ -105,6 +106,7 @@ typedef struct {
   fg_init_scheme init_scheme; /* model.init.scheme, default kaiming */
   double init_scale;          /* model.init.scale > 0, default 1.0 */
   double mu_init;             /* model.mu_init > 0 (free_field), default 1.0 */
+  fg_symmetry_kind symmetry;  /* model.symmetry: none (default) | z2 */
 } fg_model_config;
 
 typedef struct {
@@ -202,6 +204,7 @@ int fg_config_report(const fg_config *cfg, const char *key, int code, fg_error *
 /* Names for enums (for messages, logs and `flowgen info`). */
 const char *fg_theory_name(fg_theory_kind k);
 const char *fg_base_name(fg_base_kind k);
+const char *fg_symmetry_name(fg_symmetry_kind k);
 const char *fg_activation_name(fg_activation a);
 const char *fg_gauge_loops_name(fg_gauge_loops k);
 const char *fg_init_name(fg_init_scheme s);

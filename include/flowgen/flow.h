@@ -85,6 +85,12 @@
  *     The field shape a model's flows produce: C components per site, all
  *     of this kind (normal, free_field: 1 real; haar: 2 angles).
  *   int fg_flow_ndof(const fg_flow *f)   C V: doubles per sample and lane
+ *   const fg_model_config *fg_flow_model(const fg_flow *f)  its model section
+ *   int fg_flow_z2(const fg_flow *f)
+ *     1 with model.symmetry z2. The functions here are then those of the
+ *     bare flow q_f; the model's density is the symmetrised
+ *     q(phi) = (q_f(phi) + q_f(-phi)) / 2, which model.h evaluates,
+ *     samples and differentiates.
  *   void fg_flow_destroy(fg_flow *f)
  *   size_t fg_flow_nparams(const fg_flow *f)
  *   const float *fg_flow_params(const fg_flow *f)  the flat vector (read only)
@@ -261,6 +267,8 @@ void fg_flow_init_params(fg_flow *f, uint64_t seed);
 double fg_flow_flops(const fg_flow *f);
 int fg_flow_volume(const fg_flow *f);
 int fg_flow_ndof(const fg_flow *f);
+int fg_flow_z2(const fg_flow *f);
+const fg_model_config *fg_flow_model(const fg_flow *f);
 int fg_flow_field_components(const fg_model_config *m);
 fg_component_kind fg_flow_field_kind(const fg_model_config *m);
 

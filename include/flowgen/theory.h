@@ -51,6 +51,10 @@
  *
  *   fg_base_kind fg_theory_default_base(const fg_theory *t)
  *     The base distribution a flow for this theory starts from by default.
+ *   int fg_theory_z2_symmetric(const fg_theory *t)
+ *     1 if the action is even, S(-phi) = S(phi) for every configuration
+ *     (phi^4: phi -> -phi; Schwinger: charge conjugation theta -> -theta),
+ *     which model.symmetry z2 needs.
  *   int fg_theory_allows_layer(const fg_theory *t, const char *layer_type)
  *     1 if flow layers of that type (flow.h's layer type names:
  *     "affine_coupling", "free_field") apply to the theory's fields.
@@ -191,6 +195,7 @@ typedef struct {
   int nobservables;
   const fg_observable *observables;              /* static or in priv */
   fg_base_kind default_base;
+  int z2_symmetric;                              /* 1: S(-phi) = S(phi) exactly */
   const char *const *layers;                     /* NULL-terminated layer type names */
   fg_solver *solver;                             /* in priv; NULL: solves nothing */
   void *priv;                                    /* the implementation's own data */
@@ -232,6 +237,7 @@ int fg_theory_couplings(const fg_theory_config *cfg, fg_coupling out[FG_MAX_COUP
 int fg_theory_named_couplings(const fg_theory *t, fg_coupling out[FG_MAX_COUPLINGS]);
 
 fg_base_kind fg_theory_default_base(const fg_theory *t);
+int fg_theory_z2_symmetric(const fg_theory *t);
 int fg_theory_allows_layer(const fg_theory *t, const char *layer_type);
 
 void fg_theory_action(const fg_theory *t, const double *phi, int lanes, double *S);

@@ -12,7 +12,8 @@
  *     NULL; refused when its SHA-256 differs from the file's
  *     "model_sha256"), builds the flow on the target's lattice and
  *     evaluates log q of every target configuration through the inverse
- *     pass (fg_flow_inverse, FG_VLEN configurations per block).
+ *     pass (fg_model_logq, FG_VLEN configurations per block; with
+ *     model.symmetry z2 the symmetrised log q).
  *     With log w = -S - log q on the target's chain (N steps):
  *       ESS_target = N^2 / (sum w  sum 1/w)           (eq. A8, log space),
  *       ESS_model  = (sum w)^2 / (n sum w^2)          (eq. A7, flow file's
@@ -44,6 +45,7 @@
 
 #include "flowgen/checkpoint.h"
 #include "flowgen/flow.h"
+#include "flowgen/model.h"
 #include "flowgen/report.h"
 #include "flowgen/theory.h"
 #include "flowgen/util.h"
@@ -149,11 +151,11 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
 {
   fg_theory *th = NULL;
   fg_flow *flow = NULL;
-  fg_flow_work *work = NULL;
+  fg_model_block blk = {0};
+  int have_blk = 0;
   const size_t V = (size_t)t->volume;
   double *phi = fg_alloc(sizeof(double) * V * L, err, WHERE);
-  double *z = fg_alloc(sizeof(double) * V * L, err, WHERE);
-  int rc = phi && z ? fg_theory_create(thc, &th, err) : FG_ERR_RUNTIME;
+  int rc = phi ? fg_theory_create(thc, &th, err) : FG_ERR_RUNTIME;
   if (rc == FG_OK && (size_t)fg_theory_ndof(th) != V)
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "the target's rows have %zu values, its theory %d",
                  V, fg_theory_ndof(th));
@@ -163,8 +165,8 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
     rc = fg_flow_create(&ck->model, fg_theory_lattice(th), &flow, err);
   if (rc == FG_OK) {
     fg_flow_set_params(flow, ck->params);
-    if ((work = fg_flow_work_create(flow, err)) == NULL)
-      rc = FG_ERR_RUNTIME;
+    rc = fg_model_block_init(&blk, flow, err);
+    have_blk = rc == FG_OK;
   }
   for (int64_t r0 = 0; rc == FG_OK && r0 < t->layout.n_configs; r0 += L) {
     int nv = t->layout.n_configs - r0 < L ? (int)(t->layout.n_configs - r0) : L;
@@ -174,16 +176,16 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
         phi[y * L + l] = row[y];
     }
     double logq[L], S[L];
-    fg_flow_inverse(flow, work, phi, z, logq);
+    fg_model_logq(flow, &blk, phi, logq);
     fg_theory_action(th, phi, L, S);
     for (int l = 0; l < nv; ++l)
       logw[r0 + l] = -S[l] - logq[l];
   }
-  fg_flow_work_destroy(work);
+  if (have_blk)
+    fg_model_block_free(&blk);
   fg_flow_destroy(flow);
   fg_theory_destroy(th);
   fg_free(phi);
-  fg_free(z);
   return rc;
 }
 

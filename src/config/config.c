@@ -478,6 +478,7 @@ static const char *integrator_name(int k) { return fg_integrator_name((fg_integr
 static const char *fermion_bc_name(int k) { return fg_fermion_bc_name((fg_fermion_bc)k); }
 static const char *fermions_name(int k) { return fg_hmc_fermions_name((fg_hmc_fermions)k); }
 static const char *gradient_name(int k) { return fg_gradient_name((fg_gradient_kind)k); }
+static const char *symmetry_name(int k) { return fg_symmetry_name((fg_symmetry_kind)k); }
 
 /* ------------------------------------------------------------ theory rules */
 
@@ -612,6 +613,7 @@ static const field model_fields[] = {
      .unused = gauge_only},
     {.key = "init", .type = T_MAP, .sub = init_fields},
     {.key = "mu_init", .type = T_REAL, AT(model.mu_init), ABOVE(0), .unused = free_field_only},
+    {.key = "symmetry", .type = T_NAME, AT(model.symmetry), .name_of = symmetry_name},
     {.key = NULL}};
 
 /* -------------------------------------------------------------- train rules */

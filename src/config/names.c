@@ -61,6 +61,12 @@ const char *fg_fermion_bc_name(fg_fermion_bc k)
   return NAME_OF(t, k);
 }
 
+const char *fg_symmetry_name(fg_symmetry_kind k)
+{
+  static const char *t[] = {"none", "z2"};
+  return NAME_OF(t, k);
+}
+
 const char *fg_gradient_name(fg_gradient_kind k)
 {
   static const char *t[] = {"reparameterization", "score_function", "path"};

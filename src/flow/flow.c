@@ -170,6 +170,10 @@ int fg_flow_check_theory(const fg_model_config *m, const fg_theory *t, fg_error 
                    fg_flow_field_kind(m) == FG_COMPONENT_ANGLE ? "angles" : "reals",
                    fg_theory_label(t), fg_theory_components(t),
                    fg_theory_has_angles(t) ? "angle" : "real");
+  if (m->symmetry == FG_SYM_Z2 && !fg_theory_z2_symmetric(t))
+    return fg_fail(err, FG_ERR_INPUT, "fg_flow_check_theory [flow.c]",
+                   "model.symmetry z2: the action of theory %s is not even in the field",
+                   fg_theory_label(t));
   for (int k = 0; k < fg_nlayer_types; ++k)
     if (fg_layer_types[k]->instances(m) > 0 && !fg_theory_allows_layer(t, fg_layer_types[k]->name))
       return fg_fail(err, FG_ERR_INPUT, "fg_flow_check_theory [flow.c]",
@@ -183,6 +187,8 @@ const float *fg_flow_params(const fg_flow *f) { return f->params; }
 double fg_flow_flops(const fg_flow *f) { return f->flops; }
 int fg_flow_volume(const fg_flow *f) { return f->lat->volume; }
 int fg_flow_ndof(const fg_flow *f) { return f->ndof; }
+int fg_flow_z2(const fg_flow *f) { return f->m.symmetry == FG_SYM_Z2; }
+const fg_model_config *fg_flow_model(const fg_flow *f) { return &f->m; }
 
 void fg_flow_set_params(fg_flow *f, const float *params)
 {

@@ -177,6 +177,7 @@ static const char *base_name_of(int k) { return fg_base_name((fg_base_kind)k); }
 static const char *activation_name_of(int k) { return fg_activation_name((fg_activation)k); }
 static const char *init_name_of(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *gauge_loops_name_of(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
+static const char *symmetry_name_of(int k) { return fg_symmetry_name((fg_symmetry_kind)k); }
 static const char *optimizer_name_of(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 
 /* The enum value whose name is text, or -1 (names.c answers "?" past the end). */
@@ -454,6 +455,8 @@ static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     rc = attr_write_text(s, g, "init_scheme", fg_init_name(m->init_scheme));
   if (rc == FG_OK && m->base == FG_BASE_HAAR)
     rc = attr_write_text(s, g, "gauge_loops", fg_gauge_loops_name(m->gauge_loops));
+  if (rc == FG_OK)
+    rc = attr_write_text(s, g, "symmetry", fg_symmetry_name(m->symmetry));
   char hex[65];
   if (rc == FG_OK)
     rc = params_digest(s, ck->params, ck->nparams, hex);
@@ -521,8 +524,10 @@ static int check_writable(const ck_site *s, const fg_checkpoint *ck)
   if (!strcmp(fg_theory_name(ck->theory.name), "?") || !strcmp(fg_base_name(m->base), "?") ||
       !strcmp(fg_activation_name(m->activation), "?") ||
       !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?") ||
-      !strcmp(fg_gauge_loops_name(m->gauge_loops), "?"))
-    return site_fail(s, -1, "unknown theory, base, activation, init, gauge_loops or optimizer value");
+      !strcmp(fg_gauge_loops_name(m->gauge_loops), "?") ||
+      !strcmp(fg_symmetry_name(m->symmetry), "?"))
+    return site_fail(s, -1, "unknown theory, base, activation, init, gauge_loops, symmetry or "
+                     "optimizer value");
   if (m->gauge_loops != FG_LOOPS_PLAQUETTE && m->base != FG_BASE_HAAR)
     return site_fail(s, -1, "gauge_loops %s needs base haar", fg_gauge_loops_name(m->gauge_loops));
   for (int i = 0; i < NFIELDS(root_fields); ++i)
@@ -894,6 +899,10 @@ static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
     rc = enum_read(s, g, "activation", activation_name_of, &act);
   if (rc == FG_OK)
     rc = enum_read(s, g, "init_scheme", init_name_of, &init);
+  /* model.symmetry: from format_version 3; older files have none. */
+  int sym = FG_SYM_NONE;
+  if (rc == FG_OK && s->version >= 3)
+    rc = enum_read(s, g, "symmetry", symmetry_name_of, &sym);
   m->base = (fg_base_kind)base;
   m->activation = (fg_activation)act;
   m->init_scheme = (fg_init_scheme)init;
@@ -905,6 +914,7 @@ static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
       rc = site_fail(s, g, "attribute 'gauge_loops' is %s, which needs base haar",
                      fg_gauge_loops_name(m->gauge_loops));
   }
+  m->symmetry = (fg_symmetry_kind)sym;
   if (rc == FG_OK)
     rc = read_fields(s, g, m, model_fields, NFIELDS(model_fields));
   if (rc == FG_OK)
@@ -1184,6 +1194,7 @@ static void json_theory_model(fg_json *j, const fg_checkpoint *ck)
   fg_json_string(j, "init_scheme", fg_init_name(m->init_scheme));
   fg_json_exact(j, "init_scale", m->init_scale);
   fg_json_exact(j, "mu_init", m->mu_init);
+  fg_json_string(j, "symmetry", fg_symmetry_name(m->symmetry));
   fg_json_float(j, "mu", mu_of(ck));
   fg_json_end(j);
 }
@@ -1285,6 +1296,9 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
       m->base == FG_BASE_FREE_FIELD ? a : "");
   number_text(a, sizeof a, m->init_scale);
   row(out, "init", "%s, scale %s", fg_init_name(m->init_scheme), a);
+  row(out, "symmetry", "%s", m->symmetry == FG_SYM_Z2
+                                 ? "z2: q(phi) = (q_flow(phi) + q_flow(-phi)) / 2"
+                                 : "none");
   row(out, "parameters", "%zu", ck->nparams);
   row(out, "seed", "%" PRIu64, ck->seed);
 }

@@ -69,6 +69,7 @@ static int phi4_setup(const fg_theory *t, fg_theory_desc *d, fg_error *err)
   d->nobservables = FG_PHI4_NOBS;
   d->observables = phi4_observables;
   d->default_base = FG_BASE_NORMAL;
+  d->z2_symmetric = 1;
   d->layers = phi4_layers;
   return FG_OK;
 }

@@ -275,6 +275,7 @@ static int schwinger_setup(const fg_theory *t, fg_theory_desc *d, fg_error *err)
   d->components = 2;
   d->kind[0] = d->kind[1] = FG_COMPONENT_ANGLE;
   d->default_base = FG_BASE_HAAR;
+  d->z2_symmetric = 1; /* charge conjugation: theta -> -theta, Q -> -Q */
   d->layers = schwinger_layers;
   s->grad = fg_alloc(sizeof(double) * 2 * (size_t)t->lat.volume, err, where);
   s->chi = fg_alloc(sizeof(double complex) * 2 * (size_t)t->lat.volume, err, where);

@@ -167,6 +167,7 @@ int fg_theory_named_couplings(const fg_theory *t, fg_coupling out[FG_MAX_COUPLIN
 }
 
 fg_base_kind fg_theory_default_base(const fg_theory *t) { return t->desc.default_base; }
+int fg_theory_z2_symmetric(const fg_theory *t) { return t->desc.z2_symmetric; }
 
 int fg_theory_allows_layer(const fg_theory *t, const char *layer_type)
 {

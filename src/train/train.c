@@ -639,6 +639,11 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
                             "%s needs a flow of coupling layers only (model.base %s has a "
                             "layer without it)",
                             fg_gradient_name(cfg->train.gradient), fg_base_name(cfg->model.base));
+  if (cfg->model.symmetry == FG_SYM_Z2 && !fg_flow_has_score(t->flow))
+    return fg_config_report(cfg, "model.symmetry", FG_ERR_INPUT, err,
+                            "z2 is trained through log q at -phi, which needs a flow of "
+                            "coupling layers only (model.base %s has a layer without it)",
+                            fg_base_name(cfg->model.base));
   if (cfg->train.gradient == FG_GRAD_SCORE)
     t->nred = 2 * t->np;
   t->buf = fg_alloc(sizeof(double) * (t->nred + T_LEN), err, where);
