@@ -15,14 +15,16 @@ set grid
 set key bottom left font ",9"
 sel(a, col) = strcol("arch") eq a ? column(col) : NaN
 
-set ylabel "ESS"
+set ylabel "ESS (target-sample values below 1e-8 off the plot)"
 set format y "10^{%L}"
+set yrange [1e-8:1]
 plot for [a in archs] csv using (1/sel(a, "lambda")):(sel(a, "ess_model")):(sel(a, "ess_model_err")) \
        with yerrorlines lw 2 pt 7 title a." model (A7)", \
      for [a in archs] csv using (1/sel(a, "lambda")):(sel(a, "ess_target")):(sel(a, "ess_target_err")) \
        with yerrorlines lw 1 dt 2 pt 6 title a." target (A8)"
 
 set ylabel "effective samples per second (one core)"
+set autoscale y
 plot for [a in archs] csv using (1/sel(a, "lambda")):(sel(a, "flow_effective_per_s")) \
        with linespoints lw 2 pt 7 title "flow ".a, \
      csv using (1/sel(word(archs, 1), "lambda")):(sel(word(archs, 1), "hmc_effective_per_s")) \

@@ -23,6 +23,7 @@
 #   LR0 1e-3, LR1 1e-4, RANKS 1 (training ranks, mpirun; batches per rank)
 #   PROPOSALS 20000, TRAJECTORIES 100000, MDSTEPS 8 [10]
 #   PHASE        all | hmc | flow | table (all)
+#   NAME         the output folder under out/fig6 (L<L>)
 #   FLOWGEN      the executable (build/flowgen); FRESH=1 starts over
 # Finished stages are kept: a killed scan continues where it stopped when
 # run again. Two scans of the same L with different ARCHS may run at once
@@ -30,7 +31,8 @@
 # Results: out/fig6/L<L>/scan.csv (one row per architecture and lambda) and
 # out/fig6/L<L>/scan.png (gnuplot), with every file of every stage under
 # out/fig6/L<L>/<arch>/lambda_<l>/ (<arch>-none with SYMMETRY=none) and
-# out/fig6/L<L>/hmc/lambda_<l>/.
+# out/fig6/L<L>/hmc/lambda_<l>/. To re-measure the rates on a quiet machine
+# keeping the trained models: configs/fig6/rates.sh, then this again.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -57,7 +59,7 @@ ranks=${RANKS:-1}
 proposals=${PROPOSALS:-20000}
 trajectories=${TRAJECTORIES:-100000}
 phase=${PHASE:-all}
-out=$root/out/fig6/L$L
+out=$root/out/fig6/${NAME:-L$L}
 export OPENBLAS_NUM_THREADS=1
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -36,20 +36,21 @@ cols = ["L", "arch", "kernel", "layers", "lambda", "setup_s", "setup_cum_s", "fl
         "hmc_effective_per_s", "ratio", "breakeven_n", "xi2_hmc", "xi2_hmc_err",
         "abs_m_hmc", "abs_m_hmc_err", "pull_abs_m", "pull_chi2", "pull_xi2", "max_pull"]
 print(",".join(cols))
-L = os.path.basename(out.rstrip("/"))[1:]
+L = os.path.basename(out.rstrip("/"))[1:].split("-")[0]
 archs = sorted(a for a in os.listdir(out) if "x" in a and os.path.isdir(f"{out}/{a}"))
 for arch in archs:
     k, nl = arch.split("-")[0].split("x")
-    setup = {}
+    rows, setup = [], {}
     for lam in sorted(chain, key=float):
         d, h = f"{out}/{arch}/lambda_{lam}", f"{out}/hmc/lambda_{lam}"
         need = [f"{d}/compare.json", f"{d}/validate.json", f"{d}/analyze.json", f"{h}/analyze.json"]
-        if not all(os.path.exists(p) for p in need):
-            continue
+        if all(os.path.exists(p) for p in need):
+            rows.append((lam, need))
+            setup[lam] = load(need[0])["flow"]["setup_s"]
+    for lam, need in rows:
         c, v = load(need[0]), load(need[1])["validation"]
         fo, ho = load(need[2])["observables"], load(need[3])["observables"]
         f, m = c["flow"], c["hmc"]
-        setup[lam] = f["setup_s"]
         cum, p = 0.0, lam
         while p is not None:
             cum += setup.get(p, math.nan)
