@@ -606,15 +606,7 @@ START_TEST(logdet_matches_lapack_determinant_of_finite_differences)
 }
 END_TEST
 
-/* Loss of one block with fixed noise: (1/L) sum_l (log q + S). */
-static double block_loss(setup *s)
-{
-  double loss = 0;
-  fg_model_sample_block(s->th, s->flow, &s->blk, 77, FG_RNG_TEST, 0, L);
-  for (int l = 0; l < L; ++l)
-    loss += (s->blk.logq[l] + s->blk.action[l]) / L;
-  return loss;
-}
+static double block_loss(setup *s) { return fg_test_block_loss(s->th, s->flow, &s->blk, 77); }
 
 /* The reverse-KL gradient through the theory's force, every parameter
  * (pure gauge) or along a random direction (exact determinant, kappa > 0). */
@@ -626,33 +618,22 @@ static void check_kl_gradient(double kappa, int every, fg_gauge_loops loops)
   mc.gauge_loops = loops;
   make(&s, 4, 4, 2.0, kappa, &mc, 41);
   boost_params(s.flow, 1.5f);
+  if (every) {
+    int bad;
+    double gmax;
+    fg_test_kl_gradient_fd(s.th, s.flow, &s.blk, 77, &bad, &gmax);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_double_gt(gmax, 0.1);
+    unmake(&s);
+    return;
+  }
   size_t n = fg_flow_nparams(s.flow);
   double *grad = calloc(n, sizeof(double));
   float *p0 = malloc(sizeof(float) * n), *p = malloc(sizeof(float) * n);
   ck_assert(grad && p0 && p);
   fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 77, FG_RNG_TEST, 0, L, 1.0 / L, grad);
   memcpy(p0, fg_flow_params(s.flow), sizeof(float) * n);
-  if (every) {
-    const float h = 1.0f / 4096;
-    int bad = 0;
-    double gmax = 0;
-    memcpy(p, p0, sizeof(float) * n);
-    for (size_t k = 0; k < n; ++k) {
-      p[k] = p0[k] + h;
-      fg_flow_set_params(s.flow, p);
-      double lp = block_loss(&s);
-      p[k] = p0[k] - h;
-      fg_flow_set_params(s.flow, p);
-      double lm = block_loss(&s);
-      p[k] = p0[k];
-      double fd = (lp - lm) / (2.0 * h);
-      gmax = fmax(gmax, fabs(fd));
-      if (fabs(fd - grad[k]) > 3e-2 * (1.0 + fabs(fd)))
-        ++bad;
-    }
-    ck_assert_int_eq(bad, 0);
-    ck_assert_double_gt(gmax, 0.1);
-  } else {
+  {
     fg_rng r;
     fg_rng_init(&r, 8, FG_RNG_TEST, 0, 0);
     double dot = 0, lsum[2];
@@ -816,24 +797,10 @@ START_TEST(path_gradient_plus_score_is_the_reparameterised_gradient)
   mc.gauge_loops = (fg_gauge_loops)_i;
   make(&s, 4, 4, 2.0, 0.2, &mc, 53);
   boost_params(s.flow, 1.5f);
-  size_t n = fg_flow_nparams(s.flow);
-  double *rep = calloc(n, sizeof(double)), *path = calloc(n, sizeof(double)),
-         *score = calloc(n, sizeof(double)), coef[L];
-  ck_assert(rep && path && score);
-  fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, rep);
-  fg_model_path_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, path);
-  for (int l = 0; l < L; ++l)
-    coef[l] = 1.0 / L;
-  fg_flow_score_backward(s.flow, s.blk.work, s.blk.z, coef, score); /* the same saved forward */
-  double worst = 0, scale = 0, diff = 0;
-  for (size_t k = 0; k < n; ++k) {
-    worst = fmax(worst, fabs(rep[k] - path[k] - score[k]));
-    scale = fmax(scale, fabs(rep[k]));
-    diff = fmax(diff, fabs(score[k]));
-  }
+  double worst, scale, diff;
+  fg_test_path_plus_score(s.th, s.flow, &s.blk, 6, &worst, &scale, &diff);
   ck_assert_msg(scale > 0.1 && diff > 1e-2 * scale, "gradients too small to compare (%g, %g)", scale, diff);
   ck_assert_msg(worst < 1e-4 * scale, "reparameterised - path - score = %g (scale %g)", worst, scale);
-  free(rep), free(path), free(score);
   unmake(&s);
 }
 END_TEST

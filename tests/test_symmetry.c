@@ -160,49 +160,25 @@ END_TEST
 
 /* ---- gradients ------------------------------------------------------------- */
 
-static double block_loss(setup *s)
-{
-  double loss = 0;
-  fg_model_sample_block(s->th, s->flow, &s->blk, 77, FG_RNG_TEST, 0, L);
-  for (int l = 0; l < L; ++l)
-    loss += (s->blk.logq[l] + s->blk.action[l]) / L;
-  return loss;
-}
-
 /* Every parameter of the reparameterised z2 gradient against central
- * differences of the block's loss (noise fixed). */
+ * differences of the block's loss (noise fixed); the loss the gradient
+ * block returns is that block's. */
 static void check_fd(const fg_theory_config *tc)
 {
   setup s;
   make(&s, tc, 3, 3, 1, 41, 1.0f);
   size_t n = fg_flow_nparams(s.flow);
   double *grad = calloc(n, sizeof(double));
-  float *p = malloc(sizeof(float) * n);
-  ck_assert(grad && p);
+  ck_assert_ptr_nonnull(grad);
   double loss = fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 77, FG_RNG_TEST, 0, L, 1.0 / L, grad);
-  ck_assert_double_eq_tol(loss / L, block_loss(&s), 1e-5 * (1 + fabs(loss / L)));
-  memcpy(p, fg_flow_params(s.flow), sizeof(float) * n);
-  const float h = 1.0f / 4096;
-  int bad = 0;
-  double gmax = 0;
-  for (size_t k = 0; k < n; ++k) {
-    float keep = p[k];
-    p[k] = keep + h;
-    fg_flow_set_params(s.flow, p);
-    double lp = block_loss(&s);
-    p[k] = keep - h;
-    fg_flow_set_params(s.flow, p);
-    double lm = block_loss(&s);
-    p[k] = keep;
-    double fd = (lp - lm) / (2.0 * h);
-    gmax = fmax(gmax, fabs(fd));
-    if (fabs(fd - grad[k]) > 3e-2 * (1.0 + fabs(fd)))
-      ++bad;
-  }
-  fg_flow_set_params(s.flow, p);
+  double mean = fg_test_block_loss(s.th, s.flow, &s.blk, 77);
+  ck_assert_double_eq_tol(loss / L, mean, 1e-5 * (1 + fabs(mean)));
+  free(grad);
+  int bad;
+  double gmax;
+  fg_test_kl_gradient_fd(s.th, s.flow, &s.blk, 77, &bad, &gmax);
   ck_assert_msg(bad == 0, "%d of %zu parameters off", bad, n);
   ck_assert_double_gt(gmax, 0.1);
-  free(grad), free(p);
   unmake(&s);
 }
 
@@ -226,25 +202,13 @@ static void check_path_plus_score(const fg_theory_config *tc)
 {
   setup s;
   make(&s, tc, 3, 3, 1, 53, 1.0f);
-  size_t n = fg_flow_nparams(s.flow);
-  double *rep = calloc(n, sizeof(double)), *path = calloc(n, sizeof(double)),
-         *g1 = calloc(n, sizeof(double)), *score = calloc(n, sizeof(double));
-  ck_assert(rep && path && g1 && score);
-  fg_model_kl_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, rep);
-  fg_model_path_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, path);
-  fg_model_score_gradient_block(s.th, s.flow, &s.blk, 6, FG_RNG_TEST, 0, L, 1.0 / L, g1, score);
-  double worst = 0, scale = 0, diff = 0;
-  for (size_t k = 0; k < n; ++k) {
-    worst = fmax(worst, fabs(rep[k] - path[k] - score[k]));
-    scale = fmax(scale, fabs(rep[k]));
-    diff = fmax(diff, fabs(score[k]));
-  }
+  double worst, scale, diff;
+  fg_test_path_plus_score(s.th, s.flow, &s.blk, 6, &worst, &scale, &diff);
   /* the action's part dominates rep and path; the score must still be
    * resolved, far above the rounding left over */
   ck_assert_msg(scale > 0.1 && diff > 0.03, "gradients too small (%g, %g)", scale, diff);
   ck_assert_msg(worst < 1e-3 * diff, "reparameterised - path - score = %g (score %g, scale %g)",
                 worst, diff, scale);
-  free(rep), free(path), free(g1), free(score);
   unmake(&s);
 }
 

@@ -120,3 +120,64 @@ void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, doub
   fg_flow_set_params(f, p0);
   free(grad), free(z), free(phi), free(z2), free(p0), free(p);
 }
+
+double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b, uint64_t seed)
+{
+  enum { L = FG_VLEN };
+  double loss = 0;
+  fg_model_sample_block(th, f, b, seed, FG_RNG_TEST, 0, L);
+  for (int l = 0; l < L; ++l)
+    loss += (b->logq[l] + b->action[l]) / L;
+  return loss;
+}
+
+void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b, uint64_t seed,
+                            int *bad, double *gmax)
+{
+  enum { L = FG_VLEN };
+  size_t n = fg_flow_nparams(f);
+  double *grad = calloc(n, sizeof(double));
+  float *p0 = malloc(sizeof(float) * n), *p = malloc(sizeof(float) * n);
+  ck_assert(grad && p0 && p);
+  fg_model_kl_gradient_block(th, f, b, seed, FG_RNG_TEST, 0, L, 1.0 / L, grad);
+  memcpy(p0, fg_flow_params(f), sizeof(float) * n);
+  memcpy(p, p0, sizeof(float) * n);
+  const float h = 1.0f / 4096; /* exact in float; small, so few kinks are crossed */
+  *bad = 0;
+  *gmax = 0;
+  for (size_t k = 0; k < n; ++k) {
+    p[k] = p0[k] + h;
+    fg_flow_set_params(f, p);
+    double lp = fg_test_block_loss(th, f, b, seed);
+    p[k] = p0[k] - h;
+    fg_flow_set_params(f, p);
+    double lm = fg_test_block_loss(th, f, b, seed);
+    p[k] = p0[k];
+    double fd = (lp - lm) / (2.0 * h);
+    *gmax = fmax(*gmax, fabs(fd));
+    if (fabs(fd - grad[k]) > 3e-2 * (1.0 + fabs(fd)))
+      ++*bad;
+  }
+  fg_flow_set_params(f, p0);
+  free(grad), free(p0), free(p);
+}
+
+void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                             uint64_t seed, double *worst, double *scale, double *score)
+{
+  enum { L = FG_VLEN };
+  size_t n = fg_flow_nparams(f);
+  double *rep = calloc(n, sizeof(double)), *path = calloc(n, sizeof(double)),
+         *g1 = calloc(n, sizeof(double)), *sc = calloc(n, sizeof(double));
+  ck_assert(rep && path && g1 && sc);
+  fg_model_kl_gradient_block(th, f, b, seed, FG_RNG_TEST, 0, L, 1.0 / L, rep);
+  fg_model_path_gradient_block(th, f, b, seed, FG_RNG_TEST, 0, L, 1.0 / L, path);
+  fg_model_score_gradient_block(th, f, b, seed, FG_RNG_TEST, 0, L, 1.0 / L, g1, sc);
+  *worst = *scale = *score = 0;
+  for (size_t k = 0; k < n; ++k) {
+    *worst = fmax(*worst, fabs(rep[k] - path[k] - sc[k]));
+    *scale = fmax(*scale, fabs(rep[k]));
+    *score = fmax(*score, fabs(sc[k]));
+  }
+  free(rep), free(path), free(g1), free(sc);
+}

@@ -22,6 +22,24 @@
  *     float32 parameters) of the same sum of log q(phi) through the
  *     inverse: bad = entries off by more than 3e-2 (1 + |fd|), gmax =
  *     largest |fd|. The parameters are restored.
+ *   double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+ *                             uint64_t seed)
+ *     (1/FG_VLEN) sum_lanes (log q + S) of the block of samples 0 ..
+ *     FG_VLEN-1 of stream (seed, FG_RNG_TEST): the loss whose gradient
+ *     fg_model_kl_gradient_block(..., c = 1/FG_VLEN) is.
+ *   void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b,
+ *                               uint64_t seed, int *bad, double *gmax)
+ *     That gradient against central differences (h = 1/4096 in the float32
+ *     parameters) of fg_test_block_loss, every parameter: bad = entries off
+ *     by more than 3e-2 (1 + |fd|), gmax = largest |fd|. The parameters are
+ *     restored.
+ *   void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+ *                                uint64_t seed, double *worst, double *scale, double *score)
+ *     On one block (stream (seed, FG_RNG_TEST), c = 1/FG_VLEN): the
+ *     reparameterised gradient minus the path gradient minus the score
+ *     (grad0 of fg_model_score_gradient_block), which is zero up to
+ *     rounding: worst = its largest entry, scale = the largest entry of the
+ *     reparameterised gradient, score = the largest of the score.
  */
 #ifndef FLOWGEN_TESTUTIL_H
 #define FLOWGEN_TESTUTIL_H
@@ -30,6 +48,7 @@
 #include <stdint.h>
 
 #include "flowgen/flow.h"
+#include "flowgen/model.h"
 
 int fg_test_run(Suite *s);
 char *fg_test_tmpdir(void);
@@ -38,5 +57,11 @@ int fg_test_remove_dir(const char *dir);
 void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
                           double *worst, double *gmax, int *skipped);
 void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax);
+double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                          uint64_t seed);
+void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b, uint64_t seed,
+                            int *bad, double *gmax);
+void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                             uint64_t seed, double *worst, double *scale, double *score);
 
 #endif
