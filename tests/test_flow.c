@@ -48,24 +48,12 @@ static void unmake(setup *s)
   fg_theory_destroy(s->th);
 }
 
-/* Scales every parameter so that the layers are far from the identity. */
-static void boost_params(setup *s, float factor)
-{
-  size_t n = fg_flow_nparams(s->flow);
-  float *p = malloc(sizeof(float) * n);
-  memcpy(p, fg_flow_params(s->flow), sizeof(float) * n);
-  for (size_t i = 0; i < n; ++i)
-    p[i] *= factor;
-  fg_flow_set_params(s->flow, p);
-  free(p);
-}
-
 START_TEST(inverse_undoes_forward_and_logq_agrees)
 {
   setup s;
   int hidden[2] = {8, 8};
   make(&s, 8, 8, 6, 3, 2, hidden, 17);
-  boost_params(&s, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   int V = 64;
   double *z = malloc(sizeof(double) * V * L), *phi = malloc(sizeof(double) * V * L),
          *z2 = malloc(sizeof(double) * V * L);
@@ -165,7 +153,7 @@ START_TEST(logq_matches_double_reference)
   setup s;
   int hidden[2] = {8, 8};
   make(&s, 8, 6, 8, 3, 2, hidden, 23);
-  boost_params(&s, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   fg_model_config mc = {.coupling_layers = 8, .kernel_size = 3, .n_hidden = 2,
                         .hidden_channels = {8, 8}};
   int V = 48;
@@ -192,7 +180,7 @@ START_TEST(logdet_matches_lapack_determinant)
   setup s;
   int hidden[1] = {6};
   make(&s, 4, 4, 4, 3, 1, hidden, 31);
-  boost_params(&s, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   enum { V = 16 };
   double z[V * L], zp[V * L], phip[V * L], phim[V * L], phi[V * L], logq[L], tmp[L];
   fg_flow_draw(s.flow, 2, FG_RNG_TEST, 0, L, z);
@@ -254,7 +242,7 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
   setup s;
   int hidden[1] = {3};
   make(&s, 4, 4, 3, 3, 1, hidden, 29);
-  boost_params(&s, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   ck_assert_int_eq(fg_flow_has_score(s.flow), 1);
   int bad;
   double gmax;
@@ -286,7 +274,7 @@ START_TEST(grad_logq_matches_finite_differences_in_phi)
   setup s;
   int hidden[1] = {3};
   make(&s, 4, 4, 4, 3, 1, hidden, 31);
-  boost_params(&s, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   size_t nd = (size_t)fg_flow_ndof(s.flow);
   double *z = malloc(sizeof(double) * nd * L), *phi = malloc(sizeof(double) * nd * L),
          *g = malloc(sizeof(double) * nd * L), logq[L], worst, gmax;

@@ -58,19 +58,6 @@ static void unmake(setup *s)
   fg_theory_destroy(s->th);
 }
 
-/* Scales every parameter so that the layers are far from where they start. */
-static void boost_params(fg_flow *f, float factor)
-{
-  size_t n = fg_flow_nparams(f);
-  float *p = malloc(sizeof(float) * n);
-  ck_assert_ptr_nonnull(p);
-  memcpy(p, fg_flow_params(f), sizeof(float) * n);
-  for (size_t i = 0; i < n; ++i)
-    p[i] *= factor;
-  fg_flow_set_params(f, p);
-  free(p);
-}
-
 static double *field(int n)
 {
   double *x = malloc(sizeof(double) * (size_t)n * L);
@@ -441,7 +428,7 @@ START_TEST(default_gauge_loops_reproduce_the_recorded_logq)
   int hidden[2] = {8, 8};
   fg_model_config mc = gauge_model(8, 2, hidden);
   make(&s, 8, 8, 2.0, 0.0, &mc, 17);
-  boost_params(s.flow, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   double *z = field(s.n), *phi = field(s.n), logq[L];
   fg_flow_draw(s.flow, 5, FG_RNG_TEST, 0, L, z);
   fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
@@ -450,7 +437,7 @@ START_TEST(default_gauge_loops_reproduce_the_recorded_logq)
   unmake(&s);
   mc.gauge_loops = FG_LOOPS_RECTANGLE; /* while the rectangles do move it */
   make(&s, 8, 8, 2.0, 0.0, &mc, 17);
-  boost_params(s.flow, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
   double moved = 0;
   for (int l = 0; l < L; ++l)
@@ -504,7 +491,7 @@ START_TEST(flow_inverts_keeps_angles_in_range_and_logq_agrees)
   fg_model_config mc = gauge_model(8, 2, hidden);
   mc.gauge_loops = (fg_gauge_loops)_i;
   make(&s, 8, 8, 2.0, 0.0, &mc, 17);
-  boost_params(s.flow, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   double *z = field(s.n), *phi = field(s.n), *z2 = field(s.n), logq[L], logq2[L];
   fg_flow_draw(s.flow, 5, FG_RNG_TEST, 0, L, z);
   fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 0);
@@ -531,7 +518,7 @@ START_TEST(flow_commutes_with_gauge_transformations)
   fg_model_config mc = gauge_model(8, 2, hidden);
   mc.gauge_loops = (fg_gauge_loops)_i;
   make(&s, 8, 8, 2.0, 0.0, &mc, 19);
-  boost_params(s.flow, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   const fg_lattice *lat = fg_theory_lattice(s.th);
   double *z = field(s.n), *gz = field(s.n), *phi = field(s.n), *gphi = field(s.n);
   double logq[L], glogq[L], *alpha = malloc(sizeof(double) * (size_t)s.V);
@@ -570,7 +557,7 @@ START_TEST(logdet_matches_lapack_determinant_of_finite_differences)
   mc.gauge_loops = (fg_gauge_loops)_i;
   mc.activation = FG_ACT_TANH;
   make(&s, 4, 4, 1.0, 0.0, &mc, 31);
-  boost_params(s.flow, 2.0f);
+  fg_test_scale_params(s.flow, 2.0f);
   enum { N = 32 };
   double z[N * L], zp[N * L], phip[N * L], phi[N * L], logq[L], tmp[L];
   fg_flow_draw(s.flow, 2, FG_RNG_TEST, 0, L, z);
@@ -617,7 +604,7 @@ static void check_kl_gradient(double kappa, int every, fg_gauge_loops loops)
   fg_model_config mc = gauge_model(3, 1, hidden);
   mc.gauge_loops = loops;
   make(&s, 4, 4, 2.0, kappa, &mc, 41);
-  boost_params(s.flow, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   if (every) {
     int bad;
     double gmax;
@@ -682,7 +669,7 @@ START_TEST(grad_logq_matches_finite_differences_in_phi)
   fg_model_config mc = gauge_model(4, 1, hidden);
   mc.gauge_loops = (fg_gauge_loops)_i;
   make(&s, 4, 4, 2.0, 0.0, &mc, 59);
-  boost_params(s.flow, _i ? 2.5f : 1.5f); /* rectangles: 3x conv_0's fan-in, smaller weights */
+  fg_test_scale_params(s.flow, _i ? 2.5f : 1.5f); /* rectangles: 3x conv_0's fan-in, smaller weights */
   double *z = field(s.n), *phi = field(s.n), *g = field(s.n), logq[L], worst, gmax;
   int skipped;
   fg_flow_draw(s.flow, 10, FG_RNG_TEST, 0, L, z);
@@ -707,7 +694,7 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
   fg_model_config mc = gauge_model(3, 1, hidden);
   mc.gauge_loops = (fg_gauge_loops)_i;
   make(&s, 4, 4, 2.0, 0.0, &mc, 43);
-  boost_params(s.flow, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   ck_assert_int_eq(fg_flow_has_score(s.flow), 1);
   int bad;
   double gmax;
@@ -730,7 +717,7 @@ static void check_estimator_expectation(int path)
   int hidden[1] = {3};
   fg_model_config mc = gauge_model(3, 1, hidden);
   make(&s, 4, 4, 2.0, 0.2, &mc, 47);
-  boost_params(s.flow, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   size_t n = fg_flow_nparams(s.flow);
   enum { M = 400 };
   double *g = malloc(sizeof(double) * n), *g0 = malloc(sizeof(double) * n),
@@ -796,7 +783,7 @@ START_TEST(path_gradient_plus_score_is_the_reparameterised_gradient)
   fg_model_config mc = gauge_model(3, 1, hidden);
   mc.gauge_loops = (fg_gauge_loops)_i;
   make(&s, 4, 4, 2.0, 0.2, &mc, 53);
-  boost_params(s.flow, 1.5f);
+  fg_test_scale_params(s.flow, 1.5f);
   double worst, scale, diff;
   fg_test_path_plus_score(s.th, s.flow, &s.blk, 6, &worst, &scale, &diff);
   ck_assert_msg(scale > 0.1 && diff > 1e-2 * scale, "gradients too small to compare (%g, %g)", scale, diff);

@@ -38,14 +38,7 @@ static void make(setup *s, const fg_theory_config *tc, int layers, int hidden, i
   ck_assert_int_eq(fg_model_block_init(&s->blk, s->flow, &err), FG_OK);
   ck_assert_int_eq(fg_flow_z2(s->flow), sym);
   fg_flow_init_params(s->flow, seed);
-  size_t np = fg_flow_nparams(s->flow);
-  float *p = malloc(sizeof(float) * np);
-  ck_assert_ptr_nonnull(p);
-  memcpy(p, fg_flow_params(s->flow), sizeof(float) * np);
-  for (size_t i = 0; i < np; ++i) /* far from the identity, so q_f(phi) != q_f(-phi) */
-    p[i] *= boost;
-  fg_flow_set_params(s->flow, p);
-  free(p);
+  fg_test_scale_params(s->flow, boost); /* far from the identity: q_f(phi) != q_f(-phi) */
   s->n = fg_flow_ndof(s->flow);
 }
 

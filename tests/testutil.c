@@ -121,6 +121,18 @@ void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, doub
   free(grad), free(z), free(phi), free(z2), free(p0), free(p);
 }
 
+void fg_test_scale_params(fg_flow *f, float factor)
+{
+  size_t n = fg_flow_nparams(f);
+  float *p = malloc(sizeof(float) * n);
+  ck_assert_ptr_nonnull(p);
+  memcpy(p, fg_flow_params(f), sizeof(float) * n);
+  for (size_t i = 0; i < n; ++i)
+    p[i] *= factor;
+  fg_flow_set_params(f, p);
+  free(p);
+}
+
 double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b, uint64_t seed)
 {
   enum { L = FG_VLEN };

@@ -22,6 +22,9 @@
  *     float32 parameters) of the same sum of log q(phi) through the
  *     inverse: bad = entries off by more than 3e-2 (1 + |fd|), gmax =
  *     largest |fd|. The parameters are restored.
+ *   void fg_test_scale_params(fg_flow *f, float factor)
+ *     Multiplies every parameter by factor (moves the layers away from
+ *     where initialisation puts them).
  *   double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b,
  *                             uint64_t seed)
  *     (1/FG_VLEN) sum_lanes (log q + S) of the block of samples 0 ..
@@ -57,6 +60,7 @@ int fg_test_remove_dir(const char *dir);
 void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
                           double *worst, double *gmax, int *skipped);
 void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax);
+void fg_test_scale_params(fg_flow *f, float factor);
 double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                           uint64_t seed);
 void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b, uint64_t seed,

@@ -30,16 +30,7 @@ command -v python3 >/dev/null || { echo "run.sh: python3 is needed to tabulate t
 [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
 mkdir -p "$out"
 
-# stage NAME DIR COMMAND...: runs COMMAND (stdout to DIR/NAME.json) unless
-# DIR/NAME.json exists; an interrupted stage leaves no .json and is redone.
-stage() {
-  name=$1 dir=$2
-  shift 2
-  [ -f "$dir/$name.json" ] && return 0
-  echo "run.sh: $(basename "$dir"): $name" >&2
-  "$@" --json > "$dir/$name.json.part"
-  mv "$dir/$name.json.part" "$dir/$name.json"
-}
+. "$here/stage.sh"
 
 for lam in $lambdas; do
   cfg=$here/lambda_$lam.yaml

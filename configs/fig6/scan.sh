@@ -94,16 +94,7 @@ config() {
       -e "s|@INIT_FROM@|$init|" "$here/scan.yaml.in" > "$1/run.yaml"
 }
 
-# stage NAME DIR COMMAND...: runs COMMAND (stdout to DIR/NAME.json) unless
-# DIR/NAME.json exists; an interrupted stage leaves no .json and is redone.
-stage() {
-  name=$1 dir=$2
-  shift 2
-  [ -f "$dir/$name.json" ] && return 0
-  echo "scan.sh: L$L $(basename "$(dirname "$dir")")/$(basename "$dir"): $name ($(date +%T))" >&2
-  "$@" --json > "$dir/$name.json.part"
-  mv "$dir/$name.json.part" "$dir/$name.json"
-}
+. "$here/stage.sh"
 
 hmc_point() { # HMC and its analysis at one lambda
   d=$out/hmc/lambda_$1
