@@ -138,6 +138,8 @@ typedef struct {
   char *init_from;            /* train.init_from (null/absent -> NULL); resolved */
   int reset_optimizer;        /* train.reset_optimizer, default false */
   fg_gradient_kind gradient;  /* train.gradient: reparameterization (default) | score_function | path */
+  char *data;                 /* train.data: an ensemble of the theory (null/absent -> NULL); resolved */
+  double data_weight;         /* train.data_weight > 0, default 1 (with train.data only) */
   char *checkpoint;           /* train.checkpoint, required; resolved */
   char *log;                  /* train.log, default: checkpoint with .csv; resolved */
   int64_t checkpoint_every;   /* >= 0 (0 = only at the end), default 500 */

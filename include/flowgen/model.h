@@ -63,6 +63,18 @@
  *     . dphi/dtheta, log q's explicit parameter dependence held fixed. Same
  *     expectation as the reparameterised gradient, zero variance at q = p.
  *     Needs fg_flow_has_score(f).
+ *
+ *   double fg_model_data_gradient_block(const fg_theory *th, const fg_flow *f,
+ *                                       fg_model_block *b, const double *phi, int nvalid,
+ *                                       double c, double *grad)
+ *     For a block of given configurations phi (train.data: e.g. HMC's):
+ *     grad -= c sum_lanes d log q(phi_l)/d theta at phi_l fixed (the
+ *     gradient of the forward KL's -log q, through the score: one inverse,
+ *     one saving forward and fg_flow_score_backward's passes; with z2 both
+ *     branches, weighted as above). Leaves b->phi = phi, b->logq, b->action
+ *     and b->logw = -S - log q; returns sum_lanes log w over the valid lanes.
+ *     Lanes >= nvalid must hold finite fields (they get weight 0). Needs
+ *     fg_flow_has_score(f).
  */
 #ifndef FLOWGEN_MODEL_H
 #define FLOWGEN_MODEL_H
@@ -95,5 +107,7 @@ double fg_model_score_gradient_block(const fg_theory *th, const fg_flow *f, fg_m
 double fg_model_path_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                                     uint64_t seed, uint32_t purpose, uint64_t first, int nvalid,
                                     double c, double *grad);
+double fg_model_data_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                    const double *phi, int nvalid, double c, double *grad);
 
 #endif

@@ -41,6 +41,10 @@
  *   int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b,
  *                             char *why, size_t n)
  *     1 for the same theory, lattice and couplings; else 0 and why.
+ *   int fg_report_ensemble_theory(const fg_ensemble_data *d, const char *path,
+ *                                 fg_theory_config *th, fg_error *err)
+ *     The theory section of the config a loaded ensemble was made with (its
+ *     "config" attribute); FG_ERR_INPUT naming path if it has none.
  *   void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v,
  *                                  int json)
  *     The report followed by the validation (JSON: one object, with a
@@ -113,6 +117,8 @@ int fg_report_validate(const char *flow_path, const char *target_path, const cha
                        double S, fg_validation *v, fg_error *err);
 int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b, char *why,
                           size_t n);
+int fg_report_ensemble_theory(const fg_ensemble_data *d, const char *path, fg_theory_config *th,
+                              fg_error *err);
 void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v, int json);
 
 typedef struct {

@@ -39,6 +39,7 @@ enum {
   FG_RNG_SAMPLE = 4, /* proposals of the sampling service */
   FG_RNG_HMC = 5,    /* HMC momenta and accept/reject */
   FG_RNG_CHAIN = 6,  /* the coordinator's Metropolis decisions */
+  FG_RNG_DATA = 7,   /* which train.data configuration each training sample pairs with */
   FG_RNG_TEST = 99
 };
 

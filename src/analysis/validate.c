@@ -80,8 +80,8 @@ int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b, 
 }
 
 /* The theory section of the config an ensemble was made with. */
-static int theory_of(const fg_ensemble_data *d, const char *path, fg_theory_config *th,
-                     fg_error *err)
+int fg_report_ensemble_theory(const fg_ensemble_data *d, const char *path, fg_theory_config *th,
+                              fg_error *err)
 {
   const fg_ensemble_attr *a = fg_ensemble_attr_find(d, "config");
   if (a == NULL || !a->is_string)
@@ -112,9 +112,9 @@ static int load_pair(const char *flow_path, const char *target_path, fg_ensemble
   if (rc == FG_OK && t->layout.n_chain < 2)
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s: fewer than 2 configurations", target_path);
   if (rc == FG_OK)
-    rc = theory_of(f, flow_path, &tf, err);
+    rc = fg_report_ensemble_theory(f, flow_path, &tf, err);
   if (rc == FG_OK)
-    rc = theory_of(t, target_path, &tt, err);
+    rc = fg_report_ensemble_theory(t, target_path, &tt, err);
   if (rc == FG_OK && !fg_report_same_theory(&tf, &tt, why, sizeof why))
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "%s and %s sample different theories (%s)", flow_path,
                  target_path, why);

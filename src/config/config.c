@@ -746,6 +746,11 @@ static int after_train(reader *r, const fg_ynode *n, const char *key)
   return FG_OK;
 }
 
+static const char *data_only(const fg_config *c)
+{
+  return c->train.data != NULL ? NULL : "used only with train.data";
+}
+
 static const field train_fields[] = {
     {.key = "steps", .type = T_INT64, AT(train.steps), .flags = REQUIRED, AT_LEAST(0)},
     {.key = "batch_size", .type = T_INT, AT(train.batch_size), .flags = REQUIRED, AT_LEAST(1)},
@@ -756,6 +761,9 @@ static const field train_fields[] = {
     {.key = "init_from", .type = T_PATH, AT(train.init_from), .flags = NULLABLE},
     {.key = "reset_optimizer", .type = T_BOOL, AT(train.reset_optimizer)},
     {.key = "gradient", .type = T_NAME, AT(train.gradient), .name_of = gradient_name},
+    {.key = "data", .type = T_PATH, AT(train.data), .flags = NULLABLE},
+    {.key = "data_weight", .type = T_REAL, AT(train.data_weight), ABOVE(0),
+     .unused = data_only},
     {.key = "checkpoint", .type = T_PATH, AT(train.checkpoint), .flags = REQUIRED},
     {.key = "log", .type = T_PATH, AT(train.log)},
     {.key = "checkpoint_every", .type = T_INT64, AT(train.checkpoint_every), AT_LEAST(0)},
@@ -830,6 +838,7 @@ void fg_config_defaults(fg_config *cfg)
   t->stop_window = 100;
   t->checkpoint_every = 500;
   t->eval_samples = 8192;
+  t->data_weight = 1.0;
   cfg->sample.batch_size = 256;
   cfg->sample.flush_every = 65536;
   cfg->hmc = (fg_hmc_config){.trajectory_length = 1.0, .md_steps = 10,
@@ -840,7 +849,7 @@ void fg_config_defaults(fg_config *cfg)
 
 void fg_config_free(fg_config *cfg)
 {
-  char *owned[] = {cfg->path,       cfg->text,          cfg->train.init_from,
+  char *owned[] = {cfg->path,       cfg->text,          cfg->train.init_from,  cfg->train.data,
                    cfg->train.log,  cfg->train.checkpoint, cfg->sample.model,
                    cfg->sample.output, cfg->hmc.output};
   for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)

@@ -244,3 +244,36 @@ double fg_model_score_gradient_block(const fg_theory *th, const fg_flow *f, fg_m
   }
   return loss;
 }
+
+double fg_model_data_gradient_block(const fg_theory *th, const fg_flow *f, fg_model_block *b,
+                                    const double *phi, int nvalid, double c, double *grad)
+{
+  const size_t field = (size_t)fg_flow_ndof(f) * L;
+  double wm[L] = {0}, coef[L], cm[L], tmp[L];
+  memcpy(b->phi, phi, sizeof(double) * field);
+  fg_flow_inverse(f, b->work, b->phi, b->z, b->logq);
+  fg_flow_forward(f, b->work, b->z, b->force, tmp, 1); /* the activations at z; force: scratch */
+  int mirrored = 0;
+  if (fg_flow_z2(f)) {
+    mirror(f, b, b->phi);
+    if (symmetrise(b, wm) > 0) {
+      mirror_gradient(f, b);
+      mirrored = 1;
+    }
+  }
+  fg_theory_action(th, b->phi, L, b->action);
+  double loss = 0.0;
+  for (int l = 0; l < L; ++l) {
+    double cl = l < nvalid ? -c : 0.0;
+    coef[l] = cl * (1.0 - wm[l]);
+    cm[l] = cl * wm[l];
+    b->logw[l] = -b->action[l] - b->logq[l];
+    if (l < nvalid)
+      loss += b->logw[l];
+  }
+  fg_flow_score_prepare(f, b->work, b->z);
+  fg_flow_score_apply(f, b->work, coef, grad);
+  if (mirrored)
+    fg_flow_score_apply(f, b->mwork, cm, grad);
+  return loss;
+}

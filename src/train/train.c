@@ -28,8 +28,10 @@
 
 #include "flowgen/analysis.h"
 #include "flowgen/checkpoint.h"
+#include "flowgen/ensemble.h"
 #include "flowgen/flow.h"
 #include "flowgen/model.h"
+#include "flowgen/report.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
 #include "flowgen/train.h"
@@ -40,7 +42,7 @@ enum { L = FG_VLEN };
 
 /* Tail of the reduction buffer, after the nparams gradient values: the
  * loss, the flags, then the ESS sums (analysis.h) of the batch. */
-enum { T_LOSS, T_STOP, T_LOGFAIL, T_ESS, T_LEN = T_ESS + FG_ESS_LEN };
+enum { T_LOSS, T_STOP, T_LOGFAIL, T_DATA, T_ESS, T_LEN = T_ESS + FG_ESS_LEN };
 
 /* Steps a collapse is judged over (watch_collapse). */
 enum { COLLAPSE_STEPS = 50 };
@@ -61,6 +63,10 @@ typedef struct {
   int64_t step, n_train;
   double wall0, wall_prev, allreduce_s, loss, last_ess;
   double wall_end;          /* when training ended (0: still training) */
+  fg_ensemble_data data;    /* train.data, loaded on every rank (have_data) */
+  int have_data;
+  double *dphi;             /* [ndof][FG_VLEN] a block of data configurations */
+  double data_loss;         /* the last step's mean log w = -S - log q on the data */
   double window[4096];
   int window_len;
   FILE *log;
@@ -91,6 +97,7 @@ static void reduce_op(void *invec, void *inoutvec, int *len, MPI_Datatype *dt)
     io[n + T_LOSS] += in[n + T_LOSS];
     io[n + T_STOP] += in[n + T_STOP];
     io[n + T_LOGFAIL] += in[n + T_LOGFAIL];
+    io[n + T_DATA] += in[n + T_DATA];
     fg_ess_merge(in + n + T_ESS, io + n + T_ESS);
   }
 }
@@ -149,7 +156,77 @@ static double lr_at(const fg_train_config *tc, int64_t step)
   return lr;
 }
 
-/* ---- one step ---------------------------------------------------------- */
+/* ---- train.data: the forward KL on given configurations ---------------- */
+
+/* Which data configuration (a step of its chain) global training sample g
+ * pairs with: stream (seed, FG_RNG_DATA, g), so any rank count picks the
+ * same ones. */
+static const double *data_row(const trainer *t, uint64_t g)
+{
+  fg_rng r;
+  fg_rng_init(&r, t->cfg->seed, FG_RNG_DATA, g, 0);
+  int64_t k = (int64_t)(fg_rng_u64(&r) % (uint64_t)t->data.layout.n_chain);
+  return t->data.configs + (size_t)t->data.chain_index[k] * (size_t)t->data.volume;
+}
+
+/* grad += c sum over this rank's `batch` data configurations of
+ * -d log q / d theta (the forward KL's gradient, weight c); returns the sum
+ * of their log w. Padding lanes repeat the block's first configuration. */
+static double data_gradient(trainer *t, int batch, uint64_t first, double c, double *grad)
+{
+  const size_t V = (size_t)t->data.volume;
+  double sum = 0.0;
+  for (int b0 = 0; b0 < batch; b0 += L) {
+    int nv = batch - b0 < L ? batch - b0 : L;
+    for (int l = 0; l < L; ++l) {
+      const double *row = data_row(t, first + (uint64_t)(b0 + (l < nv ? l : 0)));
+      for (size_t y = 0; y < V; ++y)
+        t->dphi[y * L + l] = row[y];
+    }
+    sum += fg_model_data_gradient_block(t->theory, t->flow, &t->blk, t->dphi, nv, c, grad);
+  }
+  return sum;
+}
+
+/* Loads train.data on this rank: an ensemble of the config's theory. */
+static int load_data(trainer *t, fg_error *err)
+{
+  const fg_config *cfg = t->cfg;
+  const char *path = cfg->train.data;
+  if (path == NULL)
+    return FG_OK;
+  if (cfg->train.gradient == FG_GRAD_SCORE)
+    return fg_config_report(cfg, "train.data", FG_ERR_INPUT, err,
+                            "needs train.gradient reparameterization or path (the score "
+                            "function's baseline does not cover the data term)");
+  if (!fg_flow_has_score(t->flow))
+    return fg_config_report(cfg, "train.data", FG_ERR_INPUT, err,
+                            "log q of given configurations is differentiated through the "
+                            "flow's inverse, which needs coupling layers only (model.base %s "
+                            "has a layer without it)", fg_base_name(cfg->model.base));
+  fg_error lerr = {0};
+  int rc = fg_ensemble_load(path, &t->data, &lerr);
+  if (rc != FG_OK)
+    return fg_config_report(cfg, "train.data", rc, err, "%s", lerr.msg);
+  t->have_data = 1;
+  fg_theory_config th;
+  char why[256];
+  rc = fg_report_ensemble_theory(&t->data, path, &th, &lerr);
+  if (rc != FG_OK)
+    return fg_config_report(cfg, "train.data", rc, err, "%s", lerr.msg);
+  if (!fg_report_same_theory(&th, &cfg->theory, why, sizeof why))
+    return fg_config_report(cfg, "train.data", FG_ERR_INPUT, err,
+                            "the ensemble samples another theory than this config (%s)", why);
+  if (t->data.volume != fg_theory_ndof(t->theory) || t->data.layout.n_chain < 1)
+    return fg_config_report(cfg, "train.data", FG_ERR_INPUT, err,
+                            "%lld configurations of %d values; this theory needs at least one "
+                            "of %d", (long long)t->data.layout.n_chain, (int)t->data.volume,
+                            fg_theory_ndof(t->theory));
+  t->dphi = fg_alloc(sizeof(double) * (size_t)t->data.volume * L, err, "load_data [train.c]");
+  return t->dphi != NULL ? FG_OK : FG_ERR_RUNTIME;
+}
+
+/* ---- one step ------------------------------------------------------------ */
 
 /* Draws this rank's `batch` samples of the step, accumulates the gradient of
  * the global mean loss (global batch `gbatch`) and the tail statistics. */
@@ -176,6 +253,8 @@ static void local_gradient(trainer *t, int batch, int64_t gbatch)
                                                  1.0 / (double)gbatch, grad);
     fg_ess_add(tail + T_ESS, t->blk.logw, (size_t)nv);
   }
+  if (t->have_data)
+    tail[T_DATA] = data_gradient(t, batch, first, t->cfg->train.data_weight / (double)gbatch, grad);
 }
 
 static double window_mean(const trainer *t, int window)
@@ -214,9 +293,12 @@ static void log_row(trainer *t, int batch, int64_t gbatch, double lr, double gno
   if (t->log == NULL || t->log_errno != 0)
     return;
   errno = 0;
-  if (fprintf(t->log, "%lld,%d,%lld,%.9g,%.9g,%.6f,%lld,%.3f,%.6g,%.4f\n", (long long)t->step,
+  char data[32] = "";
+  if (t->have_data)
+    snprintf(data, sizeof data, ",%.9g", t->data_loss);
+  if (fprintf(t->log, "%lld,%d,%lld,%.9g,%.9g,%.6f,%lld,%.3f,%.6g,%.4f%s\n", (long long)t->step,
               batch, (long long)gbatch, lr, t->loss, t->last_ess, (long long)t->n_train,
-              train_seconds(t), gnorm, t->allreduce_s) < 0 ||
+              train_seconds(t), gnorm, t->allreduce_s, data) < 0 ||
       fflush(t->log) != 0 || ferror(t->log)) {
     t->log_errno = errno != 0 ? errno : EIO;
     t->log_fail_step = t->step;
@@ -302,6 +384,7 @@ static int train_step(trainer *t, int *rc)
   t->step++;
   t->n_train += gbatch;
   t->loss = loss;
+  t->data_loss = tail[T_DATA] / (double)gbatch;
   t->last_ess = fg_ess_value(tail + T_ESS, NULL);
   window_push(t, t->last_ess);
   watch_collapse(t, gbatch);
@@ -495,8 +578,11 @@ static int load_state(trainer *t, const char *path, int resume, fg_error *err)
 
 /* ---- the training log ---------------------------------------------------- */
 
+/* With train.data a last column data_logw: the step's mean log w = -S -
+ * log q over its data configurations (loss + data_logw estimates the sum
+ * of the reverse and the forward KL). */
 static const char LOG_HEADER[] =
-    "step,batch_per_rank,batch_global,lr,loss,ess,n_train,wall_s,grad_norm,allreduce_s\n";
+    "step,batch_per_rank,batch_global,lr,loss,ess,n_train,wall_s,grad_norm,allreduce_s";
 
 /* Opens the CSV log on rank 0. On resume, keeps the header and the rows up
  * to the checkpoint's step (later rows belong to work that was lost). */
@@ -540,7 +626,7 @@ static int open_log(trainer *t, fg_error *err)
                    strerror(errno));
   }
   errno = 0;
-  int bad = fputs(LOG_HEADER, t->log) < 0 ||
+  int bad = fprintf(t->log, "%s%s\n", LOG_HEADER, t->have_data ? ",data_logw" : "") < 0 ||
             (kept != NULL && fwrite(kept, 1, kept_len, t->log) != kept_len) ||
             fflush(t->log) != 0;
   free(kept);
@@ -606,6 +692,9 @@ static void trainer_free(trainer *t)
   if (t->dtype != MPI_DATATYPE_NULL)
     MPI_Type_free(&t->dtype);
   fg_free(t->buf);
+  fg_free(t->dphi);
+  if (t->have_data)
+    fg_ensemble_data_free(&t->data);
   fg_optimizer_free(&t->optim);
   fg_model_block_free(&t->blk);
   fg_flow_destroy(t->flow);
@@ -644,6 +733,8 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
                             "z2 is trained through log q at -phi, which needs a flow of "
                             "coupling layers only (model.base %s has a layer without it)",
                             fg_base_name(cfg->model.base));
+  if ((rc = load_data(t, err)) != FG_OK)
+    return rc;
   if (cfg->train.gradient == FG_GRAD_SCORE)
     t->nred = 2 * t->np;
   t->buf = fg_alloc(sizeof(double) * (t->nred + T_LEN), err, where);
@@ -705,9 +796,11 @@ static int train_loop(trainer *t, fg_error *err)
       fg_progress_done(&prog, (double)t->step, NULL);
       return nonfinite_failure(t, err);
     }
-    char extra[128];
-    snprintf(extra, sizeof extra, "loss %.4g ess %.3f N_train %lld", t->loss, t->last_ess,
-             (long long)t->n_train);
+    char extra[160];
+    int n = snprintf(extra, sizeof extra, "loss %.4g ess %.3f N_train %lld", t->loss,
+                     t->last_ess, (long long)t->n_train);
+    if (t->have_data)
+      snprintf(extra + n, sizeof extra - (size_t)n, " data log w %.4g", t->data_loss);
     fg_progress_update(&prog, (double)t->step, extra);
     double mean = window_mean(t, tc->stop_window);
     if (tc->stop_target_ess > 0 && mean >= tc->stop_target_ess) {
