@@ -463,6 +463,22 @@ START_TEST(gaussian_model_target_ess_matches_the_closed_form)
                 v.ess_model, v.ess_model_err, exact);
   ck_assert(v.ess_target_err > 0 && v.ess_target_err < 0.01 && v.ess_target_tau_int >= 0.5);
   ck_assert(!v.mode_collapse);
+  /* q is wider than p by a precision 0.1 in every mode, so log w = -0.05 V
+   * phi2 + const: the heaviest 1% of the target are its 1% of smallest
+   * phi2, about 2.3 of phi2's standard deviations below its mean */
+  ck_assert_int_eq(v.heavy_n, 200);
+  ck_assert_double_gt(v.heavy_logw, 0.0);
+  int q = 0;
+  while (q < v.nheavy && strcmp(v.heavy_name[q], "phi2") != 0)
+    ++q;
+  ck_assert_int_lt(q, v.nheavy);
+  double var = 0; /* of phi2 per configuration: 2 tr C^2 / V^2 */
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j)
+      var += 2 * pow(0.5 + 4 * pow(sin(M_PI * i / 8), 2) + 4 * pow(sin(M_PI * j / 8), 2), -2);
+  double sd = sqrt(var) / 64; /* 0.076; the lower 1% tail's mean is about 2 sd low (skewed) */
+  ck_assert_msg(v.heavy_mean[q] < v.all_mean[q] - 1.5 * sd, "heaviest phi2 %g, all %g, sd %g",
+                v.heavy_mean[q], v.all_mean[q], sd);
   /* another checkpoint than the one the flow file was sampled from is refused */
   ck_assert_int_eq(fg_report_validate(path_in("wide_flow.h5"), path_in("free_hmc.h5"),
                                       path_in("exact_flow_model.h5"), 1.5, &v, &err),

@@ -97,6 +97,9 @@ void fg_report_print(FILE *out, const fg_report *rep, int json);
 void fg_report_json_members(fg_json *j, const fg_report *rep);
 const fg_obs_result *fg_report_find(const fg_report *rep, const char *name);
 
+/* The share of the target's configurations whose means the validation shows. */
+#define FG_HEAVY_FRACTION 0.01
+
 /* ESS_model and ESS_target disagree beyond this many combined errors. */
 #define FG_ESS_DISAGREE_SIGMA 3.0
 
@@ -111,6 +114,13 @@ typedef struct {
   double z;                    /* (ess_model - ess_target) / combined error */
   int disagree;                /* |z| > FG_ESS_DISAGREE_SIGMA */
   int mode_collapse;           /* z > FG_ESS_DISAGREE_SIGMA */
+  /* Where the weight is: the FG_HEAVY_FRACTION of the target's
+   * configurations with the largest log w (at least one), against all. */
+  int64_t heavy_n;
+  double heavy_logw;           /* their median log w minus the target's median */
+  int nheavy;                  /* the theory's observables that are means of one primary */
+  char heavy_name[FG_MAX_OBSERVABLES][32];
+  double heavy_mean[FG_MAX_OBSERVABLES], all_mean[FG_MAX_OBSERVABLES];
 } fg_validation;
 
 int fg_report_validate(const char *flow_path, const char *target_path, const char *model_path,

@@ -26,7 +26,12 @@
  *     autocorrelation is taken into account) and F = a^2 / b of the
  *     proposals' series a = w, b = w^2. z = (ESS_model - ESS_target) /
  *     (combined error + 1e-9, a floor for rounding); |z| > 3 sets
- *     disagree, z > 3 mode_collapse. FG_ERR_INPUT for unreadable or
+ *     disagree, z > 3 mode_collapse. Where the weight is: the
+ *     FG_HEAVY_FRACTION (1%) of the target's configurations of largest
+ *     log w, their median log w above the target's median and the means
+ *     of the theory's primary observables over them and over all (a flow
+ *     that misses a region, e.g. phi^4's interface configurations, shows
+ *     it there: abs_m far below its mean). FG_ERR_INPUT for unreadable or
  *     mismatched files (named), FG_ERR_RUNTIME for memory.
  *
  *   int fg_report_same_theory(const fg_theory_config *a, const fg_theory_config *b,
@@ -144,10 +149,52 @@ static int read_model(const fg_ensemble_data *f, const char *flow_path, const ch
   return fg_checkpoint_read(v->model_path, ck, err);
 }
 
+static int by_logw_descending(const void *a, const void *b, void *lw)
+{
+  double x = ((const double *)lw)[*(const int64_t *)a], y = ((const double *)lw)[*(const int64_t *)b];
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* v->heavy_*: the FG_HEAVY_FRACTION of the n rows with the largest log w,
+ * given every row's primaries prim[n][np], against all rows. */
+static int heaviest(const fg_theory *th, const double *lw, const double *prim, int64_t n,
+                    fg_validation *v, fg_error *err)
+{
+  int64_t *idx = fg_alloc(sizeof(int64_t) * (size_t)n, err, WHERE);
+  if (idx == NULL)
+    return FG_ERR_RUNTIME;
+  for (int64_t i = 0; i < n; ++i)
+    idx[i] = i;
+  qsort_r(idx, (size_t)n, sizeof *idx, by_logw_descending, (void *)lw);
+  int64_t k = (int64_t)ceil(FG_HEAVY_FRACTION * (double)n);
+  v->heavy_n = k = k < 1 ? 1 : k;
+  v->heavy_logw = lw[idx[k / 2]] - lw[idx[n / 2]];
+  const fg_observable *obs;
+  int nobs = fg_theory_observables(th, &obs), np = fg_theory_nprimaries(th);
+  v->nheavy = 0;
+  for (int o = 0; o < nobs; ++o) {
+    if (obs[o].primary < 0)
+      continue;
+    int q = v->nheavy++;
+    snprintf(v->heavy_name[q], sizeof v->heavy_name[q], "%s", obs[o].name);
+    double top = 0, all = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double x = prim[(size_t)idx[i] * (size_t)np + (size_t)obs[o].primary];
+      all += x / (double)n;
+      top += i < k ? x / (double)k : 0.0;
+    }
+    v->heavy_mean[q] = top;
+    v->all_mean[q] = all;
+  }
+  fg_free(idx);
+  return FG_OK;
+}
+
 /* log w = -S - log q of every row of the target, FG_VLEN rows at a time
- * (unused lanes repeat the block's first row, so they hold a valid field). */
+ * (unused lanes repeat the block's first row, so they hold a valid field),
+ * and v->heavy_* (heaviest). */
 static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
-                       const fg_ensemble_data *t, double *logw, fg_error *err)
+                       const fg_ensemble_data *t, double *logw, fg_validation *v, fg_error *err)
 {
   fg_theory *th = NULL;
   fg_flow *flow = NULL;
@@ -159,6 +206,15 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
   if (rc == FG_OK && (size_t)fg_theory_ndof(th) != V)
     rc = fg_fail(err, FG_ERR_INPUT, WHERE, "the target's rows have %zu values, its theory %d",
                  V, fg_theory_ndof(th));
+  fg_theory_obs *obs = NULL;
+  double *prim = NULL;
+  const size_t np = rc == FG_OK ? (size_t)fg_theory_nprimaries(th) : 0;
+  if (rc == FG_OK)
+    rc = fg_theory_obs_create(th, &obs, err);
+  if (rc == FG_OK) {
+    prim = fg_alloc(sizeof(double) * np * (size_t)t->layout.n_configs + 1, err, WHERE);
+    rc = prim != NULL ? FG_OK : FG_ERR_RUNTIME;
+  }
   if (rc == FG_OK)
     rc = fg_flow_check_theory(&ck->model, th, err);
   if (rc == FG_OK)
@@ -178,9 +234,15 @@ static int target_logw(const fg_checkpoint *ck, const fg_theory_config *thc,
     double logq[L], S[L];
     fg_model_logq(flow, &blk, phi, logq);
     fg_theory_action(th, phi, L, S);
-    for (int l = 0; l < nv; ++l)
+    for (int l = 0; l < nv; ++l) {
       logw[r0 + l] = -S[l] - logq[l];
+      fg_theory_obs_primaries(obs, phi + l, L, prim + (size_t)(r0 + l) * np);
+    }
   }
+  if (rc == FG_OK)
+    rc = heaviest(th, logw, prim, t->layout.n_configs, v, err);
+  fg_free(prim);
+  fg_theory_obs_destroy(obs);
   if (have_blk)
     fg_model_block_free(&blk);
   fg_flow_destroy(flow);
@@ -307,7 +369,7 @@ static int measure(const fg_ensemble_data *f, const fg_ensemble_data *t, const f
   size_t nrow = (size_t)t->layout.n_configs, nchain = (size_t)t->layout.n_chain;
   double *lw = fg_alloc(sizeof(double) * nrow, err, WHERE);
   double *series = fg_alloc(sizeof(double) * nchain, err, WHERE);
-  int rc = lw && series ? target_logw(ck, th, t, lw, err) : FG_ERR_RUNTIME;
+  int rc = lw && series ? target_logw(ck, th, t, lw, v, err) : FG_ERR_RUNTIME;
   if (rc == FG_OK)
     rc = fg_chain_series(lw, nrow, 1, t->chain_index, nchain, series, err);
   if (rc == FG_OK)
@@ -362,6 +424,19 @@ static void validation_json(fg_json *j, const fg_validation *v)
   fg_json_numberf(j, "z", "%.10g", v->z);
   fg_json_bool(j, "disagree", v->disagree);
   fg_json_bool(j, "mode_collapse", v->mode_collapse);
+  fg_json_object(j, "heaviest");
+  fg_json_numberf(j, "fraction", "%.10g", FG_HEAVY_FRACTION);
+  fg_json_int(j, "n", (long long)v->heavy_n);
+  fg_json_numberf(j, "logw_above_median", "%.10g", v->heavy_logw);
+  fg_json_object(j, "means");
+  for (int q = 0; q < v->nheavy; ++q) {
+    fg_json_object(j, v->heavy_name[q]);
+    fg_json_numberf(j, "heaviest", "%.10g", v->heavy_mean[q]);
+    fg_json_numberf(j, "all", "%.10g", v->all_mean[q]);
+    fg_json_end(j);
+  }
+  fg_json_end(j);
+  fg_json_end(j);
   fg_json_end(j);
 }
 
@@ -385,6 +460,12 @@ static void print_validation_table(FILE *out, const fg_validation *v)
   else
     fprintf(out, "  verdict            no error estimate (log-weights spread over more than "
                  "1400 units, or too few configurations)\n");
+  fprintf(out, "  heaviest %g%%        %lld target configurations of largest w (their median log w "
+               "%+.2f above all):\n", 100 * FG_HEAVY_FRACTION, (long long)v->heavy_n,
+          v->heavy_logw);
+  for (int q = 0; q < v->nheavy; ++q)
+    fprintf(out, "    %-16s %14.8g  (all: %.8g)\n", v->heavy_name[q], v->heavy_mean[q],
+            v->all_mean[q]);
 }
 
 void fg_report_print_validated(FILE *out, const fg_report *rep, const fg_validation *v, int json)
