@@ -32,6 +32,7 @@
 
 #include "flowgen/dirac.h"
 #include "flowgen/hmc.h"
+#include "flowgen/nn.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
 #include "flowgen/util.h"
@@ -249,42 +250,68 @@ static void hmc_rate(double seconds)
   fg_theory_destroy(t);
 }
 
+/* ms per configuration of log det alone and with the gradient, over a
+ * block of FG_VLEN different configurations (theta [2V][FG_VLEN]): method 0
+ * the even-odd LU per configuration (LAPACK), 1 the full LU per
+ * configuration, 2 the even-odd block of all lanes at once. */
+static void logdet_ms(fg_dirac *d, const double *theta, int method, double seconds, double ms[2])
+{
+  enum { NL = FG_VLEN };
+  const int nd = fg_dirac_size(d);
+  double *grad = malloc(sizeof(double) * (size_t)nd * NL), ld[NL];
+  fg_error err = {0};
+  fg_dirac_set_even_odd(d, method != 1);
+  for (int with_grad = 0; with_grad < 2; ++with_grad) {
+    double *g = with_grad ? grad : NULL;
+    long reps = 0;
+    double t0 = fg_wall_time(), t;
+    do {
+      int rc = FG_OK;
+      if (method == 2)
+        rc = fg_dirac_logdet_lanes(d, theta, NL, ld, g, &err);
+      for (int l = 0; method != 2 && l < NL && rc == FG_OK; ++l)
+        rc = fg_dirac_logdet(d, theta + l, NL, &ld[l], g != NULL ? g + l : NULL, NL, &err);
+      if (rc != FG_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+      }
+      reps += NL;
+    } while ((t = fg_wall_time() - t0) < seconds);
+    ms[with_grad] = 1e3 * t / (double)reps;
+  }
+  free(grad);
+}
+
 int main(int argc, char **argv)
 {
+  static const char *const method_name[3] = {"even-odd", "full", "eo-lanes"};
   double seconds = argc > 1 ? atof(argv[1]) : 0.5;
+  printf("ms per configuration, %d different configurations (lanes) per block; GFLOP/s of the "
+         "dense work (M = N/2 even-odd, N full)\n", FG_VLEN);
   printf("%-6s %-6s %-10s %-12s %-10s %-16s %-10s\n", "L", "N", "method", "logdet ms", "GFLOP/s",
          "logdet+grad ms", "GFLOP/s");
-  for (int L = 8; L <= 24; L += 8)
-    for (int eo = 1; eo >= 0; --eo) {
-      fg_lattice lat;
-      fg_dirac *d = dirac_on(L, 0.25, &lat);
-      fg_dirac_set_even_odd(d, eo);
-      fg_error err = {0};
-      int v = lat.volume, n = 2 * v;
-      double *theta = malloc(sizeof(double) * 2 * v), *grad = malloc(sizeof(double) * 2 * v);
-      for (int i = 0; i < 2 * v; ++i)
-        theta[i] = 0.3 * ((i * 7919) % 13 - 6) / 6.0;
-      double ms[2], ld;
-      for (int with_grad = 0; with_grad < 2; ++with_grad) {
-        long reps = 0;
-        double t0 = fg_wall_time(), t;
-        do {
-          if (fg_dirac_logdet(d, theta, 1, &ld, with_grad ? grad : NULL, 1, &err) != FG_OK) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
-          }
-          ++reps;
-        } while ((t = fg_wall_time() - t0) < seconds);
-        ms[with_grad] = 1e3 * t / (double)reps;
-      }
+  for (int L = 8; L <= 24; L += 8) {
+    fg_lattice lat;
+    fg_dirac *d = dirac_on(L, 0.25, &lat);
+    int v = lat.volume, n = 2 * v;
+    double *theta = malloc(sizeof(double) * 2 * (size_t)v * FG_VLEN);
+    for (int i = 0; i < 2 * v; ++i)
+      for (int l = 0; l < FG_VLEN; ++l)
+        theta[(size_t)i * FG_VLEN + l] = 0.3 * ((i * 7919 + 31 * l) % 13 - 6) / 6.0;
+    for (int method = 0; method < 3; ++method) {
+      if (method == 2 && L > 16)
+        continue; /* one by one there (dirac.h) */
+      double ms[2];
+      logdet_ms(d, theta, method, seconds, ms);
       /* The dense work: a matrix of size N (full) or N / 2 (even-odd). */
-      double m = eo ? n / 2.0 : n, m3 = m * m * m;
-      printf("%-6d %-6d %-10s %-12.4f %-10.1f %-16.4f %-10.1f\n", L, n, eo ? "even-odd" : "full",
+      double m = method == 1 ? n : n / 2.0, m3 = m * m * m;
+      printf("%-6d %-6d %-10s %-12.4f %-10.1f %-16.4f %-10.1f\n", L, n, method_name[method],
              ms[0], 8.0 / 3 * m3 / ms[0] * 1e-6, ms[1], 8.0 * m3 / ms[1] * 1e-6);
-      free(theta), free(grad);
-      fg_dirac_destroy(d);
-      fg_lattice_free(&lat);
     }
+    free(theta);
+    fg_dirac_destroy(d);
+    fg_lattice_free(&lat);
+  }
   printf("ZGEMM %d x %d: %.1f GFLOP/s\n", 512, 512, zgemm_gflops(512, seconds));
   apply_rates(seconds);
   cg_iterations_against_kappa();
