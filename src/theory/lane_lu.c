@@ -16,7 +16,11 @@
 
 #include "../util/simd.h"
 
-enum { L = FG_VLEN, VW = 8, NB = 8 }; /* NB: the block of columns (rows) per update */
+/* NB: the columns per panel of the LU; NBI: the rows per block of the
+ * inverse's substitutions (their triangular parts inside a block run on
+ * single rows, so smaller blocks there); TI x TJ: the entries of a tile of
+ * the kernel (2 TI TJ accumulators, 2 (TI + TJ) loads per 4 TI TJ FMA). */
+enum { L = FG_VLEN, VW = 8, NB = 8, NBI = 4, TI = 4, TJ = 3 };
 
 #if FG_VLEN % 8 != 0
 #error "lane_lu.c works on vectors of 8 lanes"
@@ -90,34 +94,34 @@ void fg_lane_lu_free(fg_lane_lu *w)
 ALWAYS_INLINE void tile(int ld, block c, block a, block b, int i, int j, int p0, int p1, int h,
                         const int ri, const int rj)
 {
-  v8d cr[4][2], ci[4][2];
-#pragma GCC unroll 4
+  v8d cr[TI][TJ], ci[TI][TJ];
+#pragma GCC unroll 8
   for (int r = 0; r < ri; ++r)
-#pragma GCC unroll 2
+#pragma GCC unroll 8
     for (int s = 0; s < rj; ++s) {
       cr[r][s] = load(c.re + at(ld, i + r, j + s) + h);
       ci[r][s] = load(c.im + at(ld, i + r, j + s) + h);
     }
   for (int p = p0; p < p1; ++p) {
-    v8d br[2], bi[2];
-#pragma GCC unroll 2
+    v8d br[TJ], bi[TJ];
+#pragma GCC unroll 8
     for (int s = 0; s < rj; ++s) {
       br[s] = load(b.re + at(ld, p, j + s) + h);
       bi[s] = load(b.im + at(ld, p, j + s) + h);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < ri; ++r) {
       v8d xr = load(a.re + at(ld, i + r, p) + h), xi = load(a.im + at(ld, i + r, p) + h);
-#pragma GCC unroll 2
+#pragma GCC unroll 8
       for (int s = 0; s < rj; ++s) {
         cr[r][s] = cr[r][s] - xr * br[s] + xi * bi[s];
         ci[r][s] = ci[r][s] - xr * bi[s] - xi * br[s];
       }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < ri; ++r)
-#pragma GCC unroll 2
+#pragma GCC unroll 8
     for (int s = 0; s < rj; ++s) {
       store(c.re + at(ld, i + r, j + s) + h, cr[r][s]);
       store(c.im + at(ld, i + r, j + s) + h, ci[r][s]);
@@ -129,27 +133,25 @@ ALWAYS_INLINE void tile_row(int ld, block c, block a, block b, int i, int j0, in
                             int p1, int lower_b, int h, const int ri)
 {
   int j = j0;
-  for (; j + 2 <= j1; j += 2)
-    tile(ld, c, a, b, i, j, lower_b && j > p0 ? j : p0, p1, h, ri, 2);
-  if (j < j1)
+  for (; j + TJ <= j1; j += TJ)
+    tile(ld, c, a, b, i, j, lower_b && j > p0 ? j : p0, p1, h, ri, TJ);
+  for (; j < j1; ++j)
     tile(ld, c, a, b, i, j, lower_b && j > p0 ? j : p0, p1, h, ri, 1);
 }
 
 /* C(i, j) -= sum_{p0 <= p < p1} A(i, p) B(p, j) for i0 <= i < i1, j0 <= j < j1,
- * every lane. With lower_b, B(p, j) = 0 for p < j is known and skipped (each
+ * lanes h .. h + VW - 1. With lower_b, B(p, j) = 0 for p < j is known and skipped (each
  * pair of columns starts at p = max(p0, j)). The C range must not overlap
  * the A and B ranges read (they may lie in the same arrays). Rows outer:
  * the A rows of a tile stay in L1 while B streams past them. */
 FG_MULTIVERSION static void multiply_subtract(int ld, block c, block a, block b, int i0, int i1,
-                                              int j0, int j1, int p0, int p1, int lower_b)
+                                              int j0, int j1, int p0, int p1, int lower_b, int h)
 {
-  for (int h = 0; h < L; h += VW) {
-    int i = i0;
-    for (; i + 4 <= i1; i += 4)
-      tile_row(ld, c, a, b, i, j0, j1, p0, p1, lower_b, h, 4);
-    for (; i < i1; ++i)
-      tile_row(ld, c, a, b, i, j0, j1, p0, p1, lower_b, h, 1);
-  }
+  int i = i0;
+  for (; i + TI <= i1; i += TI)
+    tile_row(ld, c, a, b, i, j0, j1, p0, p1, lower_b, h, TI);
+  for (; i < i1; ++i)
+    tile_row(ld, c, a, b, i, j0, j1, p0, p1, lower_b, h, 1);
 }
 
 /* 1 / z on VW lanes, scaled against overflow and underflow (a zero z gives NaN). */
@@ -162,67 +164,57 @@ ALWAYS_INLINE void reciprocal(v8d zr, v8d zi, v8d *rr, v8d *ri)
   *ri = -qi * t;
 }
 
-/* Rows k and p swapped on the lanes of mask (a mask per piece of VW lanes). */
-ALWAYS_INLINE void swap_rows(fg_lane_lu *w, int k, int p, const v8l *mask)
+/* Rows k and p swapped on the lanes h + l of mask (l < VW). */
+ALWAYS_INLINE void swap_rows(fg_lane_lu *w, int k, int p, v8l sel, int h)
 {
   const int ld = w->ld;
-  for (int j = 0; j < w->m; ++j)
-    for (int h = 0; h < L; h += VW) {
-      v8l sel = mask[h / VW];
-      double *kre = w->re + at(ld, k, j) + h, *pre = w->re + at(ld, p, j) + h;
-      double *kim = w->im + at(ld, k, j) + h, *pim = w->im + at(ld, p, j) + h;
-      v8d kr = load(kre), pr = load(pre), ki = load(kim), pi = load(pim);
-      store(kre, select8(sel, pr, kr));
-      store(pre, select8(sel, kr, pr));
-      store(kim, select8(sel, pi, ki));
-      store(pim, select8(sel, ki, pi));
-    }
+  for (int j = 0; j < w->m; ++j) {
+    double *kre = w->re + at(ld, k, j) + h, *pre = w->re + at(ld, p, j) + h;
+    double *kim = w->im + at(ld, k, j) + h, *pim = w->im + at(ld, p, j) + h;
+    v8d kr = load(kre), pr = load(pre), ki = load(kim), pi = load(pim);
+    store(kre, select8(sel, pr, kr));
+    store(pre, select8(sel, kr, pr));
+    store(kim, select8(sel, pi, ki));
+    store(pim, select8(sel, ki, pi));
+  }
 }
 
 /* Step k's pivot per lane: the first largest |Re| + |Im| in column k, rows
  * k .. m-1 (zgetrf's izamax); records it, marks a zero pivot and swaps the
  * lane's rows: one pass over the row pair per distinct pivot row, on the
  * lanes that chose it. */
-FG_MULTIVERSION static void choose_pivot(fg_lane_lu *w, int k)
+FG_MULTIVERSION static void choose_pivot(fg_lane_lu *w, int k, int h)
 {
   const int m = w->m, ld = w->ld;
-  int *piv = w->pivot + (size_t)k * L;
-  v8l rows[L / VW];
-  for (int h = 0; h < L; h += VW) {
-    v8d best = abs8(load(w->re + at(ld, k, k) + h)) + abs8(load(w->im + at(ld, k, k) + h));
-    v8l row = (v8l){0} + k;
-    for (int i = k + 1; i < m; ++i) {
-      v8d v = abs8(load(w->re + at(ld, i, k) + h)) + abs8(load(w->im + at(ld, i, k) + h));
-      v8l more = v > best;
-      best = select8(more, v, best);
-      row = (more & ((v8l){0} + i)) | (~more & row);
-    }
-    rows[h / VW] = row;
-    for (int l = 0; l < VW; ++l) {
-      piv[h + l] = (int)row[l];
-      if (best[l] == 0.0 && w->singular[h + l] == 0)
-        w->singular[h + l] = k + 1;
-    }
+  int *piv = w->pivot + (size_t)k * L + h;
+  v8d best = abs8(load(w->re + at(ld, k, k) + h)) + abs8(load(w->im + at(ld, k, k) + h));
+  v8l row = (v8l){0} + k;
+  for (int i = k + 1; i < m; ++i) {
+    v8d v = abs8(load(w->re + at(ld, i, k) + h)) + abs8(load(w->im + at(ld, i, k) + h));
+    v8l more = v > best;
+    best = select8(more, v, best);
+    row = (more & ((v8l){0} + i)) | (~more & row);
   }
-  for (int l = 0; l < L; ++l) {
+  for (int l = 0; l < VW; ++l) {
+    piv[l] = (int)row[l];
+    if (best[l] == 0.0 && w->singular[h + l] == 0)
+      w->singular[h + l] = k + 1;
+  }
+  for (int l = 0; l < VW; ++l) {
     int p = piv[l], first = p != k;
     for (int e = 0; e < l && first; ++e)
       first = piv[e] != p;
-    if (!first)
-      continue;
-    v8l mask[L / VW];
-    for (int q = 0; q < L / VW; ++q)
-      mask[q] = rows[q] == p;
-    swap_rows(w, k, p, mask);
+    if (first)
+      swap_rows(w, k, p, row == p, h);
   }
 }
 
 /* The multipliers: column k below the diagonal times 1 / A(k, k). A zero
  * pivot leaves its column (all zero) as it is. */
-FG_MULTIVERSION static void scale_column(fg_lane_lu *w, int k)
+FG_MULTIVERSION static void scale_column(fg_lane_lu *w, int k, int h)
 {
   const int m = w->m, ld = w->ld;
-  for (int h = 0; h < L; h += VW) {
+  {
     v8d pr = load(w->re + at(ld, k, k) + h), pi = load(w->im + at(ld, k, k) + h), rr, ri;
     reciprocal(pr, pi, &rr, &ri);
     v8l zero = (abs8(pr) + abs8(pi)) == 0.0;
@@ -237,25 +229,33 @@ FG_MULTIVERSION static void scale_column(fg_lane_lu *w, int k)
   }
 }
 
-void fg_lane_lu_factor(fg_lane_lu *w)
+/* P A = L U on the lanes h .. h + VW - 1. */
+static void factor_piece(fg_lane_lu *w, int h)
 {
   const int m = w->m, ld = w->ld;
   block a = {w->re, w->im};
-  for (int l = 0; l < L; ++l)
-    w->singular[l] = 0;
   for (int k0 = 0; k0 < m; k0 += NB) {
     int k1 = k0 + NB < m ? k0 + NB : m;
     for (int k = k0; k < k1; ++k) { /* the panel, columns k0 .. k1-1, left-looking: */
       for (int r = k0 + 1; r < k; ++r) /* column k's rows of U inside the panel, */
-        multiply_subtract(ld, a, a, a, r, r + 1, k, k + 1, k0, r, 0);
-      multiply_subtract(ld, a, a, a, k, m, k, k + 1, k0, k, 0); /* the rest of it, */
-      choose_pivot(w, k);                                     /* its pivot */
-      scale_column(w, k);                                     /* and multipliers */
+        multiply_subtract(ld, a, a, a, r, r + 1, k, k + 1, k0, r, 0, h);
+      multiply_subtract(ld, a, a, a, k, m, k, k + 1, k0, k, 0, h); /* the rest of it, */
+      choose_pivot(w, k, h);                                     /* its pivot */
+      scale_column(w, k, h);                                     /* and multipliers */
     }
     for (int p = k0 + 1; p < k1; ++p) /* U's rows k0 .. k1-1 right of the panel: L11^-1 A12 */
-      multiply_subtract(ld, a, a, a, p, p + 1, k1, m, k0, p, 0);
-    multiply_subtract(ld, a, a, a, k1, m, k1, m, k0, k1, 0); /* the trailing matrix */
+      multiply_subtract(ld, a, a, a, p, p + 1, k1, m, k0, p, 0, h);
+    multiply_subtract(ld, a, a, a, k1, m, k1, m, k0, k1, 0, h); /* the trailing matrix */
   }
+}
+
+/* The pieces of VW lanes are independent: one after the other. */
+void fg_lane_lu_factor(fg_lane_lu *w)
+{
+  for (int l = 0; l < L; ++l)
+    w->singular[l] = 0;
+  for (int h = 0; h < L; h += VW)
+    factor_piece(w, h);
 }
 
 void fg_lane_lu_log_abs_det(const fg_lane_lu *w, double out[FG_VLEN])
@@ -270,10 +270,10 @@ void fg_lane_lu_log_abs_det(const fg_lane_lu *w, double out[FG_VLEN])
 }
 
 /* Row i of X times 1 / U(i, i). */
-FG_MULTIVERSION static void scale_row(fg_lane_lu *w, int i)
+FG_MULTIVERSION static void scale_row(fg_lane_lu *w, int i, int h)
 {
   const int m = w->m, ld = w->ld;
-  for (int h = 0; h < L; h += VW) {
+  {
     v8d rr, ri;
     reciprocal(load(w->re + at(ld, i, i) + h), load(w->im + at(ld, i, i) + h), &rr, &ri);
     for (int j = 0; j < m; ++j) {
@@ -315,32 +315,40 @@ static void swap_columns(fg_lane_lu *w)
       }
 }
 
-void fg_lane_lu_invert(fg_lane_lu *w)
+/* X = U^-1 L^-1 on the lanes h .. h + VW - 1, X = 1 on entry. */
+static void invert_piece(fg_lane_lu *w, int h)
 {
   const int m = w->m, ld = w->ld;
   block a = {w->re, w->im}, x = {w->inv_re, w->inv_im};
-  const size_t n = (size_t)m * (size_t)ld * L;
-  memset(x.re, 0, sizeof(double) * n);
-  memset(x.im, 0, sizeof(double) * n);
-  for (int i = 0; i < m; ++i)
-    for (int l = 0; l < L; ++l)
-      x.re[at(ld, i, i) + (size_t)l] = 1.0;
   /* X = L^-1, lower triangular: row i = e_i - sum_{k < i} L(i, k) X(k, .). */
-  for (int i0 = 0; i0 < m; i0 += NB) {
-    int i1 = i0 + NB < m ? i0 + NB : m;
-    multiply_subtract(ld, x, a, x, i0, i1, 0, i0, 0, i0, 1);
+  for (int i0 = 0; i0 < m; i0 += NBI) {
+    int i1 = i0 + NBI < m ? i0 + NBI : m;
+    multiply_subtract(ld, x, a, x, i0, i1, 0, i0, 0, i0, 1, h);
     for (int i = i0 + 1; i < i1; ++i)
-      multiply_subtract(ld, x, a, x, i, i + 1, 0, i, i0, i, 1);
+      multiply_subtract(ld, x, a, x, i, i + 1, 0, i, i0, i, 1, h);
   }
   /* X = U^-1 X, bottom up: row i = (X(i, .) - sum_{k > i} U(i, k) X(k, .)) / U(i, i). */
   for (int i1 = m; i1 > 0;) {
-    int i0 = (i1 - 1) / NB * NB;
-    multiply_subtract(ld, x, a, x, i0, i1, 0, m, i1, m, 0);
+    int i0 = (i1 - 1) / NBI * NBI;
+    multiply_subtract(ld, x, a, x, i0, i1, 0, m, i1, m, 0, h);
     for (int i = i1 - 1; i >= i0; --i) {
-      multiply_subtract(ld, x, a, x, i, i + 1, 0, m, i + 1, i1, 0);
-      scale_row(w, i);
+      multiply_subtract(ld, x, a, x, i, i + 1, 0, m, i + 1, i1, 0, h);
+      scale_row(w, i, h);
     }
     i1 = i0;
   }
+}
+
+void fg_lane_lu_invert(fg_lane_lu *w)
+{
+  const int m = w->m, ld = w->ld;
+  const size_t n = (size_t)m * (size_t)ld * L;
+  memset(w->inv_re, 0, sizeof(double) * n);
+  memset(w->inv_im, 0, sizeof(double) * n);
+  for (int i = 0; i < m; ++i)
+    for (int l = 0; l < L; ++l)
+      w->inv_re[at(ld, i, i) + (size_t)l] = 1.0;
+  for (int h = 0; h < L; h += VW)
+    invert_piece(w, h);
   swap_columns(w);
 }
