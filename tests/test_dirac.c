@@ -512,13 +512,16 @@ static void lane_difference(const double *a, const double *b, int n, int lanes, 
 
 /* fg_dirac_logdet_lanes against fg_dirac_logdet one configuration at a
  * time, on 4x4 and 8x8 at kappa 0.1, 0.25, 0.263 and 0.4 (where the lanes
- * pivot differently: lane_lu_pivots_per_lane_like_zgetrf), FG_VLEN + 5
- * different configurations: a full block and a chunk of 5 padded to 16. */
+ * pivot differently: lane_lu_pivots_per_lane_like_zgetrf), on 3/2 FG_VLEN
+ * different configurations: a full block and a chunk of FG_VLEN / 2 padded
+ * to a block (dirac.h: smaller chunks go one by one). The factors kept from
+ * one call are reused only for the same angles: one angle moved changes its
+ * lane, and only that lane. */
 START_TEST(lanes_match_one_configuration_at_a_time)
 {
   const int shapes[][2] = {{4, 4}, {8, 8}};
   const double kappas[] = {0.1, 0.25, 0.263, 0.4};
-  const int lanes = NL + 5;
+  enum { lanes = NL + NL / 2 };
   for (int sh = 0; sh < 2; ++sh)
     for (int k = 0; k < 4; ++k) {
       fg_lattice lat;
@@ -527,7 +530,7 @@ START_TEST(lanes_match_one_configuration_at_a_time)
       const int nd = 2 * lat.volume;
       double *theta = lane_block(nd, lanes, 100 + 10 * sh + k);
       double *g = malloc(sizeof(double) * nd * lanes), *g1 = malloc(sizeof(double) * nd * lanes);
-      double ld[NL + 5], ld_only[NL + 5], ld1;
+      double ld[lanes], ld_only[lanes], ld1;
       fg_error err = {0};
       ck_assert_msg(fg_dirac_logdet_lanes(d, theta, lanes, ld, g, &err) == FG_OK, "%s", err.msg);
       ck_assert_int_eq(fg_dirac_logdet_lanes(d, theta, lanes, ld_only, NULL, &err), FG_OK);
@@ -543,6 +546,12 @@ START_TEST(lanes_match_one_configuration_at_a_time)
                       lat.extent[1], kappas[k], l, worst, scale);
       }
       ck_assert(fabs(ld[0] - ld[1]) > 1e-3); /* the lanes hold different configurations */
+      theta[(size_t)7 * lanes + 5] += 0.1;
+      ck_assert_int_eq(fg_dirac_logdet_lanes(d, theta, lanes, ld_only, NULL, &err), FG_OK);
+      ck_assert_int_eq(fg_dirac_logdet(d, theta + 5, lanes, &ld1, NULL, 1, &err), FG_OK);
+      for (int l = 0; l < lanes; ++l)
+        ck_assert(l == 5 ? ld_only[l] != ld[l] && fabs(ld_only[l] - ld1) < 1e-12 * (1 + fabs(ld1))
+                         : ld_only[l] == ld[l]);
       free(theta), free(g), free(g1);
       fg_dirac_destroy(d);
       fg_lattice_free(&lat);

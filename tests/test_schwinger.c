@@ -168,12 +168,13 @@ static void check_exact_force(fg_theory *t, int lanes, uint64_t draw)
 }
 
 /* The exact force of blocks of 3 configurations (one LAPACK LU each) and of
- * FG_VLEN + 5 (a batched block and a padded chunk of 5: dirac.h), 4x4 and 8x8. */
+ * 3/2 FG_VLEN (a batched block and a padded chunk of FG_VLEN / 2: dirac.h),
+ * 4x4 and 8x8. */
 START_TEST(exact_force_matches_finite_differences)
 {
   fg_theory *t = make_theory(4, 4, 1.3, 0.24);
   check_exact_force(t, 3, 1);
-  check_exact_force(t, FG_VLEN + 5, 2);
+  check_exact_force(t, FG_VLEN + FG_VLEN / 2, 2);
   fg_theory_destroy(t);
   t = make_theory(8, 8, 2.0, 0.263);
   check_exact_force(t, FG_VLEN, 3);

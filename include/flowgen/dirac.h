@@ -50,13 +50,16 @@
  *     fg_dirac_logdet of every configuration of a [2V][lanes] block (lane l
  *     at theta + l, stride lanes): logdet[l], and if grad != NULL,
  *     grad[(mu V + x) lanes + l]; logdet may be NULL (gradient only). With
- *     the even-odd reduction on and V <= 256 it takes FG_VLEN configurations
- *     at a time (fewer than 4 left over: one by one) and factorises their
- *     Schur complements together, lanes innermost (src/theory/lane_lu.h):
- *     the pivots are chosen per configuration as zgetrf chooses them, the
- *     updates run over all lanes in vector registers, S^-1 comes from the
- *     same factors; results agree with fg_dirac_logdet to rounding.
- *     Otherwise one by one through fg_dirac_logdet. A configuration on
+ *     the even-odd reduction on and V <= 144 (12x12) it takes FG_VLEN
+ *     configurations at a time (fewer than FG_VLEN / 2 left over: one by
+ *     one) and factorises their Schur complements together, lanes
+ *     innermost (src/theory/lane_lu.h): the pivots are chosen per
+ *     configuration as zgetrf chooses them, the updates run over all lanes
+ *     in vector registers, S^-1 comes from the same factors; results agree
+ *     with fg_dirac_logdet to rounding. The factors of the last block are
+ *     kept: a call on the same angles (bit for bit; the force after the
+ *     action of a training step) only inverts. Otherwise one by one
+ *     through fg_dirac_logdet. A configuration on
  *     which D is singular gets logdet = -inf and a zero gradient, the
  *     others are computed, and the return is FG_ERR_RUNTIME with the
  *     message of the first (naming it, kappa and the massless point).

@@ -49,6 +49,10 @@ struct fg_dirac {
   fg_lane_lu *lanes;     /* S of FG_VLEN configurations, its LU and S^-1 */
   double *lane_hop;      /* lane_hop[((4 y + j) 2 + part) FG_VLEN + l]: hop[4 y + j] of lane l,
                             part 0 real, 1 imaginary */
+  double *lane_theta[2]; /* [2V][FG_VLEN] each: the angles of the factorised block, and of the
+                            block asked for */
+  int lane_factored;     /* lanes holds the LU of lane_theta[0]'s S, lane_logdet its log |det| */
+  double lane_logdet[FG_VLEN];
 };
 
 /* (1 - sigma_mu) and (1 + sigma_mu), sigma_0 = sigma_x, sigma_1 = sigma_y. */
@@ -78,6 +82,8 @@ void fg_dirac_destroy(fg_dirac *d)
     fg_lane_lu_free(d->lanes);
   fg_free(d->lanes);
   fg_free(d->lane_hop);
+  fg_free(d->lane_theta[0]);
+  fg_free(d->lane_theta[1]);
   fg_free(d);
 }
 
@@ -423,57 +429,56 @@ static void schur_matrix(fg_dirac *d)
   }
 }
 
-/* D^-1(r, c) between neighbours r and c from S^-1: its entry (a, b) is
- *   -sum_j hop[t.hop] (S^-1(t.row[0], t.col[0]) t.p[0] + S^-1(t.row[1], t.col[1]) t.p[1])
- * over the terms t = terms[j][a][b], j = 0..3 (for inverse_block and its
- * lane version):
- *   r odd, c even: -sum_j S^-1(r, o') K(o', c), o' = n_j(c);
- *   r even, c odd: -sum_j K(r, o') S^-1(o', c), o' = n_j(r). */
+/* tr(D^-1(r, c) M) between neighbours r and c from S^-1, M a 2 x 2 matrix:
+ * with o_j = n_j(c) (r odd) or n_j(r) (r even),
+ *   r odd, c even: D^-1(r, c) = -sum_j S^-1(r, o_j) hop[4 o_j + (j ^ 1)] P_(j^1),
+ *   r even, c odd: D^-1(r, c) = -sum_j hop[4 r + j] P_j S^-1(o_j, c),
+ * so the trace is -sum_j hop[t.hop] sum_ab S^-1(t.row + a, t.col + b) t.c[b][a]
+ * over the terms t = terms[j], t.c = P_(j^1) M or M P_j (the trace is
+ * cyclic). The gradient needs only these traces, not the blocks themselves. */
 typedef struct {
-  int hop;
-  int row[2], col[2];
-  double complex p[2];
-} inverse_term;
+  int hop, row, col;
+  double complex c[2][2];
+} trace_term;
 
-static void inverse_terms(const fg_dirac *d, int r, int c, inverse_term terms[4][2][2])
+static void trace_terms(const fg_dirac *d, int r, int c, const double complex (*M)[2],
+                        trace_term terms[4])
 {
   const fg_lattice *lat = d->lat;
-  for (int j = 0; j < 4; ++j)
+  const int odd = d->oidx[r] >= 0;
+  for (int j = 0; j < 4; ++j) {
+    int o = neighbour(lat, odd ? c : r, j);
+    const double complex(*p)[2] = projector(odd ? j ^ 1 : j);
+    trace_term *t = &terms[j];
+    t->hop = odd ? 4 * o + (j ^ 1) : 4 * r + j;
+    t->row = 2 * d->oidx[odd ? r : o];
+    t->col = 2 * d->oidx[odd ? o : c];
     for (int a = 0; a < 2; ++a)
-      for (int b = 0; b < 2; ++b) {
-        if (d->oidx[r] >= 0) {
-          int o = neighbour(lat, c, j), row = 2 * d->oidx[r] + a, col = 2 * d->oidx[o];
-          const double complex(*p)[2] = projector(j ^ 1);
-          terms[j][a][b] = (inverse_term){4 * o + (j ^ 1), {row, row}, {col, col + 1},
-                                          {p[0][b], p[1][b]}};
-        } else {
-          int row = 2 * d->oidx[neighbour(lat, r, j)], col = 2 * d->oidx[c] + b;
-          const double complex(*p)[2] = projector(j);
-          terms[j][a][b] = (inverse_term){4 * r + j, {row, row + 1}, {col, col},
-                                          {p[a][0], p[a][1]}};
-        }
-      }
+      for (int b = 0; b < 2; ++b)
+        t->c[a][b] = odd ? p[a][0] * M[0][b] + p[a][1] * M[1][b]
+                         : M[a][0] * p[0][b] + M[a][1] * p[1][b];
+  }
 }
 
-/* out = D^-1(r, c), the 2 x 2 block between neighbours r and c, from S^-1 in d->s. */
-static void inverse_block(const fg_dirac *d, int r, int c, double complex out[2][2])
+/* tr(D^-1(r, c) M) from S^-1 in d->s (trace_terms). */
+static double complex trace_inverse(const fg_dirac *d, int r, int c, const double complex (*M)[2])
 {
   const size_t m = (size_t)d->lat->volume;
-  const double complex *g = d->s;
-  inverse_term terms[4][2][2];
-  inverse_terms(d, r, c, terms);
-  for (int a = 0; a < 2; ++a)
-    for (int b = 0; b < 2; ++b) {
-      out[a][b] = 0;
-      for (int j = 0; j < 4; ++j) {
-        const inverse_term *t = &terms[j][a][b];
-        out[a][b] -= d->hop[t->hop] * (g[t->row[0] + m * t->col[0]] * t->p[0] +
-                                       g[t->row[1] + m * t->col[1]] * t->p[1]);
-      }
-    }
+  trace_term terms[4];
+  trace_terms(d, r, c, M, terms);
+  double complex tr = 0;
+  for (int j = 0; j < 4; ++j) {
+    const trace_term *t = &terms[j];
+    double complex sum = 0;
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b)
+        sum += d->s[(size_t)(t->row + a) + m * (size_t)(t->col + b)] * t->c[b][a];
+    tr -= d->hop[t->hop] * sum;
+  }
+  return tr;
 }
 
-/* As logdet_gradient, with the neighbour blocks of D^-1 from S^-1. */
+/* As logdet_gradient, with the traces against D^-1's neighbour blocks from S^-1. */
 static void logdet_gradient_eo(const fg_dirac *d, const double *theta, size_t stride,
                                double *grad, size_t grad_stride)
 {
@@ -483,12 +488,8 @@ static void logdet_gradient_eo(const fg_dirac *d, const double *theta, size_t st
       int xf = lat->up[x * 2 + mu];
       double complex u = d->phase[x * 2 + mu] * link(theta, stride, lat->volume, mu, x);
       double complex df = -d->kappa * I * u, db = d->kappa * I * conj(u);
-      double complex fx[2][2], xfx[2][2], tr = 0;
-      inverse_block(d, xf, x, fx);  /* D^-1(x + mu, x) */
-      inverse_block(d, x, xf, xfx); /* D^-1(x, x + mu) */
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b)
-          tr += fx[b][a] * minus_sigma[mu][a][b] * df + xfx[b][a] * plus_sigma[mu][a][b] * db;
+      double complex tr = trace_inverse(d, xf, x, minus_sigma[mu]) * df + /* D^-1(x + mu, x) */
+                          trace_inverse(d, x, xf, plus_sigma[mu]) * db;   /* D^-1(x, x + mu) */
       grad[((size_t)mu * (size_t)lat->volume + (size_t)x) * grad_stride] = 2.0 * creal(tr);
     }
 }
@@ -556,13 +557,14 @@ int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *log
 
 enum { NL = FG_VLEN };
 
-/* Below this many configurations a chunk goes through fg_dirac_logdet one
- * by one (the block costs about as much as this many LAPACK calls). */
-#define LANES_BATCHED_MIN 4
-/* Above this volume (V x V Schur complements) the block no longer fits in
- * cache, LAPACK's blocked LU per configuration is as fast, and the block's
- * four V^2 FG_VLEN arrays would be large: configurations one by one. */
-#define LANES_BATCHED_MAX_VOLUME 256
+/* A chunk of fewer configurations goes through fg_dirac_logdet one by one:
+ * the block costs about as much as 6 (log det and force) to 8 (log det
+ * alone) LAPACK calls at 8x8 (bench_dirac, docs/performance.md). */
+#define LANES_BATCHED_MIN (FG_VLEN / 2)
+/* Above this volume (V x V Schur complements) the block of 4 V^2 FG_VLEN
+ * doubles falls out of cache: from 16x16 on LAPACK's blocked LU of one
+ * configuration at a time is faster; 12x12 breaks even (bench_dirac). */
+#define LANES_BATCHED_MAX_VOLUME 144
 
 static int lanes_workspace(fg_dirac *d, const char *here, fg_error *err)
 {
@@ -570,31 +572,56 @@ static int lanes_workspace(fg_dirac *d, const char *here, fg_error *err)
     return FG_OK;
   const int v = d->lat->volume;
   d->lane_hop = fg_alloc(sizeof(double) * 8 * (size_t)v * NL, err, here);
+  for (int k = 0; k < 2; ++k)
+    d->lane_theta[k] = fg_alloc(sizeof(double) * 2 * (size_t)v * NL, err, here);
   fg_lane_lu *w = fg_alloc(sizeof *w, err, here);
-  if (d->lane_hop == NULL || w == NULL || fg_lane_lu_init(w, v, err, here) != FG_OK) {
+  if (d->lane_hop == NULL || d->lane_theta[0] == NULL || d->lane_theta[1] == NULL || w == NULL ||
+      fg_lane_lu_init(w, v, err, here) != FG_OK) {
     fg_free(w);
+    for (int k = 0; k < 2; ++k) {
+      fg_free(d->lane_theta[k]);
+      d->lane_theta[k] = NULL;
+    }
     fg_free(d->lane_hop);
     d->lane_hop = NULL;
     return FG_ERR_RUNTIME;
   }
   d->lanes = w;
+  d->lane_factored = 0;
   return FG_OK;
 }
 
-/* set_hops for lanes l0 .. l0 + nl - 1 of a [2V][lanes] block into lane_hop;
- * the lanes from nl on repeat lane l0 (a chunk of fewer than FG_VLEN). */
-static void set_lane_hops(fg_dirac *d, const double *theta, int lanes, int l0, int nl)
+/* Whether lanes l0 .. l0 + nl - 1 of a [2V][lanes] block (the lanes from nl
+ * on repeating lane l0: a chunk of fewer than FG_VLEN) are, bit for bit, the
+ * angles whose Schur complements are factorised; if not, they become
+ * lane_theta[0]. Training asks for the action and then the force of the
+ * same block: the force then reuses the action's LU. */
+static int same_block(fg_dirac *d, const double *theta, int lanes, int l0, int nl)
+{
+  const size_t nd = 2 * (size_t)d->lat->volume;
+  double *t = d->lane_theta[1];
+  for (size_t i = 0; i < nd; ++i)
+    for (int l = 0; l < NL; ++l)
+      t[i * NL + l] = theta[i * (size_t)lanes + (size_t)(l0 + (l < nl ? l : 0))];
+  if (d->lane_factored && memcmp(t, d->lane_theta[0], sizeof(double) * nd * NL) == 0)
+    return 1;
+  d->lane_theta[1] = d->lane_theta[0];
+  d->lane_theta[0] = t;
+  return 0;
+}
+
+/* set_hops for every lane of lane_theta[0] into lane_hop. */
+static void set_lane_hops(fg_dirac *d)
 {
   const fg_lattice *lat = d->lat;
   const double k = d->kappa;
   for (int l = 0; l < NL; ++l) {
-    const double *t = theta + l0 + (l < nl ? l : 0);
+    const double *t = d->lane_theta[0] + l;
     for (int y = 0; y < lat->volume; ++y)
       for (int mu = 0; mu < 2; ++mu) {
         int yb = lat->down[y * 2 + mu];
-        double complex f = -k * d->phase[y * 2 + mu] * link(t, (size_t)lanes, lat->volume, mu, y);
-        double complex b = -k * d->phase_back[y * 2 + mu] *
-                           conj(link(t, (size_t)lanes, lat->volume, mu, yb));
+        double complex f = -k * d->phase[y * 2 + mu] * link(t, NL, lat->volume, mu, y);
+        double complex b = -k * d->phase_back[y * 2 + mu] * conj(link(t, NL, lat->volume, mu, yb));
         double *h = d->lane_hop + (size_t)(4 * y + 2 * mu) * 2 * NL + l;
         h[0] = creal(f);
         h[NL] = cimag(f);
@@ -654,38 +681,37 @@ FG_MULTIVERSION static void lane_schur_matrix(fg_dirac *d)
   }
 }
 
-/* inverse_block for every lane: out_re[a][b][l] + i out_im[a][b][l] = D^-1(r, c)_ab of
- * lane l, from S^-1 in the lane workspace. */
-static inline __attribute__((always_inline)) void lane_inverse_block(const fg_dirac *d, int r,
-                                                                     int c,
-                                                                     double out_re[2][2][NL],
-                                                                     double out_im[2][2][NL])
+/* trace_inverse for every lane: tr_re[l] + i tr_im[l], from S^-1 in the lane workspace. */
+static inline __attribute__((always_inline)) void lane_trace_inverse(
+    const fg_dirac *d, int r, int c, const double complex (*M)[2], double *restrict tr_re,
+    double *restrict tr_im)
 {
   const fg_lane_lu *w = d->lanes;
-  inverse_term terms[4][2][2];
-  inverse_terms(d, r, c, terms);
-  for (int a = 0; a < 2; ++a)
-    for (int b = 0; b < 2; ++b) {
-      double *out_r = out_re[a][b], *out_i = out_im[a][b];
-      for (int l = 0; l < NL; ++l)
-        out_r[l] = out_i[l] = 0.0;
-      for (int j = 0; j < 4; ++j) {
-        const inverse_term *t = &terms[j][a][b];
-        const double *hr = lane_hop(d, t->hop), *hi = hr + NL;
-        size_t at0 = ((size_t)t->row[0] * (size_t)w->ld + (size_t)t->col[0]) * NL;
-        size_t at1 = ((size_t)t->row[1] * (size_t)w->ld + (size_t)t->col[1]) * NL;
-        const double *xr = w->inv_re + at0, *xi = w->inv_im + at0;
-        const double *yr = w->inv_re + at1, *yi = w->inv_im + at1;
-        const double pr = creal(t->p[0]), pi = cimag(t->p[0]);
-        const double qr = creal(t->p[1]), qi = cimag(t->p[1]);
-        for (int l = 0; l < NL; ++l) { /* out -= h (x p + y q) */
-          double tr = xr[l] * pr - xi[l] * pi + yr[l] * qr - yi[l] * qi;
-          double ti = xr[l] * pi + xi[l] * pr + yr[l] * qi + yi[l] * qr;
-          out_r[l] -= hr[l] * tr - hi[l] * ti;
-          out_i[l] -= hr[l] * ti + hi[l] * tr;
+  trace_term terms[4];
+  trace_terms(d, r, c, M, terms);
+  for (int l = 0; l < NL; ++l)
+    tr_re[l] = tr_im[l] = 0.0;
+  for (int j = 0; j < 4; ++j) {
+    const trace_term *t = &terms[j];
+    double sr[NL] = {0}, si[NL] = {0};
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b) {
+        const double cr = creal(t->c[b][a]), ci = cimag(t->c[b][a]);
+        if (cr == 0.0 && ci == 0.0) /* P M has rank one at most, and can be 0 */
+          continue;
+        size_t at = ((size_t)(t->row + a) * (size_t)w->ld + (size_t)(t->col + b)) * NL;
+        const double *restrict xr = w->inv_re + at, *restrict xi = w->inv_im + at;
+        for (int l = 0; l < NL; ++l) {
+          sr[l] += xr[l] * cr - xi[l] * ci;
+          si[l] += xr[l] * ci + xi[l] * cr;
         }
       }
+    const double *restrict hr = lane_hop(d, t->hop), *restrict hi = hr + NL;
+    for (int l = 0; l < NL; ++l) {
+      tr_re[l] -= hr[l] * sr[l] - hi[l] * si[l];
+      tr_im[l] -= hr[l] * si[l] + hi[l] * sr[l];
     }
+  }
 }
 
 /* logdet_gradient_eo for lanes l0 .. l0 + nl - 1 of a [2V][lanes] block. The
@@ -695,23 +721,12 @@ FG_MULTIVERSION static void lane_gradient(const fg_dirac *d, int lanes, int l0, 
                                           double *grad)
 {
   const fg_lattice *lat = d->lat;
-  double fx_re[2][2][NL], fx_im[2][2][NL], xfx_re[2][2][NL], xfx_im[2][2][NL];
+  double fr[NL], fi[NL], br[NL], bi[NL];
   for (int mu = 0; mu < 2; ++mu)
     for (int x = 0; x < lat->volume; ++x) {
       int xf = lat->up[x * 2 + mu];
-      lane_inverse_block(d, xf, x, fx_re, fx_im);  /* D^-1(x + mu, x) */
-      lane_inverse_block(d, x, xf, xfx_re, xfx_im); /* D^-1(x, x + mu) */
-      double fr[NL] = {0}, fi[NL] = {0}, br[NL] = {0}, bi[NL] = {0};
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b) {
-          double complex p = minus_sigma[mu][a][b], q = plus_sigma[mu][a][b];
-          for (int l = 0; l < NL; ++l) {
-            fr[l] += fx_re[b][a][l] * creal(p) - fx_im[b][a][l] * cimag(p);
-            fi[l] += fx_re[b][a][l] * cimag(p) + fx_im[b][a][l] * creal(p);
-            br[l] += xfx_re[b][a][l] * creal(q) - xfx_im[b][a][l] * cimag(q);
-            bi[l] += xfx_re[b][a][l] * cimag(q) + xfx_im[b][a][l] * creal(q);
-          }
-        }
+      lane_trace_inverse(d, xf, x, minus_sigma[mu], fr, fi); /* D^-1(x + mu, x) */
+      lane_trace_inverse(d, x, xf, plus_sigma[mu], br, bi);  /* D^-1(x, x + mu) */
       const double *hf = lane_hop(d, 4 * x + 2 * mu), *hb = lane_hop(d, 4 * xf + 2 * mu + 1);
       double *g = grad + ((size_t)mu * (size_t)lat->volume + (size_t)x) * (size_t)lanes + l0;
       for (int l = 0; l < nl; ++l) /* 2 Re[(fr + i fi) i hf - (br + i bi) i hb] */
@@ -752,11 +767,15 @@ static int together(fg_dirac *d, const double *theta, int lanes, int l0, int nl,
                     double *grad, const char *here, fg_error *err)
 {
   fg_lane_lu *w = d->lanes;
-  set_lane_hops(d, theta, lanes, l0, nl);
-  lane_schur_matrix(d);
-  fg_lane_lu_factor(w);
-  double sum[NL];
-  fg_lane_lu_log_abs_det(w, sum);
+  if (!same_block(d, theta, lanes, l0, nl)) {
+    d->lane_factored = 0;
+    set_lane_hops(d);
+    lane_schur_matrix(d);
+    fg_lane_lu_factor(w);
+    fg_lane_lu_log_abs_det(w, d->lane_logdet);
+    d->lane_factored = 1;
+  }
+  const double *sum = d->lane_logdet;
   if (grad != NULL) {
     fg_lane_lu_invert(w);
     lane_gradient(d, lanes, l0, nl, grad);
