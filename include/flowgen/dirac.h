@@ -36,8 +36,9 @@
  *     factorisation (LAPACK zgetrf), and, if grad != NULL,
  *     grad[(mu V + x) grad_stride] = d logdet / d theta_mu(x)
  *                                  = 2 Re tr(D^-1 dD/dtheta_mu(x))
- *     from the inverse (zgetri). FG_ERR_RUNTIME when D is singular (a zero
- *     pivot: the massless point reached) or LAPACK fails. When both extents
+ *     from the inverse (zgetri). FG_ERR_RUNTIME when D is singular (a
+ *     pivot zero to working precision, |Re| + |Im| <= n eps times the
+ *     largest: the massless point reached) or LAPACK fails. When both extents
  *     are even and >= 4 (a bipartite lattice) it uses the even-odd
  *     reduction det D = det S, S = 1 - K_oe K_eo the V x V Schur complement
  *     on the odd sites (D = 1 + K), and takes the gradient's neighbour
