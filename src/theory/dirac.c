@@ -1,8 +1,10 @@
 /*
  * dirac.c -- the 2D Wilson-Dirac operator and its exact determinant (see
  * dirac.h for the conventions and every function's contract). All
- * functions are local; the dense matrix and LU live in the workspace, so a
- * workspace serves one thread at a time.
+ * functions are local; the dense matrix and LU live in the workspace, as do
+ * the lane-batched Schur complements of fg_dirac_logdet_lanes (lane_lu.h)
+ * and the angles of the last block factorised, so a workspace serves one
+ * thread at a time.
  */
 #include "flowgen/dirac.h"
 
