@@ -10,8 +10,9 @@
  * m + 1, odd, against cache-set conflicts down a column), so every
  * arithmetic step is the same on all lanes and runs in vector registers
  * across them; lanes never mix. Only the pivoting differs per lane: each
- * lane picks its own pivot row and its rows are swapped lane by lane (O(m)
- * per column and lane); the updates then run over all lanes together.
+ * lane picks its own pivot row, and the rows are swapped under a mask of
+ * the lanes that picked it (O(m) per column and distinct pivot row); the
+ * updates then run over all lanes together.
  *
  *   int fg_lane_lu_init(fg_lane_lu *w, int m, fg_error *err, const char *where)
  *     Allocates w's arrays for m x m matrices (m >= 1); FG_ERR_RUNTIME
@@ -37,10 +38,10 @@
  *     lane by lane; the (2/3) m^3 of zgetri. A singular lane's inverse holds
  *     infinities or NaN: not to be used.
  *
- * The updates are blocked (NB rows or columns at a time) and done by one
- * register-tiled kernel C -= A B with the lanes innermost, so most of the
- * work reads its operands from L1 rather than sweeping the whole matrix once
- * per column.
+ * The updates are blocked (panels of columns in the LU, blocks of rows in
+ * the substitutions) and done by one register-tiled kernel C -= A B with
+ * the lanes innermost, so the trailing matrix is swept once per panel
+ * rather than once per column.
  */
 #ifndef FLOWGEN_LANE_LU_H
 #define FLOWGEN_LANE_LU_H
