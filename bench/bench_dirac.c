@@ -1,15 +1,20 @@
 /*
  * bench_dirac.c -- cost of the exact fermion determinant of the Schwinger
- * model (dirac.h): log det D^dagger D alone and with its gradient, per
- * configuration, on L x L lattices (L = 8, 16, 24), against the machine's
- * ZGEMM rate measured in the same run.
+ * model (dirac.h): log det D^dagger D alone, with its gradient, and both
+ * on the same configurations (a training step's action, then its force),
+ * ms of CPU time per configuration over blocks of FG_VLEN different
+ * configurations, on L x L lattices (L = 8, 12, 16, 24), against the
+ * machine's ZGEMM rate measured in the same run.
  *
- * Both methods of fg_dirac_logdet: the even-odd reduction (the default on
- * even lattices: the LU and inverse of the V x V Schur complement) and the
- * full N x N LU. FLOP counts (real floating-point operations, a complex
- * multiply-add = 8): LU (zgetrf) 8/3 M^3, inverse (zgetri) 16/3 M^3, M = N
- * = 2 L^2 (full) or V = L^2 (even-odd); building the matrix and the
- * gradient's trace are lower order and left out. ZGEMM of n x n: 8 n^3.
+ * Three methods: fg_dirac_logdet one configuration at a time with the
+ * even-odd reduction (the default on even lattices: LAPACK's LU and
+ * inverse of the V x V Schur complement) and with the full N x N LU, and
+ * fg_dirac_logdet_lanes, the even-odd reduction of FG_VLEN configurations
+ * at once (lane_lu; up to 12x12, one by one beyond). FLOP counts (real
+ * floating-point operations, a complex multiply-add = 8): LU (zgetrf)
+ * 8/3 M^3, inverse (zgetri) 16/3 M^3, M = N = 2 L^2 (full) or V = L^2
+ * (even-odd); building the matrix and the gradient's trace are lower order
+ * and left out. ZGEMM of n x n: 8 n^3.
  *
  * Then the matrix-free operator (what pseudofermion HMC runs on):
  *  - fg_dirac_apply (links to hopping factors included) and one CG
@@ -29,9 +34,11 @@
 #include <complex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "flowgen/dirac.h"
 #include "flowgen/hmc.h"
+#include "flowgen/nn.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
 #include "flowgen/util.h"
@@ -249,42 +256,86 @@ static void hmc_rate(double seconds)
   fg_theory_destroy(t);
 }
 
+/* This thread's CPU time in seconds (the machine may be shared). */
+static double cpu_time(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ms (CPU time) per configuration of log det alone (kind 0), with the
+ * gradient (1), and of both on the same block one after the other (2: a
+ * training step's action, then its force), over blocks of FG_VLEN
+ * different configurations, theta[2][2V][FG_VLEN], the two blocks taken in
+ * turn (so that no call finds the factors of the one before). method 0:
+ * the even-odd LU per configuration (LAPACK), 1: the full LU per
+ * configuration, 2: the even-odd LU of all lanes at once. */
+static void logdet_ms(fg_dirac *d, const double *theta, int method, double seconds, double ms[3])
+{
+  enum { NL = FG_VLEN };
+  const int nd = fg_dirac_size(d);
+  double *grad = malloc(sizeof(double) * (size_t)nd * NL), ld[NL];
+  fg_error err = {0};
+  fg_dirac_set_even_odd(d, method != 1);
+  for (int kind = 0; kind < 3; ++kind) {
+    long reps = 0;
+    double t0 = cpu_time(), t;
+    do {
+      const double *block = theta + (size_t)(reps / NL % 2) * (size_t)nd * NL;
+      int rc = FG_OK;
+      for (int call = kind == 2 ? 0 : kind; call <= (kind == 2 ? 1 : kind) && rc == FG_OK; ++call) {
+        double *g = call ? grad : NULL;
+        if (method == 2)
+          rc = fg_dirac_logdet_lanes(d, block, NL, ld, g, &err);
+        for (int l = 0; method != 2 && l < NL && rc == FG_OK; ++l)
+          rc = fg_dirac_logdet(d, block + l, NL, &ld[l], g != NULL ? g + l : NULL, NL, &err);
+      }
+      if (rc != FG_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+      }
+      reps += NL;
+    } while ((t = cpu_time() - t0) < seconds);
+    ms[kind] = 1e3 * t / (double)reps;
+  }
+  free(grad);
+}
+
 int main(int argc, char **argv)
 {
+  static const char *const method_name[3] = {"even-odd", "full", "eo-lanes"};
   double seconds = argc > 1 ? atof(argv[1]) : 0.5;
-  printf("%-6s %-6s %-10s %-12s %-10s %-16s %-10s\n", "L", "N", "method", "logdet ms", "GFLOP/s",
-         "logdet+grad ms", "GFLOP/s");
-  for (int L = 8; L <= 24; L += 8)
-    for (int eo = 1; eo >= 0; --eo) {
-      fg_lattice lat;
-      fg_dirac *d = dirac_on(L, 0.25, &lat);
-      fg_dirac_set_even_odd(d, eo);
-      fg_error err = {0};
-      int v = lat.volume, n = 2 * v;
-      double *theta = malloc(sizeof(double) * 2 * v), *grad = malloc(sizeof(double) * 2 * v);
-      for (int i = 0; i < 2 * v; ++i)
-        theta[i] = 0.3 * ((i * 7919) % 13 - 6) / 6.0;
-      double ms[2], ld;
-      for (int with_grad = 0; with_grad < 2; ++with_grad) {
-        long reps = 0;
-        double t0 = fg_wall_time(), t;
-        do {
-          if (fg_dirac_logdet(d, theta, 1, &ld, with_grad ? grad : NULL, 1, &err) != FG_OK) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
-          }
-          ++reps;
-        } while ((t = fg_wall_time() - t0) < seconds);
-        ms[with_grad] = 1e3 * t / (double)reps;
-      }
+  printf("ms (CPU time) per configuration, blocks of %d different configurations; GFLOP/s of "
+         "the dense work (M = N/2 even-odd, N full); 'action+force': log det, then log det and "
+         "gradient of the same block\n", FG_VLEN);
+  printf("%-6s %-6s %-10s %-12s %-10s %-16s %-10s %-12s\n", "L", "N", "method", "logdet ms",
+         "GFLOP/s", "logdet+grad ms", "GFLOP/s", "action+force");
+  static const int sizes[] = {8, 12, 16, 24};
+  for (int size = 0; size < 4; ++size) {
+    const int L = sizes[size];
+    fg_lattice lat;
+    fg_dirac *d = dirac_on(L, 0.25, &lat);
+    int v = lat.volume, n = 2 * v;
+    double *theta = malloc(sizeof(double) * 2 * 2 * (size_t)v * FG_VLEN);
+    for (int i = 0; i < 2 * 2 * v; ++i)
+      for (int l = 0; l < FG_VLEN; ++l)
+        theta[(size_t)i * FG_VLEN + l] = 0.3 * ((i * 7919 + 31 * l) % 13 - 6) / 6.0;
+    for (int method = 0; method < 3; ++method) {
+      if (method == 2 && L > 12)
+        continue; /* one by one there (dirac.h) */
+      double ms[3];
+      logdet_ms(d, theta, method, seconds, ms);
       /* The dense work: a matrix of size N (full) or N / 2 (even-odd). */
-      double m = eo ? n / 2.0 : n, m3 = m * m * m;
-      printf("%-6d %-6d %-10s %-12.4f %-10.1f %-16.4f %-10.1f\n", L, n, eo ? "even-odd" : "full",
-             ms[0], 8.0 / 3 * m3 / ms[0] * 1e-6, ms[1], 8.0 * m3 / ms[1] * 1e-6);
-      free(theta), free(grad);
-      fg_dirac_destroy(d);
-      fg_lattice_free(&lat);
+      double m = method == 1 ? n : n / 2.0, m3 = m * m * m;
+      printf("%-6d %-6d %-10s %-12.4f %-10.1f %-16.4f %-10.1f %-12.4f\n", L, n,
+             method_name[method], ms[0], 8.0 / 3 * m3 / ms[0] * 1e-6, ms[1],
+             8.0 * m3 / ms[1] * 1e-6, ms[2]);
     }
+    free(theta);
+    fg_dirac_destroy(d);
+    fg_lattice_free(&lat);
+  }
   printf("ZGEMM %d x %d: %.1f GFLOP/s\n", 512, 512, zgemm_gflops(512, seconds));
   apply_rates(seconds);
   cg_iterations_against_kappa();

@@ -7,6 +7,7 @@
 #include "flowgen/analysis.h"
 #include "flowgen/dirac.h"
 #include "flowgen/hmc.h"
+#include "flowgen/nn.h"
 #include "flowgen/rng.h"
 #include "flowgen/theory.h"
 #include "flowgen/u1.h"
@@ -138,30 +139,45 @@ START_TEST(solver_settings_are_applied_and_counted)
 }
 END_TEST
 
+/* dS/dphi against central differences on a block of `lanes` configurations,
+ * all lanes moved at once (they are independent). */
+static void check_exact_force(fg_theory *t, int lanes, uint64_t draw)
+{
+  const int nd = fg_theory_ndof(t);
+  double *phi = malloc(sizeof(double) * nd * lanes), *f = malloc(sizeof(double) * nd * lanes);
+  double *Sp = malloc(sizeof(double) * lanes), *Sm = malloc(sizeof(double) * lanes);
+  random_field(phi, nd * lanes, draw, 1.0);
+  fg_theory_force(t, phi, lanes, f);
+  const double h = 1e-5;
+  for (int i = 0; i < nd; ++i) {
+    double *p = phi + (size_t)i * lanes;
+    for (int l = 0; l < lanes; ++l)
+      p[l] += h;
+    fg_theory_action(t, phi, lanes, Sp);
+    for (int l = 0; l < lanes; ++l)
+      p[l] -= 2 * h;
+    fg_theory_action(t, phi, lanes, Sm);
+    for (int l = 0; l < lanes; ++l) {
+      p[l] += h;
+      double fd = (Sp[l] - Sm[l]) / (2 * h), an = f[(size_t)i * lanes + l];
+      ck_assert_msg(fabs(fd - an) < 1e-6 * (1 + fabs(fd)), "%d lanes: dof %d lane %d: %g vs %g",
+                    lanes, i, l, fd, an);
+    }
+  }
+  free(phi), free(f), free(Sp), free(Sm);
+}
+
+/* The exact force of blocks of 3 configurations (one LAPACK LU each) and of
+ * 3/2 FG_VLEN (a batched block and a padded chunk of FG_VLEN / 2: dirac.h),
+ * 4x4 and 8x8. */
 START_TEST(exact_force_matches_finite_differences)
 {
-  enum { LANES = 3 };
   fg_theory *t = make_theory(4, 4, 1.3, 0.24);
-  const int nd = fg_theory_ndof(t);
-  double *phi = malloc(sizeof(double) * nd * LANES), *f = malloc(sizeof(double) * nd * LANES);
-  random_field(phi, nd * LANES, 1, 1.0);
-  fg_theory_force(t, phi, LANES, f);
-  const double h = 1e-5;
-  for (int i = 0; i < nd; ++i)
-    for (int l = 0; l < LANES; ++l) {
-      double S[LANES], Sp, Sm, keep = phi[i * LANES + l];
-      phi[i * LANES + l] = keep + h;
-      fg_theory_action(t, phi, LANES, S);
-      Sp = S[l];
-      phi[i * LANES + l] = keep - h;
-      fg_theory_action(t, phi, LANES, S);
-      Sm = S[l];
-      phi[i * LANES + l] = keep;
-      double fd = (Sp - Sm) / (2 * h);
-      ck_assert_msg(fabs(fd - f[i * LANES + l]) < 1e-6 * (1 + fabs(fd)), "dof %d lane %d: %g vs %g",
-                    i, l, fd, f[i * LANES + l]);
-    }
-  free(phi), free(f);
+  check_exact_force(t, 3, 1);
+  check_exact_force(t, FG_VLEN + FG_VLEN / 2, 2);
+  fg_theory_destroy(t);
+  t = make_theory(8, 8, 2.0, 0.263);
+  check_exact_force(t, FG_VLEN, 3);
   fg_theory_destroy(t);
 }
 END_TEST

@@ -36,8 +36,9 @@
  *     factorisation (LAPACK zgetrf), and, if grad != NULL,
  *     grad[(mu V + x) grad_stride] = d logdet / d theta_mu(x)
  *                                  = 2 Re tr(D^-1 dD/dtheta_mu(x))
- *     from the inverse (zgetri). FG_ERR_RUNTIME when D is singular (a zero
- *     pivot: the massless point reached) or LAPACK fails. When both extents
+ *     from the inverse (zgetri). FG_ERR_RUNTIME when D is singular (a
+ *     pivot zero to working precision, |Re| + |Im| <= n eps times the
+ *     largest: the massless point reached) or LAPACK fails. When both extents
  *     are even and >= 4 (a bipartite lattice) it uses the even-odd
  *     reduction det D = det S, S = 1 - K_oe K_eo the V x V Schur complement
  *     on the odd sites (D = 1 + K), and takes the gradient's neighbour
@@ -45,6 +46,25 @@
  *     factorisation, (2/3) N^3 more with grad. Otherwise the full N x N LU:
  *     (8/3) N^3, and (16/3) N^3 more with grad.
  *     Not thread-safe on one d (it uses d's buffers).
+ *   int fg_dirac_logdet_lanes(fg_dirac *d, const double *theta, int lanes,
+ *                             double *logdet, double *grad, fg_error *err)
+ *     fg_dirac_logdet of every configuration of a [2V][lanes] block (lane l
+ *     at theta + l, stride lanes): logdet[l], and if grad != NULL,
+ *     grad[(mu V + x) lanes + l]; logdet may be NULL (gradient only). With
+ *     the even-odd reduction on and V <= 144 (12x12) it takes FG_VLEN
+ *     configurations at a time (fewer than FG_VLEN / 2 left over: one by
+ *     one) and factorises their Schur complements together, lanes
+ *     innermost (src/theory/lane_lu.h): the pivots are chosen per
+ *     configuration as zgetrf chooses them, the updates run over all lanes
+ *     in vector registers, S^-1 comes from the same factors; results agree
+ *     with fg_dirac_logdet to rounding. The factors of the last block are
+ *     kept: a call on the same angles (bit for bit; the force after the
+ *     action of a training step) only inverts. Otherwise one by one
+ *     through fg_dirac_logdet. A configuration on
+ *     which D is singular gets logdet = -inf and a zero gradient, the
+ *     others are computed, and the return is FG_ERR_RUNTIME with the
+ *     message of the first (naming it, kappa and the massless point).
+ *     Not thread-safe on one d.
  *   int fg_dirac_set_even_odd(fg_dirac *d, int on)
  *     Switches the even-odd reduction of fg_dirac_logdet off (on = 0) or
  *     back on where the lattice allows it (the default); returns whether it
@@ -91,6 +111,8 @@ void fg_dirac_apply(const fg_dirac *d, const double *theta, size_t stride,
                     const double complex *psi, double complex *out, int dagger);
 int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *logdet,
                     double *grad, size_t grad_stride, fg_error *err);
+int fg_dirac_logdet_lanes(fg_dirac *d, const double *theta, int lanes, double *logdet,
+                          double *grad, fg_error *err);
 
 int fg_dirac_pion_correlator(fg_dirac *d, const double *theta, size_t stride, double *C,
                              fg_error *err);

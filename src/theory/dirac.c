@@ -1,13 +1,20 @@
 /*
  * dirac.c -- the 2D Wilson-Dirac operator and its exact determinant (see
  * dirac.h for the conventions and every function's contract). All
- * functions are local; the dense matrix and LU live in the workspace, so a
- * workspace serves one thread at a time.
+ * functions are local; the dense matrix and LU live in the workspace, as do
+ * the lane-batched Schur complements of fg_dirac_logdet_lanes (lane_lu.h)
+ * and the angles of the last block factorised, so a workspace serves one
+ * thread at a time.
  */
 #include "flowgen/dirac.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "../util/simd.h"
+#include "lane_lu.h"
 
 /* LAPACK (OpenBLAS provides it). */
 void zgetrf_(const int *m, const int *n, double complex *a, const int *lda, int *ipiv,
@@ -40,6 +47,14 @@ struct fg_dirac {
   int *spivot;
   double complex *swork;
   int slwork;
+  /* The lane-batched even-odd path (fg_dirac_logdet_lanes), made at its first use. */
+  fg_lane_lu *lanes;     /* S of FG_VLEN configurations, its LU and S^-1 */
+  double *lane_hop;      /* lane_hop[((4 y + j) 2 + part) FG_VLEN + l]: hop[4 y + j] of lane l,
+                            part 0 real, 1 imaginary */
+  double *lane_theta[2]; /* [2V][FG_VLEN] each: the angles of the factorised block, and of the
+                            block asked for */
+  int lane_factored;     /* lanes holds the LU of lane_theta[0]'s S, lane_logdet its log |det| */
+  double lane_logdet[FG_VLEN];
 };
 
 /* (1 - sigma_mu) and (1 + sigma_mu), sigma_0 = sigma_x, sigma_1 = sigma_y. */
@@ -65,6 +80,12 @@ void fg_dirac_destroy(fg_dirac *d)
   fg_free(d->s);
   fg_free(d->spivot);
   fg_free(d->swork);
+  if (d->lanes != NULL)
+    fg_lane_lu_free(d->lanes);
+  fg_free(d->lanes);
+  fg_free(d->lane_hop);
+  fg_free(d->lane_theta[0]);
+  fg_free(d->lane_theta[1]);
   fg_free(d);
 }
 
@@ -282,6 +303,37 @@ static void logdet_gradient(const fg_dirac *d, const double *theta, size_t strid
     }
 }
 
+/* The first of n pivots (from 1) that is zero to working precision, or 0:
+ * |Re| + |Im| at most n eps times the largest pivot's. zgetrf stops only at
+ * an exact zero, which rounding all but rules out at the massless point
+ * itself (the free field there leaves pivots of 1e-16 or less in place of
+ * the zero mode's 0); below this bound log |det| is rounding noise and the
+ * inverse, hence the force, meaningless. Pivot k at re[k step], im[k step]. */
+static int zero_pivot(const double *re, const double *im, size_t step, int n)
+{
+  double largest = 0.0;
+  for (int k = 0; k < n; ++k)
+    largest = fmax(largest, fabs(re[(size_t)k * step]) + fabs(im[(size_t)k * step]));
+  for (int k = 0; k < n; ++k)
+    if (fabs(re[(size_t)k * step]) + fabs(im[(size_t)k * step]) <= n * DBL_EPSILON * largest)
+      return k + 1;
+  return 0;
+}
+
+/* The error of a singular D: pivot (from 1) of the n x n LU, of D itself
+ * (n = N) or of its Schur complement; lane >= 0 names the configuration. */
+static int singular_error(const fg_dirac *d, int pivot, int n, int lane, const char *here,
+                          fg_error *err)
+{
+  char which[64] = "";
+  if (lane >= 0)
+    snprintf(which, sizeof which, " on configuration %d of the block", lane);
+  return fg_fail(err, FG_ERR_RUNTIME, here,
+                 "the Dirac operator is singular%s (pivot %d of %d%s is zero to working "
+                 "precision): kappa %g is at or past the massless point for this configuration",
+                 which, pivot, n, n == d->n ? "" : " of its even-odd Schur complement", d->kappa);
+}
+
 /* LU factors of D in d->a; FG_ERR_RUNTIME naming a zero pivot. */
 static int factorise(fg_dirac *d, const double *theta, size_t stride, const char *here,
                      fg_error *err)
@@ -292,14 +344,11 @@ static int factorise(fg_dirac *d, const double *theta, size_t stride, const char
   fg_dirac_matrix(d, theta, stride, d->a);
   int info = 0;
   zgetrf_(&d->n, &d->n, d->a, &d->n, d->pivot, &info);
-  if (info > 0)
-    return fg_fail(err, FG_ERR_RUNTIME, here,
-                   "the Dirac operator is singular (zero pivot %d of %d): kappa %g is at or past "
-                   "the massless point for this configuration",
-                   info, d->n, d->kappa);
   if (info < 0)
     return fg_fail(err, FG_ERR_RUNTIME, here, "zgetrf: argument %d is invalid", -info);
-  return FG_OK;
+  const double *diag = (const double *)d->a;
+  int zero = info > 0 ? info : zero_pivot(diag, diag + 1, 2 * ((size_t)d->n + 1), d->n);
+  return zero > 0 ? singular_error(d, zero, d->n, -1, here, err) : FG_OK;
 }
 
 static int invert(fg_dirac *d, const char *here, fg_error *err)
@@ -382,38 +431,56 @@ static void schur_matrix(fg_dirac *d)
   }
 }
 
-/* out = D^-1(r, c), the 2 x 2 block between neighbours r and c, from S^-1 in d->s. */
-static void inverse_block(const fg_dirac *d, int r, int c, double complex out[2][2])
+/* tr(D^-1(r, c) M) between neighbours r and c from S^-1, M a 2 x 2 matrix:
+ * with o_j = n_j(c) (r odd) or n_j(r) (r even),
+ *   r odd, c even: D^-1(r, c) = -sum_j S^-1(r, o_j) hop[4 o_j + (j ^ 1)] P_(j^1),
+ *   r even, c odd: D^-1(r, c) = -sum_j hop[4 r + j] P_j S^-1(o_j, c),
+ * so the trace is -sum_j hop[t.hop] sum_ab S^-1(t.row + a, t.col + b) t.c[b][a]
+ * over the terms t = terms[j], t.c = P_(j^1) M or M P_j (the trace is
+ * cyclic). The gradient needs only these traces, not the blocks themselves. */
+typedef struct {
+  int hop, row, col;
+  double complex c[2][2];
+} trace_term;
+
+static void trace_terms(const fg_dirac *d, int r, int c, const double complex (*M)[2],
+                        trace_term terms[4])
 {
   const fg_lattice *lat = d->lat;
-  const size_t m = (size_t)lat->volume;
-  const double complex *g = d->s;
-  memset(out, 0, 4 * sizeof(double complex));
-  if (d->oidx[r] >= 0) { /* r odd, c even: -sum_j S^-1(r, o') K(o', c), o' = n_j(c) */
-    size_t row = 2 * (size_t)d->oidx[r];
-    for (int j = 0; j < 4; ++j) {
-      int o = neighbour(lat, c, j);
-      size_t col = 2 * (size_t)d->oidx[o];
-      const double complex(*p)[2] = projector(j ^ 1);
-      double complex h = d->hop[4 * o + (j ^ 1)];
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b)
-          out[a][b] -= h * (g[row + a + m * col] * p[0][b] + g[row + a + m * (col + 1)] * p[1][b]);
-    }
-  } else { /* r even, c odd: -sum_j K(r, o') S^-1(o', c), o' = n_j(r) */
-    size_t col = 2 * (size_t)d->oidx[c];
-    for (int j = 0; j < 4; ++j) {
-      size_t row = 2 * (size_t)d->oidx[neighbour(lat, r, j)];
-      const double complex(*p)[2] = projector(j);
-      double complex h = d->hop[4 * r + j];
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b)
-          out[a][b] -= h * (p[a][0] * g[row + m * (col + b)] + p[a][1] * g[row + 1 + m * (col + b)]);
-    }
+  const int odd = d->oidx[r] >= 0;
+  for (int j = 0; j < 4; ++j) {
+    int o = neighbour(lat, odd ? c : r, j);
+    const double complex(*p)[2] = projector(odd ? j ^ 1 : j);
+    trace_term *t = &terms[j];
+    t->hop = odd ? 4 * o + (j ^ 1) : 4 * r + j;
+    t->row = 2 * d->oidx[odd ? r : o];
+    t->col = 2 * d->oidx[odd ? o : c];
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b)
+        t->c[a][b] = odd ? p[a][0] * M[0][b] + p[a][1] * M[1][b]
+                         : M[a][0] * p[0][b] + M[a][1] * p[1][b];
   }
 }
 
-/* As logdet_gradient, with the neighbour blocks of D^-1 from S^-1. */
+/* tr(D^-1(r, c) M) from S^-1 in d->s (trace_terms). */
+static double complex trace_inverse(const fg_dirac *d, int r, int c, const double complex (*M)[2])
+{
+  const size_t m = (size_t)d->lat->volume;
+  trace_term terms[4];
+  trace_terms(d, r, c, M, terms);
+  double complex tr = 0;
+  for (int j = 0; j < 4; ++j) {
+    const trace_term *t = &terms[j];
+    double complex sum = 0;
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b)
+        sum += d->s[(size_t)(t->row + a) + m * (size_t)(t->col + b)] * t->c[b][a];
+    tr -= d->hop[t->hop] * sum;
+  }
+  return tr;
+}
+
+/* As logdet_gradient, with the traces against D^-1's neighbour blocks from S^-1. */
 static void logdet_gradient_eo(const fg_dirac *d, const double *theta, size_t stride,
                                double *grad, size_t grad_stride)
 {
@@ -423,12 +490,8 @@ static void logdet_gradient_eo(const fg_dirac *d, const double *theta, size_t st
       int xf = lat->up[x * 2 + mu];
       double complex u = d->phase[x * 2 + mu] * link(theta, stride, lat->volume, mu, x);
       double complex df = -d->kappa * I * u, db = d->kappa * I * conj(u);
-      double complex fx[2][2], xfx[2][2], tr = 0;
-      inverse_block(d, xf, x, fx);  /* D^-1(x + mu, x) */
-      inverse_block(d, x, xf, xfx); /* D^-1(x, x + mu) */
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b)
-          tr += fx[b][a] * minus_sigma[mu][a][b] * df + xfx[b][a] * plus_sigma[mu][a][b] * db;
+      double complex tr = trace_inverse(d, xf, x, minus_sigma[mu]) * df + /* D^-1(x + mu, x) */
+                          trace_inverse(d, x, xf, plus_sigma[mu]) * db;   /* D^-1(x, x + mu) */
       grad[((size_t)mu * (size_t)lat->volume + (size_t)x) * grad_stride] = 2.0 * creal(tr);
     }
 }
@@ -444,13 +507,12 @@ static int schur_solve(fg_dirac *d, const double *theta, size_t stride, double *
   schur_matrix(d);
   int m = d->lat->volume, info = 0;
   zgetrf_(&m, &m, d->s, &m, d->spivot, &info);
-  if (info > 0)
-    return fg_fail(err, FG_ERR_RUNTIME, here,
-                   "the Dirac operator is singular (zero pivot %d of %d of its even-odd Schur "
-                   "complement): kappa %g is at or past the massless point for this configuration",
-                   info, m, d->kappa);
   if (info < 0)
     return fg_fail(err, FG_ERR_RUNTIME, here, "zgetrf: argument %d is invalid", -info);
+  const double *diag = (const double *)d->s;
+  int zero = info > 0 ? info : zero_pivot(diag, diag + 1, 2 * ((size_t)m + 1), m);
+  if (zero > 0)
+    return singular_error(d, zero, m, -1, here, err);
   double sum = 0.0;
   for (size_t i = 0; i < (size_t)m; ++i)
     sum += log(cabs(d->s[i + (size_t)m * i]));
@@ -486,6 +548,271 @@ int fg_dirac_logdet(fg_dirac *d, const double *theta, size_t stride, double *log
   rc = invert(d, here, err);
   if (rc == FG_OK)
     logdet_gradient(d, theta, stride, grad, grad_stride);
+  return rc;
+}
+
+/* ---- Lane-batched even-odd determinant ----------------------------------
+ * fg_dirac_logdet_lanes on FG_VLEN configurations at a time: their Schur
+ * complements S side by side ([row][column][lane], lane_lu.h), one LU with
+ * pivots chosen per lane, S^-1 for the gradient; every step below is the
+ * per-configuration code above with a loop over the lanes innermost. */
+
+enum { NL = FG_VLEN };
+
+/* A chunk of fewer configurations goes through fg_dirac_logdet one by one:
+ * the block costs about as much as 6 (log det and force) to 8 (log det
+ * alone) LAPACK calls at 8x8 (bench_dirac, docs/performance.md). */
+#define LANES_BATCHED_MIN (FG_VLEN / 2)
+/* Above this volume (V x V Schur complements) the block of 4 V^2 FG_VLEN
+ * doubles falls out of cache: from 16x16 on LAPACK's blocked LU of one
+ * configuration at a time is faster; 12x12 breaks even (bench_dirac). */
+#define LANES_BATCHED_MAX_VOLUME 144
+
+static int lanes_workspace(fg_dirac *d, const char *here, fg_error *err)
+{
+  if (d->lanes != NULL)
+    return FG_OK;
+  const int v = d->lat->volume;
+  d->lane_hop = fg_alloc(sizeof(double) * 8 * (size_t)v * NL, err, here);
+  for (int k = 0; k < 2; ++k)
+    d->lane_theta[k] = fg_alloc(sizeof(double) * 2 * (size_t)v * NL, err, here);
+  fg_lane_lu *w = fg_alloc(sizeof *w, err, here);
+  if (d->lane_hop == NULL || d->lane_theta[0] == NULL || d->lane_theta[1] == NULL || w == NULL ||
+      fg_lane_lu_init(w, v, err, here) != FG_OK) {
+    fg_free(w);
+    for (int k = 0; k < 2; ++k) {
+      fg_free(d->lane_theta[k]);
+      d->lane_theta[k] = NULL;
+    }
+    fg_free(d->lane_hop);
+    d->lane_hop = NULL;
+    return FG_ERR_RUNTIME;
+  }
+  d->lanes = w;
+  d->lane_factored = 0;
+  return FG_OK;
+}
+
+/* Whether lanes l0 .. l0 + nl - 1 of a [2V][lanes] block (the lanes from nl
+ * on repeating lane l0: a chunk of fewer than FG_VLEN) are, bit for bit, the
+ * angles whose Schur complements are factorised; if not, they become
+ * lane_theta[0]. Training asks for the action and then the force of the
+ * same block: the force then reuses the action's LU. */
+static int same_block(fg_dirac *d, const double *theta, int lanes, int l0, int nl)
+{
+  const size_t nd = 2 * (size_t)d->lat->volume;
+  double *t = d->lane_theta[1];
+  for (size_t i = 0; i < nd; ++i)
+    for (int l = 0; l < NL; ++l)
+      t[i * NL + l] = theta[i * (size_t)lanes + (size_t)(l0 + (l < nl ? l : 0))];
+  if (d->lane_factored && memcmp(t, d->lane_theta[0], sizeof(double) * nd * NL) == 0)
+    return 1;
+  d->lane_theta[1] = d->lane_theta[0];
+  d->lane_theta[0] = t;
+  return 0;
+}
+
+/* set_hops for every lane of lane_theta[0] into lane_hop. */
+static void set_lane_hops(fg_dirac *d)
+{
+  const fg_lattice *lat = d->lat;
+  const double k = d->kappa;
+  for (int l = 0; l < NL; ++l) {
+    const double *t = d->lane_theta[0] + l;
+    for (int y = 0; y < lat->volume; ++y)
+      for (int mu = 0; mu < 2; ++mu) {
+        int yb = lat->down[y * 2 + mu];
+        double complex f = -k * d->phase[y * 2 + mu] * link(t, NL, lat->volume, mu, y);
+        double complex b = -k * d->phase_back[y * 2 + mu] * conj(link(t, NL, lat->volume, mu, yb));
+        double *h = d->lane_hop + (size_t)(4 * y + 2 * mu) * 2 * NL + l;
+        h[0] = creal(f);
+        h[NL] = cimag(f);
+        h[2 * NL] = creal(b);
+        h[3 * NL] = cimag(b);
+      }
+  }
+}
+
+/* The lanes of hop[i]: real parts, then imaginary parts. */
+static inline const double *lane_hop(const fg_dirac *d, int i)
+{
+  return d->lane_hop + (size_t)i * 2 * NL;
+}
+
+/* S = 1 - K_oe K_eo of every lane (schur_matrix) into the lane workspace. */
+FG_MULTIVERSION static void lane_schur_matrix(fg_dirac *d)
+{
+  const fg_lattice *lat = d->lat;
+  fg_lane_lu *w = d->lanes;
+  const size_t m = (size_t)lat->volume, ld = (size_t)w->ld;
+  memset(w->re, 0, sizeof(double) * m * ld * NL);
+  memset(w->im, 0, sizeof(double) * m * ld * NL);
+  for (size_t i = 0; i < m; ++i)
+    for (int l = 0; l < NL; ++l)
+      w->re[(i * ld + i) * NL + l] = 1.0;
+  for (int i = 0; i < lat->volume / 2; ++i) {
+    int o = d->odd[i];
+    for (int j = 0; j < 4; ++j) {
+      int e = neighbour(lat, o, j);
+      const double complex(*pj)[2] = projector(j);
+      const double *fr = lane_hop(d, 4 * o + j), *fi = fr + NL;
+      for (int k = 0; k < 4; ++k) {
+        size_t col = 2 * (size_t)d->oidx[neighbour(lat, e, k)];
+        const double complex(*pk)[2] = projector(k);
+        const double *gr = lane_hop(d, 4 * e + k), *gi = gr + NL;
+        double hr[NL], hi[NL];
+        for (int l = 0; l < NL; ++l) {
+          hr[l] = fr[l] * gr[l] - fi[l] * gi[l];
+          hi[l] = fr[l] * gi[l] + fi[l] * gr[l];
+        }
+        for (int a = 0; a < 2; ++a)
+          for (int c = 0; c < 2; ++c) {
+            double complex p = pj[a][0] * pk[0][c] + pj[a][1] * pk[1][c];
+            double pr = creal(p), pi = cimag(p);
+            if (pr == 0.0 && pi == 0.0)
+              continue;
+            size_t at = ((2 * (size_t)i + a) * ld + col + c) * NL;
+            double *sr = w->re + at, *si = w->im + at;
+            for (int l = 0; l < NL; ++l) {
+              sr[l] -= hr[l] * pr - hi[l] * pi;
+              si[l] -= hr[l] * pi + hi[l] * pr;
+            }
+          }
+      }
+    }
+  }
+}
+
+/* trace_inverse for every lane: tr_re[l] + i tr_im[l], from S^-1 in the lane workspace. */
+static inline __attribute__((always_inline)) void lane_trace_inverse(
+    const fg_dirac *d, int r, int c, const double complex (*M)[2], double *restrict tr_re,
+    double *restrict tr_im)
+{
+  const fg_lane_lu *w = d->lanes;
+  trace_term terms[4];
+  trace_terms(d, r, c, M, terms);
+  for (int l = 0; l < NL; ++l)
+    tr_re[l] = tr_im[l] = 0.0;
+  for (int j = 0; j < 4; ++j) {
+    const trace_term *t = &terms[j];
+    double sr[NL] = {0}, si[NL] = {0};
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b) {
+        const double cr = creal(t->c[b][a]), ci = cimag(t->c[b][a]);
+        if (cr == 0.0 && ci == 0.0) /* P M has rank one at most, and can be 0 */
+          continue;
+        size_t at = ((size_t)(t->row + a) * (size_t)w->ld + (size_t)(t->col + b)) * NL;
+        const double *restrict xr = w->inv_re + at, *restrict xi = w->inv_im + at;
+        for (int l = 0; l < NL; ++l) {
+          sr[l] += xr[l] * cr - xi[l] * ci;
+          si[l] += xr[l] * ci + xi[l] * cr;
+        }
+      }
+    const double *restrict hr = lane_hop(d, t->hop), *restrict hi = hr + NL;
+    for (int l = 0; l < NL; ++l) {
+      tr_re[l] -= hr[l] * sr[l] - hi[l] * si[l];
+      tr_im[l] -= hr[l] * si[l] + hi[l] * sr[l];
+    }
+  }
+}
+
+/* logdet_gradient_eo for lanes l0 .. l0 + nl - 1 of a [2V][lanes] block. The
+ * derivatives of the two hops of link (x, mu) are those hops times i and -i:
+ * dD/dtheta = i hop[4 x + 2 mu] (x -> x + mu) and -i hop[4 (x + mu) + 2 mu + 1]. */
+FG_MULTIVERSION static void lane_gradient(const fg_dirac *d, int lanes, int l0, int nl,
+                                          double *grad)
+{
+  const fg_lattice *lat = d->lat;
+  double fr[NL], fi[NL], br[NL], bi[NL];
+  for (int mu = 0; mu < 2; ++mu)
+    for (int x = 0; x < lat->volume; ++x) {
+      int xf = lat->up[x * 2 + mu];
+      lane_trace_inverse(d, xf, x, minus_sigma[mu], fr, fi); /* D^-1(x + mu, x) */
+      lane_trace_inverse(d, x, xf, plus_sigma[mu], br, bi);  /* D^-1(x, x + mu) */
+      const double *hf = lane_hop(d, 4 * x + 2 * mu), *hb = lane_hop(d, 4 * xf + 2 * mu + 1);
+      double *g = grad + ((size_t)mu * (size_t)lat->volume + (size_t)x) * (size_t)lanes + l0;
+      for (int l = 0; l < nl; ++l) /* 2 Re[(fr + i fi) i hf - (br + i bi) i hb] */
+        g[l] = 2.0 * (-fr[l] * hf[NL + l] - fi[l] * hf[l] + br[l] * hb[NL + l] + bi[l] * hb[l]);
+    }
+}
+
+/* A configuration without a determinant: logdet -inf, gradient 0. */
+static void no_determinant(int v, int lanes, int l, double *logdet, double *grad)
+{
+  if (logdet != NULL)
+    logdet[l] = -HUGE_VAL;
+  for (int i = 0; grad != NULL && i < 2 * v; ++i)
+    grad[(size_t)i * (size_t)lanes + (size_t)l] = 0.0;
+}
+
+/* Configurations l0 .. l0 + nl - 1 through fg_dirac_logdet, one at a time. */
+static int one_by_one(fg_dirac *d, const double *theta, int lanes, int l0, int nl,
+                      double *logdet, double *grad, fg_error *err)
+{
+  int rc = FG_OK;
+  for (int l = l0; l < l0 + nl; ++l) {
+    double ld;
+    int r = fg_dirac_logdet(d, theta + l, (size_t)lanes, &ld, grad != NULL ? grad + l : NULL,
+                            (size_t)lanes, rc == FG_OK ? err : NULL);
+    if (logdet != NULL)
+      logdet[l] = ld;
+    if (r != FG_OK) {
+      no_determinant(d->lat->volume, lanes, l, logdet, grad);
+      rc = rc == FG_OK ? r : rc;
+    }
+  }
+  return rc;
+}
+
+/* Configurations l0 .. l0 + nl - 1 together. */
+static int together(fg_dirac *d, const double *theta, int lanes, int l0, int nl, double *logdet,
+                    double *grad, const char *here, fg_error *err)
+{
+  fg_lane_lu *w = d->lanes;
+  if (!same_block(d, theta, lanes, l0, nl)) {
+    d->lane_factored = 0;
+    set_lane_hops(d);
+    lane_schur_matrix(d);
+    fg_lane_lu_factor(w);
+    fg_lane_lu_log_abs_det(w, d->lane_logdet);
+    d->lane_factored = 1;
+  }
+  const double *sum = d->lane_logdet;
+  if (grad != NULL) {
+    fg_lane_lu_invert(w);
+    lane_gradient(d, lanes, l0, nl, grad);
+  }
+  int rc = FG_OK;
+  const size_t step = ((size_t)w->ld + 1) * NL;
+  for (int l = 0; l < nl; ++l) {
+    if (logdet != NULL)
+      logdet[l0 + l] = 2.0 * sum[l];
+    int zero = w->singular[l] > 0 ? w->singular[l] : zero_pivot(w->re + l, w->im + l, step, w->m);
+    if (zero == 0)
+      continue;
+    no_determinant(d->lat->volume, lanes, l0 + l, logdet, grad);
+    if (rc == FG_OK)
+      rc = singular_error(d, zero, w->m, l0 + l, here, err);
+  }
+  return rc;
+}
+
+int fg_dirac_logdet_lanes(fg_dirac *d, const double *theta, int lanes, double *logdet,
+                          double *grad, fg_error *err)
+{
+  static const char here[] = "fg_dirac_logdet_lanes [dirac.c]";
+  fg_error ignored = {0}; /* without the batched workspace: one by one */
+  const int batched = d->eo && d->lat->volume <= LANES_BATCHED_MAX_VOLUME &&
+                      lanes >= LANES_BATCHED_MIN && lanes_workspace(d, here, &ignored) == FG_OK;
+  int rc = FG_OK;
+  for (int l0 = 0; l0 < lanes; l0 += NL) {
+    int nl = lanes - l0 < NL ? lanes - l0 : NL;
+    fg_error *e = rc == FG_OK ? err : NULL; /* the first failure's message */
+    int r = batched && nl >= LANES_BATCHED_MIN
+                ? together(d, theta, lanes, l0, nl, logdet, grad, here, e)
+                : one_by_one(d, theta, lanes, l0, nl, logdet, grad, e);
+    rc = rc == FG_OK ? r : rc;
+  }
   return rc;
 }
 
