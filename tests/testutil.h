@@ -22,10 +22,10 @@
  *     parameter's entry with central differences (h = 1/4096 in the
  *     float32 parameters) of the same sum of log q(phi) through the
  *     inverse: bad = entries off by more than 3e-2 (1 + |fd|), gmax =
- *     largest |fd|. skipped NULL compares every entry; otherwise an entry
- *     whose difference with h/4 is as far from it straddles a kink (a knot
+ *     largest |fd|. With skipped non-NULL, an entry that is off and whose
+ *     difference with h/4 is as far from the first straddles a kink (a knot
  *     of the spline circle map moving across a point) and is counted in
- *     *skipped, not compared. The parameters are restored.
+ *     *skipped, not in bad. The parameters are restored.
  *   void fg_test_scale_params(fg_flow *f, float factor)
  *     Multiplies every parameter by factor (moves the layers away from
  *     where initialisation puts them).
