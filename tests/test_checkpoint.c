@@ -190,6 +190,9 @@ static void assert_same(const fg_checkpoint *a, const fg_checkpoint *b, int with
   ck_assert_int_eq(ma->activation, mb->activation);
   ck_assert_int_eq(ma->init_scheme, mb->init_scheme);
   ck_assert_int_eq(ma->gauge_loops, mb->gauge_loops);
+  ck_assert_int_eq(ma->gauge_map, mb->gauge_map);
+  if (ma->gauge_map == FG_MAP_SPLINE)
+    ck_assert_int_eq(ma->spline_bins, mb->spline_bins);
   SAME_BITS(ma->init_scale, mb->init_scale);
   SAME_BITS(ma->mu_init, mb->mu_init);
   ck_assert(a->seed == b->seed);
@@ -845,12 +848,73 @@ START_TEST(test_parameter_checksum)
 }
 END_TEST
 
-/* A file as flowgen wrote it before model.gauge_loops existed. */
-static void delete_gauge_loops(const char *path)
+/* Removes the /model attribute `name` (a file as flowgen wrote it before
+ * the key existed). */
+static void delete_model_attr(const char *path, const char *name)
 {
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-  ck_assert(H5Adelete_by_name(f, "/model", "gauge_loops", H5P_DEFAULT) >= 0);
+  ck_assert(H5Adelete_by_name(f, "/model", name, H5P_DEFAULT) >= 0);
   ck_assert(H5Fclose(f) >= 0);
+}
+
+/* Adds the string attribute `name` = text to /model. */
+static void add_model_text(const char *path, const char *name, const char *text)
+{
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  ck_assert(H5Tset_size(t, strlen(text) + 1) >= 0);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t at = H5Acreate2(g, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  ck_assert(at >= 0 && H5Awrite(at, t, text) >= 0);
+  H5Aclose(at), H5Sclose(sp), H5Tclose(t), H5Gclose(g);
+  ck_assert(H5Fclose(f) >= 0);
+}
+
+/* The int attribute `name` of group `group`. */
+static int attr_int(const char *path, const char *group, const char *name)
+{
+  int v = -1;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t at = H5Aopen_by_name(f, group, name, H5P_DEFAULT, H5P_DEFAULT);
+  ck_assert(at >= 0 && H5Aread(at, H5T_NATIVE_INT, &v) >= 0);
+  H5Aclose(at);
+  ck_assert(H5Fclose(f) >= 0);
+  return v;
+}
+
+/* bad, an affine model with the gauge layers' attribute `name` = value, is
+ * refused by the writer, and a file with that attribute by the reader. */
+static void refused_without_haar(const char *path, const fg_checkpoint *bad, const char *name,
+                                 const char *value)
+{
+  fg_error err = {0};
+  char want[128];
+  ck_assert_int_eq(fg_checkpoint_write(path, bad, &err), FG_ERR_RUNTIME);
+  snprintf(want, sizeof want, "%s %s needs base haar", name, value);
+  ck_assert_msg(strstr(err.msg, want) != NULL, "'%s' not in '%s'", want, err.msg);
+  fg_checkpoint plain;
+  make_normal(&plain);
+  write_ok(path, &plain);
+  add_model_text(path, name, value);
+  snprintf(want, sizeof want, "attribute '%s' is %s, which needs base haar", name, value);
+  read_fails(path, FG_ERR_INPUT, want);
+  fg_checkpoint_free(&plain);
+}
+
+/* Resizes a's parameters and optimizer state to its architecture. */
+static void resize_params(fg_checkpoint *a)
+{
+  a->nparams = fg_checkpoint_nparams(&a->model);
+  ck_assert_uint_gt(a->nparams, 0);
+  fg_free(a->params);
+  fg_free(a->opt_state);
+  a->params = fg_alloc(a->nparams * sizeof(float), NULL, "test");
+  a->opt_state_len = 2 * a->nparams;
+  a->opt_state = fg_alloc(a->opt_state_len * sizeof(double), NULL, "test");
+  ck_assert(a->params && a->opt_state);
+  fill_floats(a->params, a->nparams, 5);
+  fill_doubles(a->opt_state, a->opt_state_len, 6);
 }
 
 /* model.gauge_loops: a gauge flow with rectangles round-trips (conv_0 has 6
@@ -870,16 +934,8 @@ START_TEST(test_gauge_loops)
   /* per layer against the affine 1 -> 8 -> 8 -> 2 stack: 5 more input
    * channels of conv_0, 11 more outputs of the last conv */
   const size_t affine = a.nparams;
-  a.nparams = fg_checkpoint_nparams(&a.model);
+  resize_params(&a);
   ck_assert_uint_eq(a.nparams, affine + 3 * ((6 - 1) * 8 * 9 + (13 - 2) * (8 * 9 + 1)));
-  fg_free(a.params);
-  fg_free(a.opt_state);
-  a.params = fg_alloc(a.nparams * sizeof(float), NULL, "test");
-  a.opt_state_len = 2 * a.nparams;
-  a.opt_state = fg_alloc(a.opt_state_len * sizeof(double), NULL, "test");
-  ck_assert(a.params && a.opt_state);
-  fill_floats(a.params, a.nparams, 5);
-  fill_doubles(a.opt_state, a.opt_state_len, 6);
   write_ok(path, &a);
   fg_error err = {0};
   ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
@@ -887,13 +943,13 @@ START_TEST(test_gauge_loops)
   fg_checkpoint_free(&b);
 
   /* without the attribute the file is a plaquette flow, whose conv_0 is [8, 2, 3, 3] */
-  delete_gauge_loops(path);
+  delete_model_attr(path, "gauge_loops");
   read_fails(path, FG_ERR_INPUT, "has shape [8, 6, 3, 3], the architecture needs [8, 2, 3, 3]");
   a.model.gauge_loops = FG_LOOPS_PLAQUETTE;
   a.nparams = fg_checkpoint_nparams(&a.model);
   a.opt_state_len = 2 * a.nparams;
   write_ok(path, &a);
-  delete_gauge_loops(path);
+  delete_model_attr(path, "gauge_loops");
   ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
   assert_same(&a, &b, 1);
   fg_checkpoint_free(&b);
@@ -903,20 +959,74 @@ START_TEST(test_gauge_loops)
   a.model.gauge_loops = FG_LOOPS_RECTANGLE;
   a.nparams = fg_checkpoint_nparams(&a.model);
   a.opt_state_len = 2 * a.nparams;
-  ck_assert_int_eq(fg_checkpoint_write(path, &a, &err), FG_ERR_RUNTIME);
-  ck_assert_ptr_nonnull(strstr(err.msg, "gauge_loops rectangle needs base haar"));
-  a.model.gauge_loops = FG_LOOPS_PLAQUETTE;
+  refused_without_haar(path, &a, "gauge_loops", "rectangle");
+  fg_checkpoint_free(&a);
+  ids_unchanged(&before);
+  remove_tree(dir);
+}
+END_TEST
+
+/* model.gauge_map spline: a spline gauge flow (5 bins: the last conv has
+ * 16 outputs) round-trips with attributes gauge_map and spline_bins, in a
+ * format_version 4 file, which older readers refuse; an NCP gauge flow's
+ * file stays version 3 without the attributes (absent: ncp); a spline
+ * without base haar, without spline_bins or with spline_bins out of range
+ * is refused; info and JSON name the map. */
+START_TEST(test_gauge_map)
+{
+  id_snapshot before = ids_now();
+  char *dir = fg_test_tmpdir();
+  const char *path = path_in(dir, "spline.h5");
+  fg_checkpoint a, b;
+  fg_error err = {0};
+  make_normal(&a);
+  a.theory.name = FG_THEORY_SCHWINGER;
+  a.model.base = FG_BASE_HAAR;
+  resize_params(&a);
+  const size_t ncp = a.nparams;
   write_ok(path, &a);
-  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-  hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  ck_assert(H5Tset_size(t, 10) >= 0);
-  hid_t sp = H5Screate(H5S_SCALAR);
-  hid_t at = H5Acreate2(g, "gauge_loops", t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  ck_assert(at >= 0 && H5Awrite(at, t, "rectangle") >= 0);
-  H5Aclose(at), H5Sclose(sp), H5Tclose(t), H5Gclose(g);
-  ck_assert(H5Fclose(f) >= 0);
-  read_fails(path, FG_ERR_INPUT, "attribute 'gauge_loops' is rectangle, which needs base haar");
+  ck_assert_int_eq(attr_int(path, "/", "format_version"), 3);
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  ck_assert_int_eq(b.model.gauge_map, FG_MAP_NCP);
+  fg_checkpoint_free(&b);
+
+  a.model.gauge_map = FG_MAP_SPLINE;
+  a.model.spline_bins = 5;
+  resize_params(&a);
+  /* per layer: the last conv (8 -> 13 for ncp) has 3 more outputs */
+  ck_assert_uint_eq(a.nparams, ncp + 3 * (16 - 13) * (8 * 9 + 1));
+  write_ok(path, &a);
+  ck_assert_int_eq(attr_int(path, "/", "format_version"), 4); /* a version 3 reader refuses it */
+  ck_assert_int_eq(attr_int(path, "/model", "spline_bins"), 5);
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  assert_same(&a, &b, 1);
+  ck_assert(b.model.gauge_map == FG_MAP_SPLINE && b.model.spline_bins == 5);
+  fg_checkpoint_free(&b);
+  char *json = print_to_string(&a, 1), *table = print_to_string(&a, 0);
+  ck_assert_ptr_nonnull(strstr(json, "\"format_version\": 4"));
+  ck_assert_ptr_nonnull(strstr(json, "\"gauge_map\": \"spline\", \"spline_bins\": 5"));
+  ck_assert_ptr_nonnull(strstr(table, "circle map spline of 5 bins"));
+  free(json), free(table);
+
+  /* without the attribute the file is an NCP flow, whose last conv has 13 outputs */
+  write_ok(path, &a);
+  delete_model_attr(path, "gauge_map");
+  read_fails(path, FG_ERR_INPUT, "has shape [16, 8, 3, 3], the architecture needs [13, 8, 3, 3]");
+  write_ok(path, &a);
+  delete_model_attr(path, "spline_bins");
+  read_fails(path, FG_ERR_INPUT, "/model: missing attribute 'spline_bins'");
+  write_ok(path, &a);
+  set_attr_int64(path, "/model", "spline_bins", 40);
+  read_fails(path, FG_ERR_INPUT, "attribute 'spline_bins' is 40, outside 2..32");
+  a.model.spline_bins = 1;
+  ck_assert_int_eq(fg_checkpoint_write(path, &a, &err), FG_ERR_RUNTIME);
+  ck_assert_ptr_nonnull(strstr(err.msg, "spline_bins 1 outside 2..32"));
+
+  /* the spline belongs to gauge layers only */
+  a.model.base = FG_BASE_NORMAL;
+  a.model.spline_bins = 5;
+  resize_params(&a);
+  refused_without_haar(path, &a, "gauge_map", "spline");
   fg_checkpoint_free(&a);
   ids_unchanged(&before);
   remove_tree(dir);
@@ -939,6 +1049,7 @@ int main(void)
   tcase_add_test(tc, test_reader_refuses_unhealthy_files);
   tcase_add_test(tc, test_parameter_checksum);
   tcase_add_test(tc, test_gauge_loops);
+  tcase_add_test(tc, test_gauge_map);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

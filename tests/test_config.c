@@ -226,6 +226,36 @@ START_TEST(other_theories_and_sections)
 }
 END_TEST
 
+/* model.gauge_map and model.spline_bins: defaults, values, and a changed
+ * value refused by the resume check, by key. */
+START_TEST(gauge_map_and_spline_bins)
+{
+  fg_config ncp, spline, wide;
+  fg_error err;
+  ck_assert_msg(parse(SEED SCHWINGER MODEL, NULL, &ncp, &err) == FG_OK, "%s", err.msg);
+  ck_assert(ncp.model.gauge_map == FG_MAP_NCP && ncp.model.spline_bins == 8);
+  fg_config_free(&ncp);
+  ck_assert(parse(SEED SCHWINGER MODEL "  gauge_map: ncp\n", NULL, &ncp, &err) == FG_OK);
+  ck_assert(ncp.model.gauge_map == FG_MAP_NCP);
+  ck_assert(parse(SEED SCHWINGER MODEL "  gauge_map: spline\n", NULL, &spline, &err) == FG_OK);
+  ck_assert(spline.model.gauge_map == FG_MAP_SPLINE && spline.model.spline_bins == 8);
+  ck_assert(parse(SEED SCHWINGER MODEL "  gauge_map: spline\n  spline_bins: 32\n", NULL, &wide,
+                  &err) == FG_OK);
+  ck_assert(wide.model.gauge_map == FG_MAP_SPLINE && wide.model.spline_bins == 32);
+  /* another map or another number of bins is another run */
+  ck_assert_int_eq(fg_config_check_resume(&ncp, &spline, FG_IDENT_MODEL, "f.h5", &err),
+                   FG_ERR_INPUT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "model.gauge_map is ncp in the file, spline in the config"));
+  ck_assert_int_eq(fg_config_check_resume(&spline, &wide, FG_IDENT_MODEL, "f.h5", &err),
+                   FG_ERR_INPUT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "model.spline_bins is 8 in the file, 32 in the config"));
+  ck_assert_int_eq(fg_config_check_resume(&spline, &spline, FG_IDENT_MODEL, "f.h5", &err), FG_OK);
+  fg_config_free(&ncp);
+  fg_config_free(&spline);
+  fg_config_free(&wide);
+}
+END_TEST
+
 /* Parses SEED THEORY MODEL with a train section and returns the checkpoint and log. */
 static void check_paths(const char *config_path, const char *train, const char *checkpoint,
                         const char *log, const char *init_from)
@@ -415,6 +445,21 @@ static const bad_case bad_cases[] = {
     {"unknown symmetry", SEED THEORY "model: {coupling_layers: 1, kernel_size: 3, "
      "hidden_channels: [], symmetry: z3}\n", {"model.symmetry: value z3: unknown name (expected "
      "one of: none, z2)"}},
+    {"unknown gauge_map", SEED SCHWINGER MODEL "  gauge_map: rqs\n",
+     {"bad.yaml:9: model.gauge_map: value rqs: unknown name (expected one of: ncp, spline)"}},
+    {"gauge_map under phi4", SEED THEORY MODEL "  gauge_map: spline\n",
+     {"bad.yaml:11: model.gauge_map: value spline: used only with the gauge layers (model.base "
+      "haar)"}},
+    {"spline_bins without a map", SEED SCHWINGER MODEL "  spline_bins: 8\n",
+     {"bad.yaml:9: model.spline_bins: value 8: used only with model.gauge_map spline"}},
+    {"spline_bins with ncp", SEED SCHWINGER MODEL "  gauge_map: ncp\n  spline_bins: 8\n",
+     {"bad.yaml:10: model.spline_bins: value 8: used only with model.gauge_map spline"}},
+    {"one spline bin", SEED SCHWINGER MODEL "  gauge_map: spline\n  spline_bins: 1\n",
+     {"bad.yaml:10: model.spline_bins: value 1: must be >= 2"}},
+    {"33 spline bins", SEED SCHWINGER MODEL "  gauge_map: spline\n  spline_bins: 33\n",
+     {"bad.yaml:10: model.spline_bins: value 33: must be <= 32"}},
+    {"fractional spline bins", SEED SCHWINGER MODEL "  gauge_map: spline\n  spline_bins: 8.5\n",
+     {"model.spline_bins: value 8.5: expected an integer"}},
     {"no coupling layers", SEED THEORY "model: {coupling_layers: 0, kernel_size: 3, "
      "hidden_channels: []}\n", {"model.coupling_layers: value 0: must be >= 1 unless"}},
     {"max batch below batch", SEED THEORY MODEL TRAIN "  schedule: {kind: batch_size, "
@@ -555,6 +600,7 @@ int main(void)
   tcase_add_test(good, optimizer_and_schedule_defaults_follow_their_names);
   tcase_add_test(good, other_theories_and_sections);
   tcase_add_test(good, relative_paths_resolve_against_the_config_folder);
+  tcase_add_test(good, gauge_map_and_spline_bins);
   suite_add_tcase(s, good);
   TCase *bad = tcase_create("invalid");
   tcase_add_loop_test(bad, bad_input_is_named, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));

@@ -226,7 +226,7 @@ START_TEST(every_parameter_gradient_matches_finite_difference)
   make(&s, 4, 4, 2, 3, 2, hidden, 41);
   int bad;
   double gmax;
-  fg_test_kl_gradient_fd(s.th, s.flow, &s.blk, 77, &bad, &gmax);
+  fg_test_kl_gradient_fd(s.th, s.flow, &s.blk, 77, &bad, &gmax, NULL);
   ck_assert_int_eq(bad, 0);
   ck_assert_double_gt(gmax, 0.1); /* the gradient is not trivially zero */
   unmake(&s);
@@ -246,7 +246,7 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
   ck_assert_int_eq(fg_flow_has_score(s.flow), 1);
   int bad;
   double gmax;
-  fg_test_score_fd(s.flow, s.blk.work, 9, &bad, &gmax);
+  fg_test_score_fd(s.flow, s.blk.work, 9, &bad, &gmax, NULL);
   ck_assert_int_eq(bad, 0);
   ck_assert_double_gt(gmax, 0.1);
   unmake(&s);

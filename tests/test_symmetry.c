@@ -169,7 +169,7 @@ static void check_fd(const fg_theory_config *tc)
   free(grad);
   int bad;
   double gmax;
-  fg_test_kl_gradient_fd(s.th, s.flow, &s.blk, 77, &bad, &gmax);
+  fg_test_kl_gradient_fd(s.th, s.flow, &s.blk, 77, &bad, &gmax, NULL);
   ck_assert_msg(bad == 0, "%d of %zu parameters off", bad, n);
   ck_assert_double_gt(gmax, 0.1);
   unmake(&s);

@@ -14,14 +14,18 @@
  *     Conditioners with kinks (leaky ReLU): a point whose differences with
  *     h = 1e-3 and h/4 disagree (1e-3 relative) straddles one and is counted
  *     in skipped, not compared. phi is restored.
- *   void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax)
+ *   void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax,
+ *                         int *skipped)
  *     Draws a block (stream (seed, FG_RNG_TEST)), takes the lane-weighted
  *     score sum_l c_l d log q(phi_l)/d theta at fixed phi
  *     (fg_flow_score_backward, c_l = +-(l + 1)/FG_VLEN) and compares every
  *     parameter's entry with central differences (h = 1/4096 in the
  *     float32 parameters) of the same sum of log q(phi) through the
  *     inverse: bad = entries off by more than 3e-2 (1 + |fd|), gmax =
- *     largest |fd|. The parameters are restored.
+ *     largest |fd|. With skipped non-NULL, an entry that is off and whose
+ *     difference with h/4 is as far from the first straddles a kink (a knot
+ *     of the spline circle map moving across a point) and is counted in
+ *     *skipped, not in bad. The parameters are restored.
  *   void fg_test_scale_params(fg_flow *f, float factor)
  *     Multiplies every parameter by factor (moves the layers away from
  *     where initialisation puts them).
@@ -31,11 +35,11 @@
  *     FG_VLEN-1 of stream (seed, FG_RNG_TEST): the loss whose gradient
  *     fg_model_kl_gradient_block(..., c = 1/FG_VLEN) is.
  *   void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b,
- *                               uint64_t seed, int *bad, double *gmax)
+ *                               uint64_t seed, int *bad, double *gmax, int *skipped)
  *     That gradient against central differences (h = 1/4096 in the float32
  *     parameters) of fg_test_block_loss, every parameter: bad = entries off
- *     by more than 3e-2 (1 + |fd|), gmax = largest |fd|. The parameters are
- *     restored.
+ *     by more than 3e-2 (1 + |fd|), gmax = largest |fd|; skipped as for
+ *     fg_test_score_fd. The parameters are restored.
  *   void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
  *                                uint64_t seed, double *worst, double *scale, double *score)
  *     On one block (stream (seed, FG_RNG_TEST), c = 1/FG_VLEN): the
@@ -59,12 +63,13 @@ int fg_test_write_file(const char *path, const char *text);
 int fg_test_remove_dir(const char *dir);
 void fg_test_grad_logq_fd(const fg_flow *f, fg_flow_work *w, double *phi, const double *g,
                           double *worst, double *gmax, int *skipped);
-void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax);
+void fg_test_score_fd(fg_flow *f, fg_flow_work *w, uint64_t seed, int *bad, double *gmax,
+                      int *skipped);
 void fg_test_scale_params(fg_flow *f, float factor);
 double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                           uint64_t seed);
 void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b, uint64_t seed,
-                            int *bad, double *gmax);
+                            int *bad, double *gmax, int *skipped);
 void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                              uint64_t seed, double *worst, double *scale, double *score);
 

@@ -74,6 +74,12 @@ typedef enum { FG_ACT_LEAKY_RELU = 0, FG_ACT_TANH = 1 } fg_activation;
 /* The closed loops a gauge layer's conditioner sees (docs/model.md):
  * the frozen plaquettes, or those and the frozen 2x1 and 1x2 rectangles. */
 typedef enum { FG_LOOPS_PLAQUETTE = 0, FG_LOOPS_RECTANGLE = 1 } fg_gauge_loops;
+/* A gauge layer's circle map (docs/model.md): a mixture of non-compact
+ * projections, or a circular rational-quadratic spline of spline_bins bins. */
+typedef enum { FG_MAP_NCP = 0, FG_MAP_SPLINE = 1 } fg_gauge_map;
+#define FG_SPLINE_BINS_MIN 2
+#define FG_SPLINE_BINS_MAX 32
+#define FG_SPLINE_BINS_DEFAULT 8
 typedef enum { FG_INIT_KAIMING = 0, FG_INIT_XAVIER = 1 } fg_init_scheme;
 typedef enum { FG_OPT_ADAM = 0, FG_OPT_ADADELTA = 1, FG_OPT_SGD = 2 } fg_optimizer_kind;
 typedef enum { FG_SCHED_NONE = 0, FG_SCHED_BATCH_SIZE = 1, FG_SCHED_LEARNING_RATE = 2 } fg_schedule_kind;
@@ -103,6 +109,9 @@ typedef struct {
   int hidden_channels[FG_MAXHIDDEN]; /* each >= 1; required key (may be []) */
   fg_activation activation;   /* model.activation, default leaky_relu */
   fg_gauge_loops gauge_loops; /* model.gauge_loops, default plaquette (gauge layers only) */
+  fg_gauge_map gauge_map;     /* model.gauge_map, default ncp (gauge layers only) */
+  int spline_bins;            /* model.spline_bins, FG_SPLINE_BINS_MIN..MAX, default 8
+                                 (gauge_map spline only; ignored otherwise) */
   fg_init_scheme init_scheme; /* model.init.scheme, default kaiming */
   double init_scale;          /* model.init.scale > 0, default 1.0 */
   double mu_init;             /* model.mu_init > 0 (free_field), default 1.0 */
@@ -209,6 +218,7 @@ const char *fg_base_name(fg_base_kind k);
 const char *fg_symmetry_name(fg_symmetry_kind k);
 const char *fg_activation_name(fg_activation a);
 const char *fg_gauge_loops_name(fg_gauge_loops k);
+const char *fg_gauge_map_name(fg_gauge_map k);
 const char *fg_init_name(fg_init_scheme s);
 const char *fg_optimizer_name(fg_optimizer_kind k);
 const char *fg_schedule_name(fg_schedule_kind k);

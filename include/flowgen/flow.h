@@ -242,12 +242,20 @@ extern const fg_layer_type fg_affine_coupling_type; /* coupling.c */
 extern const fg_layer_type fg_free_field_type;      /* free_field.c */
 extern const fg_layer_type fg_gauge_coupling_type;  /* gauge_coupling.c */
 
-/* The gauge coupling's circle map (gauge_coupling.c, docs/model.md): a
- * mixture of FG_GAUGE_NCP non-compact projections and a shift, from
- * FG_GAUGE_NRAW raw outputs per active plaquette; alpha >= FG_GAUGE_ALPHA_MIN. */
+/* The gauge coupling's circle map (gauge_coupling.c, docs/model.md). With
+ * model.gauge_map ncp: a mixture of FG_GAUGE_NCP non-compact projections and
+ * a shift, from FG_GAUGE_NRAW raw outputs per active plaquette; alpha >=
+ * FG_GAUGE_ALPHA_MIN. With spline: a circular rational-quadratic spline of
+ * K = model.spline_bins bins and a shift, from FG_GAUGE_SPLINE_NRAW(K) raw
+ * outputs; every bin at least 2 pi FG_GAUGE_SPLINE_MIN_BIN wide and high,
+ * knot derivatives >= FG_GAUGE_SPLINE_MIN_DERIVATIVE (circle_spline.c). */
 #define FG_GAUGE_NCP 6
 #define FG_GAUGE_NRAW (2 * FG_GAUGE_NCP + 1)
 #define FG_GAUGE_ALPHA_MIN 1e-3
+#define FG_GAUGE_SPLINE_NRAW(bins) (3 * (bins) + 1)
+#define FG_GAUGE_SPLINE_MIN_BIN 1e-3
+#define FG_GAUGE_SPLINE_MIN_DERIVATIVE 1e-3
+#define FG_GAUGE_NRAW_MAX FG_GAUGE_SPLINE_NRAW(FG_SPLINE_BINS_MAX)
 
 int fg_param_layout_build(const fg_model_config *m, fg_param_layout *lay, fg_error *err);
 int fg_param_layout_count(const fg_model_config *m, size_t *ntensors, size_t *nparams);

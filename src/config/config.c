@@ -471,6 +471,7 @@ static const char *theory_name(int k) { return fg_theory_name((fg_theory_kind)k)
 static const char *base_name(int k) { return fg_base_name((fg_base_kind)k); }
 static const char *activation_name(int k) { return fg_activation_name((fg_activation)k); }
 static const char *gauge_loops_name(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
+static const char *gauge_map_name(int k) { return fg_gauge_map_name((fg_gauge_map)k); }
 static const char *init_name(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *optimizer_name(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 static const char *schedule_name(int k) { return fg_schedule_name((fg_schedule_kind)k); }
@@ -558,6 +559,12 @@ static const char *gauge_only(const fg_config *c)
              : "used only with the gauge layers (model.base haar)";
 }
 
+/* gauge_map is read before spline_bins (model_fields' order). */
+static const char *spline_only(const fg_config *c)
+{
+  return c->model.gauge_map == FG_MAP_SPLINE ? NULL : "used only with model.gauge_map spline";
+}
+
 static const char *bad_kernel(int64_t v)
 {
   return v >= 1 && v % 2 == 1 ? NULL : "kernel size must be odd and >= 1";
@@ -611,6 +618,10 @@ static const field model_fields[] = {
     {.key = "activation", .type = T_NAME, AT(model.activation), .name_of = activation_name},
     {.key = "gauge_loops", .type = T_NAME, AT(model.gauge_loops), .name_of = gauge_loops_name,
      .unused = gauge_only},
+    {.key = "gauge_map", .type = T_NAME, AT(model.gauge_map), .name_of = gauge_map_name,
+     .unused = gauge_only},
+    {.key = "spline_bins", .type = T_INT, AT(model.spline_bins), .lo = FG_SPLINE_BINS_MIN,
+     .hi = FG_SPLINE_BINS_MAX, .unused = spline_only},
     {.key = "init", .type = T_MAP, .sub = init_fields},
     {.key = "mu_init", .type = T_REAL, AT(model.mu_init), ABOVE(0), .unused = free_field_only},
     {.key = "symmetry", .type = T_NAME, AT(model.symmetry), .name_of = symmetry_name},
@@ -829,7 +840,8 @@ void fg_config_defaults(fg_config *cfg)
                                    .fermion_bc = {FG_BC_ANTIPERIODIC, FG_BC_PERIODIC}};
   cfg->model = (fg_model_config){.base = FG_BASE_NORMAL, .coupling_layers = -1,
                                  .activation = FG_ACT_LEAKY_RELU, .init_scheme = FG_INIT_KAIMING,
-                                 .init_scale = 1.0, .mu_init = 1.0};
+                                 .init_scale = 1.0, .mu_init = 1.0,
+                                 .spline_bins = FG_SPLINE_BINS_DEFAULT};
   fg_train_config *t = &cfg->train;
   t->steps = -1;
   optimizer_defaults(&t->optimizer, FG_OPT_ADAM);

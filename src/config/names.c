@@ -31,6 +31,12 @@ const char *fg_gauge_loops_name(fg_gauge_loops k)
   return NAME_OF(t, k);
 }
 
+const char *fg_gauge_map_name(fg_gauge_map k)
+{
+  static const char *t[] = {"ncp", "spline"};
+  return NAME_OF(t, k);
+}
+
 const char *fg_init_name(fg_init_scheme s)
 {
   static const char *t[] = {"kaiming", "xavier"};

@@ -10,7 +10,8 @@
  *     fg_convnet_declare with 2 input channels (cos P, sin P of the passive
  *     plaquettes), 6 with model.gauge_loops = rectangle (and cos R, sin R of
  *     the frozen rectangles R_0, R_1), and FG_GAUGE_NRAW = 2 FG_GAUGE_NCP + 1
- *     output channels.
+ *     output channels, FG_GAUGE_SPLINE_NRAW(K) = 3K + 1 with model.gauge_map
+ *     spline (K = model.spline_bins).
  *
  * Fields are [2V][FG_VLEN] link angles theta_mu(x) at dof mu V + x (u1.h),
  * plaquette P(y) = theta_0(y) + theta_1(y+0) - theta_0(y+1) - theta_1(y).
@@ -34,7 +35,9 @@
  *   alpha_k = FG_GAUGE_ALPHA_MIN + softplus(a_k + a0),  w = softmax(b),
  *   a0 = log(exp(1 - FG_GAUGE_ALPHA_MIN) - 1)  (alpha = 1 at a = 0),
  * raw channels a_0..a_{K-1}, b_0..b_{K-1}, c (K = FG_GAUGE_NCP): a zero raw
- * output is the identity map. With P(y)
+ * output is the identity map. With model.gauge_map spline, h is instead the
+ * circular rational-quadratic spline of circle_spline.c followed by its
+ * shift (zero raw output: the identity too). With P(y)
  * wrapped into (-pi, pi], the updated link becomes
  *   theta_mu(y) <- wrap(theta_mu(y) + sigma (h(P) - P)),
  * so that P(y) becomes h(P) mod 2 pi, and log J = sum_active log h'(P).
@@ -42,7 +45,7 @@
  * and the shift is added to a link, so the layer commutes with gauge
  * transformations. The inverse solves sum_k w_k g_k(x) = wrap(P' - c) by
  * Newton's method inside a bisection bracket (the mixture maps [-pi, pi]
- * onto itself, increasing).
+ * onto itself, increasing); the spline's inverse is analytic.
  *
  * Angles, the circle map and log-Jacobians are double; the net is float32.
  * A layer's workspace starts with the net's activations, its input channels
@@ -71,7 +74,9 @@ typedef struct {
 typedef struct {
   fg_layer base;
   int volume, mu, sigma;
-  double a0;             /* the softplus offset that makes alpha(0) = 1 */
+  fg_gauge_map map;      /* the circle map: ncp or spline */
+  int bins, nraw;        /* spline bins (spline only); raw output channels */
+  double a0;             /* the softplus offset that makes alpha(0) = 1 (ncp) */
   fg_convnet net;
   int nkinds;            /* 1 (plaquettes) or 3 (with rectangles): 2 nkinds input channels */
   loop_kind kind[NKINDS];
@@ -102,10 +107,7 @@ static void ncp_params(const float *raw, size_t stride, double a0, ncp *p)
 {
   double bmax = -HUGE_VAL;
   for (int k = 0; k < K; ++k) {
-    double a = raw[(size_t)k * stride] + a0;
-    double e = exp(-fabs(a)); /* softplus and sigmoid without overflow */
-    p->alpha[k] = FG_GAUGE_ALPHA_MIN + (a > 0 ? a + log1p(e) : log1p(e));
-    p->dalpha[k] = a > 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    p->alpha[k] = FG_GAUGE_ALPHA_MIN + fg_softplus(raw[(size_t)k * stride] + a0, &p->dalpha[k]);
     bmax = fmax(bmax, (double)raw[(size_t)(K + k) * stride]);
   }
   double sum = 0.0;
@@ -131,14 +133,7 @@ static void ncp_mixture(const ncp *p, double x, double *m, double *dm)
 }
 
 /* Everything backward needs at x: h - x's gradient pieces and log h'. */
-typedef struct {
-  double dh;                 /* h'(x) */
-  double dlog_dh_dx;         /* h''(x) / h'(x) */
-  double dh_draw[NRAW];      /* d h / d raw */
-  double dlogdh_draw[NRAW];  /* d log h' / d raw */
-} ncp_grad;
-
-static void ncp_gradient(const ncp *p, double x, ncp_grad *r)
+static void ncp_gradient(const ncp *p, double x, fg_circle_map_grad *r)
 {
   const double cs = cos(0.5 * x), sn = sin(0.5 * x);
   double g[K], dg[K], m = 0.0, dh = 0.0, d2h = 0.0;
@@ -186,6 +181,47 @@ static double ncp_invert(const ncp *p, double t)
     x = next;
   }
   return x;
+}
+
+/* ---- either map, as model.gauge_map says ---------------------------------- */
+
+typedef union {
+  ncp n;
+  fg_circle_spline s;
+} circle_map;
+
+/* The map of one (site, lane)'s raw output, stride apart; returns its shift c. */
+static double map_params(const gauge *g, const float *raw, size_t stride, circle_map *c)
+{
+  if (g->map == FG_MAP_SPLINE) {
+    fg_circle_spline_params(raw, stride, g->bins, &c->s);
+    return c->s.shift;
+  }
+  ncp_params(raw, stride, g->a0, &c->n);
+  return c->n.shift;
+}
+
+/* m = h(x) - c and dm = h'(x), for x in [-pi, pi]. */
+static void map_value(const gauge *g, const circle_map *c, double x, double *m, double *dm)
+{
+  if (g->map == FG_MAP_SPLINE)
+    *m = fg_circle_spline_value(&c->s, x, dm);
+  else
+    ncp_mixture(&c->n, x, m, dm);
+}
+
+/* x in [-pi, pi] with h(x) - c = t, t in [-pi, pi]. */
+static double map_invert(const gauge *g, const circle_map *c, double t)
+{
+  return g->map == FG_MAP_SPLINE ? fg_circle_spline_invert(&c->s, t) : ncp_invert(&c->n, t);
+}
+
+static void map_gradient(const gauge *g, const circle_map *c, double x, fg_circle_map_grad *r)
+{
+  if (g->map == FG_MAP_SPLINE)
+    fg_circle_spline_gradient(&c->s, x, r);
+  else
+    ncp_gradient(&c->n, x, r);
 }
 
 /* ---- the layer ------------------------------------------------------------- */
@@ -263,16 +299,16 @@ static void apply_circle_maps(const gauge *g, const void *ws, double *theta, dou
   for (int i = 0; i < g->nact; ++i) {
     size_t y = (size_t)g->act[i] * L, u = (size_t)g->upd[i] * L;
     for (int l = 0; l < L; ++l) {
-      ncp c;
+      circle_map c;
       double m, dm, x = p[y + l], out;
-      ncp_params(raw + y + l, plane, g->a0, &c);
+      const double shift = map_params(g, raw + y + l, plane, &c);
       if (inverse) {
         out = x;
-        x = ncp_invert(&c, fg_angle_wrap(out - c.shift));
-        ncp_mixture(&c, x, &m, &dm);
+        x = map_invert(g, &c, fg_angle_wrap(out - shift));
+        map_value(g, &c, x, &m, &dm);
       } else {
-        ncp_mixture(&c, x, &m, &dm);
-        out = m + c.shift;
+        map_value(g, &c, x, &m, &dm);
+        out = m + shift;
       }
       theta[u + l] = fg_angle_wrap(theta[u + l] + g->sigma * (inverse ? x - out : out - x));
       logdet[l] += log(dm);
@@ -317,17 +353,17 @@ static void seed_active(const gauge *g, const void *ws, double *gtheta, const do
   const double *p = (const double *)((const char *)ws + g->loop_off);
   const float *raw = (const float *)ws + g->net.act_off[g->net.nconv];
   const size_t plane = (size_t)g->volume * L;
-  memset(gout, 0, sizeof(float) * NRAW * plane);
+  memset(gout, 0, sizeof(float) * (size_t)g->nraw * plane);
   for (int i = 0; i < g->nact; ++i) {
     size_t y = (size_t)g->act[i] * L, u = (size_t)g->upd[i] * L;
     double gp[L];
     for (int l = 0; l < L; ++l) {
-      ncp c;
-      ncp_grad r;
-      ncp_params(raw + y + l, plane, g->a0, &c);
-      ncp_gradient(&c, p[y + l], &r);
+      circle_map c;
+      fg_circle_map_grad r;
+      map_params(g, raw + y + l, plane, &c);
+      map_gradient(g, &c, p[y + l], &r);
       const double gu = gtheta[u + l] * g->sigma, gl = glogdet[l];
-      for (int ch = 0; ch < NRAW; ++ch)
+      for (int ch = 0; ch < g->nraw; ++ch)
         gout[ch * plane + y + l] = (float)(gu * r.dh_draw[ch] + gl * r.dlogdh_draw[ch]);
       gp[l] = gu * (r.dh - 1.0) + gl * r.dlog_dh_dx;
     }
@@ -369,10 +405,10 @@ static void gauge_active_diag(const fg_layer *layer, const void *ws, double *d)
   for (int i = 0; i < g->nact; ++i) {
     size_t y = (size_t)g->act[i] * L, u = (size_t)g->upd[i] * L;
     for (int l = 0; l < L; ++l) {
-      ncp c;
+      circle_map c;
       double m, dm;
-      ncp_params(raw + y + l, plane, g->a0, &c);
-      ncp_mixture(&c, p[y + l], &m, &dm);
+      map_params(g, raw + y + l, plane, &c);
+      map_value(g, &c, p[y + l], &m, &dm);
       d[u + l] = dm;
     }
   }
@@ -528,9 +564,19 @@ static int input_sites(gauge *g, fg_error *err)
   return FG_OK;
 }
 
+/* The raw output channels per active plaquette. */
+static int raw_channels(const fg_model_config *m)
+{
+  return m->gauge_map == FG_MAP_SPLINE ? FG_GAUGE_SPLINE_NRAW(m->spline_bins) : NRAW;
+}
+
 static int gauge_instances(const fg_model_config *m)
 {
-  if (!fg_convnet_valid(m) || !strcmp(fg_gauge_loops_name(m->gauge_loops), "?"))
+  if (!fg_convnet_valid(m) || !strcmp(fg_gauge_loops_name(m->gauge_loops), "?") ||
+      !strcmp(fg_gauge_map_name(m->gauge_map), "?"))
+    return -1;
+  if (m->gauge_map == FG_MAP_SPLINE &&
+      (m->spline_bins < FG_SPLINE_BINS_MIN || m->spline_bins > FG_SPLINE_BINS_MAX))
     return -1;
   return m->base == FG_BASE_HAAR ? m->coupling_layers : 0;
 }
@@ -542,7 +588,7 @@ static int gauge_declare(const fg_model_config *m, int index, int count, fg_para
   char group[32];
   fg_layer_group_name(group, sizeof group, index, count);
   const int cin = m->gauge_loops == FG_LOOPS_RECTANGLE ? 2 * NKINDS : 2;
-  return fg_convnet_declare(m, group, cin, NRAW, lay);
+  return fg_convnet_declare(m, group, cin, raw_channels(m), lay);
 }
 
 static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const fg_stencil *st,
@@ -562,6 +608,9 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
   g->mu = index % 2;
   g->sigma = g->mu == 0 ? 1 : -1;
   g->a0 = log(expm1(1.0 - FG_GAUGE_ALPHA_MIN));
+  g->map = m->gauge_map;
+  g->bins = m->spline_bins;
+  g->nraw = raw_channels(m);
   g->nkinds = m->gauge_loops == FG_LOOPS_RECTANGLE ? NKINDS : 1;
   fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
   fg_param_layout own = {.cap = 2 * (FG_MAXHIDDEN + 1), .t = decl};

@@ -15,8 +15,11 @@
  *     of the parameters (float32 little-endian, canonical order); refuses
  *     (FG_ERR_RUNTIME) what the reader would refuse: non-finite parameters
  *     or optimizer state, a state of the wrong length, negative counts, odd
- *     extents. ck->created is written as given, or as the current UTC
- *     time (ISO 8601) when empty. A NULL config_text is written as "".
+ *     extents. The file's format_version is FG_CHECKPOINT_VERSION (4) for a
+ *     model with model.gauge_map spline, which older readers must refuse
+ *     (they would evaluate the NCP map), and 3 otherwise, so that files of
+ *     other models stay what they were. ck->created is written as given,
+ *     or as the current UTC time (ISO 8601) when empty. A NULL config_text is written as "".
  *     FG_ERR_RUNTIME, naming path, when ck is inconsistent (nparams not the
  *     architecture's, missing buffers, unknown enum values) or any I/O step
  *     fails; then the temporary file is removed and path is untouched.
@@ -34,8 +37,10 @@
  *     SGD: nparams; none only when t = 0), a negative step, n_train, t,
  *     ess_samples, batch_size or ranks, a lattice extent that is not
  *     positive and even, a /model attribute gauge_loops other than
- *     plaquette without base haar (absent: plaquette, as files before the
- *     key), or /model/params_sha256 that does not match the
+ *     plaquette or gauge_map other than ncp without base haar (absent:
+ *     plaquette, ncp, as files before the keys), a gauge_map spline without
+ *     an int spline_bins in FG_SPLINE_BINS_MIN..MAX, or
+ *     /model/params_sha256 that does not match the
  *     parameters (required from format_version 2, checked when present in
  *     version 1); FG_ERR_RUNTIME when memory runs out.
  *     Release *ck with fg_checkpoint_free whatever the result. Local.
@@ -177,6 +182,7 @@ static const char *base_name_of(int k) { return fg_base_name((fg_base_kind)k); }
 static const char *activation_name_of(int k) { return fg_activation_name((fg_activation)k); }
 static const char *init_name_of(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *gauge_loops_name_of(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
+static const char *gauge_map_name_of(int k) { return fg_gauge_map_name((fg_gauge_map)k); }
 static const char *symmetry_name_of(int k) { return fg_symmetry_name((fg_symmetry_kind)k); }
 static const char *optimizer_name_of(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 
@@ -187,6 +193,13 @@ static int enum_of_name(const char *(*namer)(int), const char *text)
     if (strcmp(namer(k), text) == 0)
       return k;
   return -1;
+}
+
+/* The format_version of the file of model m: 4 only where version 3
+ * readers would misread it (the spline circle map), 3 otherwise. */
+static int format_version_of(const fg_model_config *m)
+{
+  return m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE ? FG_CHECKPOINT_VERSION : 3;
 }
 
 /* --------------------------------------------- scalar attribute tables */
@@ -340,7 +353,7 @@ static void stamp_now(char *buf, size_t size)
 
 static int write_root(const ck_site *s, hid_t file, const fg_checkpoint *ck)
 {
-  int version = FG_CHECKPOINT_VERSION;
+  int version = format_version_of(&ck->model);
   int rc = attr_write_text(s, file, "format", FG_CHECKPOINT_FORMAT);
   if (rc == FG_OK)
     rc = attr_write(s, file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 0, 1, &version);
@@ -455,6 +468,10 @@ static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     rc = attr_write_text(s, g, "init_scheme", fg_init_name(m->init_scheme));
   if (rc == FG_OK && m->base == FG_BASE_HAAR)
     rc = attr_write_text(s, g, "gauge_loops", fg_gauge_loops_name(m->gauge_loops));
+  if (rc == FG_OK && m->base == FG_BASE_HAAR && m->gauge_map != FG_MAP_NCP)
+    rc = attr_write_text(s, g, "gauge_map", fg_gauge_map_name(m->gauge_map));
+  if (rc == FG_OK && m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE)
+    rc = attr_write(s, g, "spline_bins", H5T_STD_I32LE, H5T_NATIVE_INT, 0, 1, &m->spline_bins);
   if (rc == FG_OK)
     rc = attr_write_text(s, g, "symmetry", fg_symmetry_name(m->symmetry));
   char hex[65];
@@ -492,6 +509,10 @@ static int check_writable(const ck_site *s, const fg_checkpoint *ck)
 {
   size_t n;
   const fg_model_config *m = &ck->model;
+  if (m->gauge_map == FG_MAP_SPLINE &&
+      (m->spline_bins < FG_SPLINE_BINS_MIN || m->spline_bins > FG_SPLINE_BINS_MAX))
+    return site_fail(s, -1, "spline_bins %d outside %d..%d", m->spline_bins, FG_SPLINE_BINS_MIN,
+                     FG_SPLINE_BINS_MAX);
   if (count_params(m, &n) != 0 || m->kernel_size % 2 == 0)
     return site_fail(s, -1, "invalid architecture (%d layers, kernel %d, %d hidden)",
                      m->coupling_layers, m->kernel_size, m->n_hidden);
@@ -525,11 +546,13 @@ static int check_writable(const ck_site *s, const fg_checkpoint *ck)
       !strcmp(fg_activation_name(m->activation), "?") ||
       !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?") ||
       !strcmp(fg_gauge_loops_name(m->gauge_loops), "?") ||
-      !strcmp(fg_symmetry_name(m->symmetry), "?"))
-    return site_fail(s, -1, "unknown theory, base, activation, init, gauge_loops, symmetry or "
-                     "optimizer value");
+      !strcmp(fg_gauge_map_name(m->gauge_map), "?") || !strcmp(fg_symmetry_name(m->symmetry), "?"))
+    return site_fail(s, -1, "unknown theory, base, activation, init, gauge_loops, gauge_map, "
+                     "symmetry or optimizer value");
   if (m->gauge_loops != FG_LOOPS_PLAQUETTE && m->base != FG_BASE_HAAR)
     return site_fail(s, -1, "gauge_loops %s needs base haar", fg_gauge_loops_name(m->gauge_loops));
+  if (m->gauge_map != FG_MAP_NCP && m->base != FG_BASE_HAAR)
+    return site_fail(s, -1, "gauge_map %s needs base haar", fg_gauge_map_name(m->gauge_map));
   for (int i = 0; i < NFIELDS(root_fields); ++i)
     if (root_fields[i].kind == FIELD_TEXT &&
         !memchr((const char *)ck + root_fields[i].offset, '\0', root_fields[i].size))
@@ -891,9 +914,43 @@ static int read_theory(const ck_site *s, hid_t file, fg_theory_config *t)
   return group_close(s, g, rc);
 }
 
+/* An attribute of the gauge layers that files before its key lack: *value
+ * = absent then; another value needs base haar. */
+static int gauge_attr_read(const ck_site *s, hid_t g, const char *name, const char *(*namer)(int),
+                           int absent, fg_base_kind base, int *value)
+{
+  *value = absent;
+  if (H5Aexists(g, name) <= 0)
+    return FG_OK;
+  int rc = enum_read(s, g, name, namer, value);
+  if (rc == FG_OK && *value != absent && base != FG_BASE_HAAR)
+    rc = site_fail(s, g, "attribute '%s' is %s, which needs base haar", name, namer(*value));
+  return rc;
+}
+
+/* model.gauge_loops and model.gauge_map, with spline_bins for the spline. */
+static int read_gauge_attrs(const ck_site *s, hid_t g, fg_model_config *m)
+{
+  int loops, map;
+  int rc = gauge_attr_read(s, g, "gauge_loops", gauge_loops_name_of, FG_LOOPS_PLAQUETTE, m->base,
+                           &loops);
+  if (rc == FG_OK)
+    rc = gauge_attr_read(s, g, "gauge_map", gauge_map_name_of, FG_MAP_NCP, m->base, &map);
+  m->gauge_loops = (fg_gauge_loops)loops;
+  m->gauge_map = (fg_gauge_map)map;
+  m->spline_bins = FG_SPLINE_BINS_DEFAULT;
+  if (rc == FG_OK && m->gauge_map == FG_MAP_SPLINE)
+    rc = attr_read(s, g, "spline_bins", H5T_NATIVE_INT, 1, &m->spline_bins, NULL);
+  if (rc == FG_OK && m->gauge_map == FG_MAP_SPLINE &&
+      (m->spline_bins < FG_SPLINE_BINS_MIN || m->spline_bins > FG_SPLINE_BINS_MAX))
+    rc = site_fail(s, g, "attribute 'spline_bins' is %d, outside %d..%d", m->spline_bins,
+                   FG_SPLINE_BINS_MIN, FG_SPLINE_BINS_MAX);
+  return rc;
+}
+
 static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
 {
-  int base = 0, act = 0, init = 0, loops = 0;
+  int base = 0, act = 0, init = 0;
   int rc = enum_read(s, g, "base", base_name_of, &base);
   if (rc == FG_OK)
     rc = enum_read(s, g, "activation", activation_name_of, &act);
@@ -906,14 +963,8 @@ static int read_model_attrs(const ck_site *s, hid_t g, fg_model_config *m)
   m->base = (fg_base_kind)base;
   m->activation = (fg_activation)act;
   m->init_scheme = (fg_init_scheme)init;
-  m->gauge_loops = FG_LOOPS_PLAQUETTE; /* files before the key hold plaquettes only */
-  if (rc == FG_OK && H5Aexists(g, "gauge_loops") > 0) {
-    rc = enum_read(s, g, "gauge_loops", gauge_loops_name_of, &loops);
-    m->gauge_loops = (fg_gauge_loops)loops;
-    if (rc == FG_OK && m->gauge_loops != FG_LOOPS_PLAQUETTE && m->base != FG_BASE_HAAR)
-      rc = site_fail(s, g, "attribute 'gauge_loops' is %s, which needs base haar",
-                     fg_gauge_loops_name(m->gauge_loops));
-  }
+  if (rc == FG_OK) /* files before the keys hold plaquettes and the NCP map */
+    rc = read_gauge_attrs(s, g, m);
   m->symmetry = (fg_symmetry_kind)sym;
   if (rc == FG_OK)
     rc = read_fields(s, g, m, model_fields, NFIELDS(model_fields));
@@ -1191,6 +1242,10 @@ static void json_theory_model(fg_json *j, const fg_checkpoint *ck)
   fg_json_string(j, "activation", fg_activation_name(m->activation));
   if (m->base == FG_BASE_HAAR)
     fg_json_string(j, "gauge_loops", fg_gauge_loops_name(m->gauge_loops));
+  if (m->base == FG_BASE_HAAR)
+    fg_json_string(j, "gauge_map", fg_gauge_map_name(m->gauge_map));
+  if (m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE)
+    fg_json_int(j, "spline_bins", m->spline_bins);
   fg_json_string(j, "init_scheme", fg_init_name(m->init_scheme));
   fg_json_exact(j, "init_scale", m->init_scale);
   fg_json_exact(j, "mu_init", m->mu_init);
@@ -1240,7 +1295,7 @@ static void print_json(FILE *out, const fg_checkpoint *ck)
   fg_json_begin(&j, out);
   fg_json_object(&j, NULL);
   fg_json_string(&j, "format", FG_CHECKPOINT_FORMAT);
-  fg_json_int(&j, "format_version", FG_CHECKPOINT_VERSION);
+  fg_json_int(&j, "format_version", format_version_of(&ck->model));
   fg_json_break(&j);
   json_theory_model(&j, ck);
   json_training(&j, ck);
@@ -1286,11 +1341,14 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
   list[0] = '\0';
   for (int c = 0; c < m->n_hidden && n < sizeof list; ++c)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
-  row(out, "architecture", "%d %s layers, kernel %dx%d, hidden [%s], %s (output %s)%s",
+  char map[48] = "";
+  if (m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE)
+    snprintf(map, sizeof map, ", circle map spline of %d bins", m->spline_bins);
+  row(out, "architecture", "%d %s layers, kernel %dx%d, hidden [%s], %s (output %s)%s%s",
       m->coupling_layers, m->base == FG_BASE_HAAR ? "gauge_coupling" : "affine coupling",
       m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation),
       m->base == FG_BASE_HAAR ? "linear" : "tanh",
-      m->gauge_loops == FG_LOOPS_RECTANGLE ? ", inputs plaquettes and rectangles" : "");
+      m->gauge_loops == FG_LOOPS_RECTANGLE ? ", inputs plaquettes and rectangles" : "", map);
   number_text(a, sizeof a, mu_of(ck));
   row(out, "base", "%s%s%s", fg_base_name(m->base), m->base == FG_BASE_FREE_FIELD ? ", mu = " : "",
       m->base == FG_BASE_FREE_FIELD ? a : "");
@@ -1333,7 +1391,7 @@ static void table_training(FILE *out, const fg_checkpoint *ck)
 
 static void print_table(FILE *out, const fg_checkpoint *ck)
 {
-  row(out, "checkpoint", "%s, version %d", FG_CHECKPOINT_FORMAT, FG_CHECKPOINT_VERSION);
+  row(out, "checkpoint", "%s, version %d", FG_CHECKPOINT_FORMAT, format_version_of(&ck->model));
   table_model(out, ck);
   table_training(out, ck);
   row(out, "flowgen version", "%.*s", (int)strnlen(ck->flowgen_version, sizeof ck->flowgen_version),

@@ -496,6 +496,12 @@ static int architecture_differs(const fg_model_config *a, const fg_model_config 
   if (a->gauge_loops != b->gauge_loops)
     return snprintf(why, cap, "model.gauge_loops is %s in the file, %s in the config",
                     fg_gauge_loops_name(a->gauge_loops), fg_gauge_loops_name(b->gauge_loops)), 1;
+  if (a->gauge_map != b->gauge_map)
+    return snprintf(why, cap, "model.gauge_map is %s in the file, %s in the config",
+                    fg_gauge_map_name(a->gauge_map), fg_gauge_map_name(b->gauge_map)), 1;
+  if (a->gauge_map == FG_MAP_SPLINE && a->spline_bins != b->spline_bins)
+    return snprintf(why, cap, "model.spline_bins is %d in the file, %d in the config",
+                    a->spline_bins, b->spline_bins), 1;
   int n = a->n_hidden > b->n_hidden ? a->n_hidden : b->n_hidden;
   for (int i = 0; i < n; ++i)
     if (i >= a->n_hidden || i >= b->n_hidden || a->hidden_channels[i] != b->hidden_channels[i]) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Schwinger model through the program, as a user runs it: hmc (two
 # flavours and pure gauge) -> analyze -> verify -> info, train and sample
-# with the gauge flow (also with rectangle inputs), and a real-field flow
+# with the gauge flow (also with rectangle inputs and the spline circle
+# map), and a real-field flow
 # base refused by key. Prints a Check-style summary line.
 #   schwinger.sh FLOWGEN
 set -uo pipefail
@@ -166,6 +167,27 @@ sed -e 's/gauge_loops: rectangle, //' -e 's/steps: 5,/steps: 8,/' "$work/rect.ya
 "$fg" train "$work/rect2.yaml" --resume > /dev/null 2> "$work/rect2.err"
 check "a resume without the rectangles is refused with exit 2 naming model.gauge_loops" \
   bash -c "[ $? -eq 2 ] && grep -q 'model.gauge_loops is rectangle in the file, plaquette' '$work/rect2.err'"
+# model.gauge_map spline: trains, info names the spline, the file is
+# format_version 4, sampling takes the map from the checkpoint; a resume
+# with other bins or the NCP map, and a transfer to the NCP map, are refused
+# by key.
+sed -e 's/model: {/model: {gauge_map: spline, spline_bins: 6, /' -e 's/m.h5/msp.h5/g' \
+  -e 's/flow.h5/flows.h5/' -e '/^hmc:/d' "$work/two.yaml" > "$work/spline.yaml"
+check "model.gauge_map spline trains and samples; info names it; format_version 4" bash -c \
+  "'$fg' train '$work/spline.yaml' > /dev/null 2>&1 && '$fg' info '$work/msp.h5' | grep -q 'circle map spline of 6 bins' && '$fg' info '$work/msp.h5' | grep -q 'version 4' && '$fg' sample '$work/spline.yaml' > /dev/null 2>&1 && '$fg' verify '$work/flows.h5' > /dev/null 2>&1"
+sed -e 's/spline_bins: 6, //' -e 's/steps: 5,/steps: 8,/' "$work/spline.yaml" > "$work/spline8.yaml"
+"$fg" train "$work/spline8.yaml" --resume > /dev/null 2> "$work/spline8.err"
+check "a resume with other bins is refused with exit 2 naming model.spline_bins" \
+  bash -c "[ $? -eq 2 ] && grep -q 'model.spline_bins is 6 in the file, 8 in the config' '$work/spline8.err'"
+sed -e 's/gauge_map: spline, spline_bins: 6, //' -e 's/steps: 5,/steps: 8,/' "$work/spline.yaml" > "$work/splinencp.yaml"
+"$fg" train "$work/splinencp.yaml" --resume > /dev/null 2> "$work/splinencp.err"
+check "a resume with the NCP map is refused with exit 2 naming model.gauge_map" \
+  bash -c "[ $? -eq 2 ] && grep -q 'model.gauge_map is spline in the file, ncp in the config' '$work/splinencp.err'"
+sed -e 's/gauge_map: spline, spline_bins: 6, //' -e 's/msp.h5/mt.h5/g' -e 's/batch_size: 4,/batch_size: 4, init_from: msp.h5,/' \
+  "$work/spline.yaml" > "$work/transfer.yaml"
+"$fg" train "$work/transfer.yaml" > /dev/null 2> "$work/transfer.err"
+check "a transfer from the spline to the NCP map is refused with exit 2 naming model.gauge_map" \
+  bash -c "[ $? -eq 2 ] && grep -q 'another architecture: model.gauge_map is spline in the file, ncp' '$work/transfer.err'"
 sed -i 's/kappa: 0.2/kappa: -0.1/' "$work/two.yaml"
 "$fg" hmc "$work/two.yaml" > /dev/null 2> "$work/bad.err"
 check "a negative kappa is refused with exit 2 naming the key" \
