@@ -931,7 +931,7 @@ static int gauge_attr_read(const ck_site *s, hid_t g, const char *name, const ch
 /* model.gauge_loops and model.gauge_map, with spline_bins for the spline. */
 static int read_gauge_attrs(const ck_site *s, hid_t g, fg_model_config *m)
 {
-  int loops, map;
+  int loops = FG_LOOPS_PLAQUETTE, map = FG_MAP_NCP;
   int rc = gauge_attr_read(s, g, "gauge_loops", gauge_loops_name_of, FG_LOOPS_PLAQUETTE, m->base,
                            &loops);
   if (rc == FG_OK)
