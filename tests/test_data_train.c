@@ -19,20 +19,10 @@ enum { L = FG_VLEN };
 
 /* ---- the gradient ------------------------------------------------------- */
 
-/* -(1/L) sum_lanes log q(phi_l). */
-static double data_loss(const fg_flow *f, fg_model_block *b, const double *phi)
-{
-  double lq[L], s = 0;
-  fg_model_logq(f, b, phi, lq);
-  for (int l = 0; l < L; ++l)
-    s -= lq[l] / L;
-  return s;
-}
-
 /* On a block of configurations drawn from another flow of the same shape
  * (not from f itself: the score's mean over f's own samples is zero), the
  * data gradient with c = 1/L against central differences of data_loss in
- * every float32 parameter; and its return value against log w evaluated
+ * every float32 parameter (fg_test_data_gradient_fd); and its return value against log w evaluated
  * through fg_model_logq and the action. */
 static void check_data_fd(const fg_theory_config *tc, int sym)
 {
@@ -56,8 +46,7 @@ static void check_data_fd(const fg_theory_config *tc, int sym)
   fg_test_scale_params(src, 2.0f);
   const size_t field = (size_t)fg_flow_ndof(f) * L, n = fg_flow_nparams(f);
   double *phi = malloc(sizeof(double) * field), *grad = calloc(n, sizeof(double));
-  float *p0 = malloc(sizeof(float) * n), *p = malloc(sizeof(float) * n);
-  ck_assert(phi && grad && p0 && p);
+  ck_assert(phi && grad);
   fg_model_sample_block(th, src, &bs, 9, FG_RNG_TEST, 0, L);
   memcpy(phi, bs.phi, sizeof(double) * field);
 
@@ -69,27 +58,12 @@ static void check_data_fd(const fg_theory_config *tc, int sym)
     want += -S[l] - lq[l];
   ck_assert_double_eq_tol(sum, want, 1e-9 * (1 + fabs(want)));
 
-  memcpy(p0, fg_flow_params(f), sizeof(float) * n);
-  memcpy(p, p0, sizeof(float) * n);
-  const float h = 1.0f / 4096;
-  int bad = 0;
-  double gmax = 0;
-  for (size_t k = 0; k < n; ++k) {
-    p[k] = p0[k] + h;
-    fg_flow_set_params(f, p);
-    double lp = data_loss(f, &b, phi);
-    p[k] = p0[k] - h;
-    fg_flow_set_params(f, p);
-    double lm = data_loss(f, &b, phi);
-    p[k] = p0[k];
-    double fd = (lp - lm) / (2.0 * h);
-    gmax = fmax(gmax, fabs(fd));
-    if (fabs(fd - grad[k]) > 3e-2 * (1.0 + fabs(fd)))
-      ++bad;
-  }
+  int bad;
+  double gmax;
+  fg_test_data_gradient_fd(th, f, &b, phi, &bad, &gmax);
   ck_assert_msg(bad == 0, "%d of %zu parameters off", bad, n);
   ck_assert_msg(gmax > 0.1, "largest gradient %g: nothing tested", gmax);
-  free(phi), free(grad), free(p0), free(p);
+  free(phi), free(grad);
   fg_model_block_free(&b);
   fg_model_block_free(&bs);
   fg_flow_destroy(f);

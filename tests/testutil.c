@@ -215,6 +215,36 @@ void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b, 
   free(grad);
 }
 
+typedef struct {
+  fg_model_block *b;
+  const double *phi;
+} data_point;
+
+/* -(1/L) sum_lanes log q(phi_l) at the given configurations. */
+static double data_loss(fg_flow *f, void *ctx)
+{
+  enum { L = FG_VLEN };
+  data_point *d = ctx;
+  double lq[L], s = 0;
+  fg_model_logq(f, d->b, d->phi, lq);
+  for (int l = 0; l < L; ++l)
+    s -= lq[l] / L;
+  return s;
+}
+
+void fg_test_data_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b,
+                              const double *phi, int *bad, double *gmax)
+{
+  enum { L = FG_VLEN };
+  size_t n = fg_flow_nparams(f);
+  double *grad = calloc(n, sizeof(double));
+  ck_assert_ptr_nonnull(grad);
+  fg_model_data_gradient_block(th, f, b, phi, L, 1.0 / L, grad);
+  data_point d = {.b = b, .phi = phi};
+  parameter_fd(f, data_loss, &d, grad, bad, gmax, NULL);
+  free(grad);
+}
+
 void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                              uint64_t seed, double *worst, double *scale, double *score)
 {

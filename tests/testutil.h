@@ -40,6 +40,12 @@
  *     parameters) of fg_test_block_loss, every parameter: bad = entries off
  *     by more than 3e-2 (1 + |fd|), gmax = largest |fd|; skipped as for
  *     fg_test_score_fd. The parameters are restored.
+ *   void fg_test_data_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b,
+ *                                 const double *phi, int *bad, double *gmax)
+ *     fg_model_data_gradient_block(..., phi, L, c = 1/FG_VLEN) against
+ *     central differences of -(1/FG_VLEN) sum_lanes log q(phi_l) (through
+ *     fg_model_logq), every parameter; bad and gmax as above, nothing
+ *     skipped. The parameters are restored.
  *   void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
  *                                uint64_t seed, double *worst, double *scale, double *score)
  *     On one block (stream (seed, FG_RNG_TEST), c = 1/FG_VLEN): the
@@ -70,6 +76,8 @@ double fg_test_block_loss(const fg_theory *th, const fg_flow *f, fg_model_block 
                           uint64_t seed);
 void fg_test_kl_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b, uint64_t seed,
                             int *bad, double *gmax, int *skipped);
+void fg_test_data_gradient_fd(const fg_theory *th, fg_flow *f, fg_model_block *b,
+                              const double *phi, int *bad, double *gmax);
 void fg_test_path_plus_score(const fg_theory *th, const fg_flow *f, fg_model_block *b,
                              uint64_t seed, double *worst, double *scale, double *score);
 
