@@ -193,6 +193,7 @@ static void assert_same(const fg_checkpoint *a, const fg_checkpoint *b, int with
   ck_assert_int_eq(ma->gauge_map, mb->gauge_map);
   if (ma->gauge_map == FG_MAP_SPLINE)
     ck_assert_int_eq(ma->spline_bins, mb->spline_bins);
+  ck_assert_int_eq(ma->gauge_order, mb->gauge_order);
   SAME_BITS(ma->init_scale, mb->init_scale);
   SAME_BITS(ma->mu_init, mb->mu_init);
   ck_assert(a->seed == b->seed);
@@ -966,6 +967,25 @@ START_TEST(test_gauge_loops)
 }
 END_TEST
 
+/* A gauge flow (base haar) with the default map and mask order in a, and
+ * written to path: format_version 3, read back with ncp and alternating
+ * (no attributes for either). */
+static void make_default_gauge(const char *path, fg_checkpoint *a)
+{
+  fg_checkpoint b;
+  fg_error err = {0};
+  make_normal(a);
+  a->theory.name = FG_THEORY_SCHWINGER;
+  a->model.base = FG_BASE_HAAR;
+  resize_params(a);
+  write_ok(path, a);
+  ck_assert_int_eq(attr_int(path, "/", "format_version"), 3);
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  ck_assert_int_eq(b.model.gauge_map, FG_MAP_NCP);
+  ck_assert_int_eq(b.model.gauge_order, FG_ORDER_ALTERNATING);
+  fg_checkpoint_free(&b);
+}
+
 /* model.gauge_map spline: a spline gauge flow (5 bins: the last conv has
  * 16 outputs) round-trips with attributes gauge_map and spline_bins, in a
  * format_version 4 file, which older readers refuse; an NCP gauge flow's
@@ -979,16 +999,8 @@ START_TEST(test_gauge_map)
   const char *path = path_in(dir, "spline.h5");
   fg_checkpoint a, b;
   fg_error err = {0};
-  make_normal(&a);
-  a.theory.name = FG_THEORY_SCHWINGER;
-  a.model.base = FG_BASE_HAAR;
-  resize_params(&a);
+  make_default_gauge(path, &a);
   const size_t ncp = a.nparams;
-  write_ok(path, &a);
-  ck_assert_int_eq(attr_int(path, "/", "format_version"), 3);
-  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
-  ck_assert_int_eq(b.model.gauge_map, FG_MAP_NCP);
-  fg_checkpoint_free(&b);
 
   a.model.gauge_map = FG_MAP_SPLINE;
   a.model.spline_bins = 5;
@@ -1033,6 +1045,60 @@ START_TEST(test_gauge_map)
 }
 END_TEST
 
+/* model.gauge_order blocked: the file holds attribute gauge_order and is
+ * format_version 5, which older readers refuse (a version 4 reader would
+ * build the alternating masks); the default stays version 3 without the attribute
+ * (absent: alternating); a blocked order without base haar is refused; info
+ * and JSON name the order. */
+START_TEST(test_gauge_order)
+{
+  id_snapshot before = ids_now();
+  char *dir = fg_test_tmpdir();
+  const char *path = path_in(dir, "blocked.h5");
+  fg_checkpoint a, b;
+  fg_error err = {0};
+  make_default_gauge(path, &a);
+  const size_t n = a.nparams;
+
+  a.model.gauge_order = FG_ORDER_BLOCKED;
+  resize_params(&a);
+  ck_assert_uint_eq(a.nparams, n); /* the same parameters, other masks */
+  write_ok(path, &a);
+  ck_assert_int_eq(attr_int(path, "/", "format_version"), 5);
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  assert_same(&a, &b, 1);
+  ck_assert_int_eq(b.model.gauge_order, FG_ORDER_BLOCKED);
+  fg_checkpoint_free(&b);
+  a.model.gauge_map = FG_MAP_SPLINE; /* with the spline too: still 5 */
+  a.model.spline_bins = 4;
+  resize_params(&a);
+  write_ok(path, &a);
+  ck_assert_int_eq(attr_int(path, "/", "format_version"), 5);
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  assert_same(&a, &b, 1);
+  a.model.gauge_map = FG_MAP_NCP;
+  resize_params(&a);
+  write_ok(path, &a);
+  fg_checkpoint_free(&b);
+  char *json = print_to_string(&a, 1), *table = print_to_string(&a, 0);
+  ck_assert_ptr_nonnull(strstr(json, "\"gauge_order\": \"blocked\""));
+  ck_assert_ptr_nonnull(strstr(table, "masks blocked"));
+  free(json), free(table);
+  /* without the attribute the file reads as the alternating order */
+  delete_model_attr(path, "gauge_order");
+  ck_assert_msg(fg_checkpoint_read(path, &b, &err) == FG_OK, "%s", err.msg);
+  ck_assert_int_eq(b.model.gauge_order, FG_ORDER_ALTERNATING);
+  fg_checkpoint_free(&b);
+
+  a.model.base = FG_BASE_NORMAL;
+  resize_params(&a);
+  refused_without_haar(path, &a, "gauge_order", "blocked");
+  fg_checkpoint_free(&a);
+  ids_unchanged(&before);
+  remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("checkpoint");
@@ -1050,6 +1116,7 @@ int main(void)
   tcase_add_test(tc, test_parameter_checksum);
   tcase_add_test(tc, test_gauge_loops);
   tcase_add_test(tc, test_gauge_map);
+  tcase_add_test(tc, test_gauge_order);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

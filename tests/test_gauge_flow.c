@@ -1,4 +1,4 @@
-/* test_gauge_flow.c -- U(1) gauge flows (model.base haar): the Haar base is uniform and keyed by sample; the circular rational-quadratic spline (model.gauge_map spline) is on its own an increasing C^1 map of the circle onto itself, periodic in its derivative, with its documented bins, the identity at zero raw outputs, an analytic inverse and raw-output gradients that match finite differences; each gauge coupling layer updates its links only, commutes with gauge transformations with log q unchanged, inverts, keeps angles in (-pi, pi], has the log-Jacobian of a finite-difference Jacobian and input and parameter gradients (reparameterised, score, path) that match finite differences (loop tests: _i % 2 is model.gauge_loops, plaquette then rectangle, _i / 2 model.gauge_map, ncp then spline); the rectangle inputs are the documented frozen loops, and the default reproduces the recorded log q; the field shape is checked against the theory and the Schwinger model's configs default to the Haar base; training raises the ESS on 4x4 pure gauge with either map. */
+/* test_gauge_flow.c -- U(1) gauge flows (model.base haar): the Haar base is uniform and keyed by sample; the circular rational-quadratic spline (model.gauge_map spline) is on its own an increasing C^1 map of the circle onto itself, periodic in its derivative, with its documented bins, the identity at zero raw outputs, an analytic inverse and raw-output gradients that match finite differences; each gauge coupling layer updates its links only, commutes with gauge transformations with log q unchanged, inverts, keeps angles in (-pi, pi], has the log-Jacobian of a finite-difference Jacobian and input and parameter gradients (reparameterised, score, path) that match finite differences (loop tests: _i % 2 is model.gauge_loops, plaquette then rectangle, (_i / 2) % 2 model.gauge_map, ncp then spline, _i / 4 model.gauge_order, alternating then blocked); the layers' masks are the documented ones for either model.gauge_order; the rectangle inputs are the documented frozen loops, and the default reproduces the recorded log q; the field shape is checked against the theory and the Schwinger model's configs default to the Haar base; training raises the ESS on 4x4 pure gauge with either map and either mask order. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +41,23 @@ static fg_model_config gauge_model(int layers, int nh, const int *hidden)
   return mc;
 }
 
-/* Loop tests run over _i = 0..3: model.gauge_loops _i % 2 (plaquette,
- * rectangle) and model.gauge_map _i / 2 (ncp, spline of the default bins). */
+/* Loop tests run over _i = 0..NVARIANT-1: model.gauge_loops _i % 2
+ * (plaquette, rectangle), model.gauge_map (_i / 2) % 2 (ncp, spline of the
+ * default bins) and model.gauge_order _i / 4 (alternating, then blocked
+ * with the NCP map). */
+enum { NVARIANT = 6 };
 static void set_variant(fg_model_config *mc, int i)
 {
   mc->gauge_loops = (fg_gauge_loops)(i % 2);
-  mc->gauge_map = (fg_gauge_map)(i / 2);
+  mc->gauge_map = (fg_gauge_map)((i / 2) % 2);
+  mc->gauge_order = (fg_gauge_order)(i / 4);
+}
+
+/* The direction and offset of layer i (docs/model.md, "Masks"). */
+static void mask_of(fg_gauge_order order, int i, int *mu, int *s)
+{
+  *mu = order == FG_ORDER_BLOCKED ? (i / 4) % 2 : i % 2;
+  *s = order == FG_ORDER_BLOCKED ? (4 - i % 4) % 4 : (i / 2) % 4;
 }
 
 /* The factor a loop test scales the initial parameters by, ncp_boost for
@@ -54,7 +65,7 @@ static void set_variant(fg_model_config *mc, int i)
  * same boosts would make it extreme (slopes of 100 in bins of 1e-2), beyond
  * what finite differences of float32 nets resolve (the spline on its own is
  * tested at such raw outputs above). */
-static float boost(int i, float ncp_boost) { return i / 2 ? 0.5f : ncp_boost; }
+static float boost(int i, float ncp_boost) { return (i / 2) % 2 ? 0.5f : ncp_boost; }
 
 static void make(setup *s, int L0, int L1, double beta, double kappa, const fg_model_config *mc,
                  uint64_t seed)
@@ -343,7 +354,9 @@ static void random_links(double *theta, int n, uint64_t seed)
 
 START_TEST(each_layer_updates_its_links_and_together_they_cover_all)
 {
-  /* layer i moves theta_mu(x), mu = i mod 2, exactly where x_{1-mu} = (i/2) mod 4 */
+  /* layer i moves theta_mu(x) exactly where x_{1-mu} = s mod 4, (mu, s) as
+   * model.gauge_order says: mu = i mod 2, s = (i/2) mod 4 (alternating) or
+   * mu = (i/4) mod 2, s = -i mod 4 (blocked) */
   int hidden[1] = {4};
   fg_model_config mc = gauge_model(8, 1, hidden);
   set_variant(&mc, _i);
@@ -358,7 +371,9 @@ START_TEST(each_layer_updates_its_links_and_together_they_cover_all)
     for (int d = 0; d < o.n; ++d) {
       int mu = d / o.V, x = d % o.V, xc[2];
       fg_lattice_coords(&o.lat, x, xc);
-      int updated = mu == i % 2 && xc[1 - mu] % 4 == (i / 2) % 4;
+      int lmu, ls;
+      mask_of(mc.gauge_order, i, &lmu, &ls);
+      int updated = mu == lmu && xc[1 - mu] % 4 == ls;
       double change = 0;
       for (int l = 0; l < L; ++l)
         change = fmax(change, fabs(angle_diff(out[d * L + l], theta[d * L + l])));
@@ -568,16 +583,20 @@ START_TEST(rectangle_inputs_are_the_frozen_loops_and_stay_frozen)
    * and x_nu + 2 (R_nu), and none of them is = s mod 4; zero elsewhere. On
    * 8x8 and on 4x6 (L_1 = 6 is not a multiple of 4); then every updated
    * link is redrawn and the six channels stay bit for bit. The workspace
-   * starts with the input channels (gauge_coupling.c). */
+   * starts with the input channels (gauge_coupling.c). Both mask orders
+   * (_i = model.gauge_order). */
   int hidden[1] = {4};
   fg_model_config mc = gauge_model(8, 1, hidden);
   mc.gauge_loops = FG_LOOPS_RECTANGLE;
+  mc.gauge_order = (fg_gauge_order)_i;
   static const int shapes[2][2] = {{8, 8}, {4, 6}};
   for (int sh = 0; sh < 2; ++sh)
     for (int i = 0; i < 8; ++i) {
       one_layer o;
       layer_make(&o, shapes[sh][0], shapes[sh][1], &mc, i, 3, 2.0f);
-      const int mu = i % 2, nu = 1 - mu, s = (i / 2) % 4, lnu = o.lat.extent[nu];
+      int mu, s;
+      mask_of(mc.gauge_order, i, &mu, &s);
+      const int nu = 1 - mu, lnu = o.lat.extent[nu];
       const size_t plane = (size_t)o.V * L, nin = 6 * plane;
       double *theta = field(o.n), *out = field(o.n), logdet[L] = {0};
       float *before = malloc(sizeof(float) * nin);
@@ -944,7 +963,7 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
   ck_assert_int_eq(fg_flow_has_score(s.flow), 1);
   int bad, skipped = 0, np = (int)fg_flow_nparams(s.flow);
   double gmax;
-  fg_test_score_fd(s.flow, s.blk.work, 9, &bad, &gmax, _i / 2 ? &skipped : NULL);
+  fg_test_score_fd(s.flow, s.blk.work, 9, &bad, &gmax, (_i / 2) % 2 ? &skipped : NULL);
   ck_assert_int_eq(bad, 0);
   ck_assert_int_le(skipped, np / 20); /* the spline's kinks */
   ck_assert_double_gt(gmax, 0.1);
@@ -1159,11 +1178,13 @@ START_TEST(training_raises_the_ess_on_pure_gauge)
    * (I0(1)^2 / I0(2))^15 ~ 0.005; 300 Adam steps of batch 64 must reach
    * ESS > 0.3 and five times the untrained flow's (2048 fresh samples each;
    * a well-trained flow reaches ESS ~ 0.9 here). Plaquettes; the NCP map
-   * (_i = 0), then the spline (_i = 1). */
+   * (_i = 0), the spline (_i = 1), the NCP map with blocked masks (_i = 2). */
   setup s;
   int hidden[1] = {8};
   fg_model_config mc = gauge_model(8, 1, hidden);
   set_variant(&mc, 2 * _i);
+  if (_i == 2)
+    mc.gauge_map = FG_MAP_NCP, mc.gauge_order = FG_ORDER_BLOCKED;
   make(&s, 4, 4, 1.0, 0.0, &mc, 3);
   const double before = model_ess(&s, 128);
   fg_optimizer_config oc = {.name = FG_OPT_ADAM, .lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999,
@@ -1203,26 +1224,26 @@ int main(void)
   tcase_add_test(tc, haar_base_is_uniform_keyed_by_sample_with_constant_logq);
   tcase_add_test(tc, spline_is_an_increasing_c1_circle_map_with_its_inverse);
   tcase_add_test(tc, spline_gradients_match_finite_differences);
-  tcase_add_loop_test(tc, each_layer_updates_its_links_and_together_they_cover_all, 0, 4);
-  tcase_add_loop_test(tc, layer_input_and_parameter_gradients_match_finite_differences, 0, 4);
-  tcase_add_loop_test(tc, zero_parameters_give_the_identity, 0, 4);
-  tcase_add_loop_test(tc, flow_inverts_keeps_angles_in_range_and_logq_agrees, 0, 4);
-  tcase_add_loop_test(tc, flow_commutes_with_gauge_transformations, 0, 4);
-  tcase_add_loop_test(tc, logdet_matches_lapack_determinant_of_finite_differences, 0, 4);
-  tcase_add_loop_test(tc, kl_gradient_matches_finite_differences_pure_gauge, 0, 4);
-  tcase_add_loop_test(tc, score_matches_finite_differences_of_logq_at_fixed_phi, 0, 4);
-  tcase_add_loop_test(tc, grad_logq_matches_finite_differences_in_phi, 0, 4);
+  tcase_add_loop_test(tc, each_layer_updates_its_links_and_together_they_cover_all, 0, NVARIANT);
+  tcase_add_loop_test(tc, layer_input_and_parameter_gradients_match_finite_differences, 0, NVARIANT);
+  tcase_add_loop_test(tc, zero_parameters_give_the_identity, 0, NVARIANT);
+  tcase_add_loop_test(tc, flow_inverts_keeps_angles_in_range_and_logq_agrees, 0, NVARIANT);
+  tcase_add_loop_test(tc, flow_commutes_with_gauge_transformations, 0, NVARIANT);
+  tcase_add_loop_test(tc, logdet_matches_lapack_determinant_of_finite_differences, 0, NVARIANT);
+  tcase_add_loop_test(tc, kl_gradient_matches_finite_differences_pure_gauge, 0, NVARIANT);
+  tcase_add_loop_test(tc, score_matches_finite_differences_of_logq_at_fixed_phi, 0, NVARIANT);
+  tcase_add_loop_test(tc, grad_logq_matches_finite_differences_in_phi, 0, NVARIANT);
   tcase_add_loop_test(tc, score_function_gradient_has_the_reparameterisation_expectation, 0, 2);
   tcase_add_loop_test(tc, path_gradient_has_the_reparameterisation_expectation, 0, 2);
-  tcase_add_loop_test(tc, path_gradient_plus_score_is_the_reparameterised_gradient, 0, 4);
+  tcase_add_loop_test(tc, path_gradient_plus_score_is_the_reparameterised_gradient, 0, NVARIANT);
   tcase_add_test(tc, kl_gradient_matches_directional_derivative_with_exact_determinant);
-  tcase_add_test(tc, rectangle_inputs_are_the_frozen_loops_and_stay_frozen);
+  tcase_add_loop_test(tc, rectangle_inputs_are_the_frozen_loops_and_stay_frozen, 0, 2);
   tcase_add_test(tc, default_gauge_loops_reproduce_the_recorded_logq);
   tcase_add_test(tc, gauge_loops_config_key);
   tcase_add_test(tc, field_shape_is_checked_against_the_theory);
   tcase_add_test(tc, config_defaults_to_the_theorys_base);
   tcase_add_test(tc, shipped_schwinger_config_builds_a_gauge_flow);
-  tcase_add_loop_test(tc, training_raises_the_ess_on_pure_gauge, 0, 2);
+  tcase_add_loop_test(tc, training_raises_the_ess_on_pure_gauge, 0, 3);
   suite_add_tcase(s, tc);
   return fg_test_run(s);
 }

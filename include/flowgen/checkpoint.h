@@ -44,10 +44,10 @@
 #include "flowgen/error.h"
 
 #define FG_CHECKPOINT_FORMAT "flowgen-checkpoint"
-/* The newest format_version read and written; files of models that a
- * version 3 reader can evaluate are still written as version 3
- * (checkpoint.c, docs/checkpoint-format.md). */
-#define FG_CHECKPOINT_VERSION 4
+/* The newest format_version read and written; a file is written as the
+ * lowest version whose readers evaluate its model, 3 for most (checkpoint.c,
+ * docs/checkpoint-format.md). */
+#define FG_CHECKPOINT_VERSION 5
 
 typedef struct {
   /* what the model is */

@@ -77,6 +77,10 @@ typedef enum { FG_LOOPS_PLAQUETTE = 0, FG_LOOPS_RECTANGLE = 1 } fg_gauge_loops;
 /* A gauge layer's circle map (docs/model.md): a mixture of non-compact
  * projections, or a circular rational-quadratic spline of spline_bins bins. */
 typedef enum { FG_MAP_NCP = 0, FG_MAP_SPLINE = 1 } fg_gauge_map;
+/* The order of a gauge flow's masks (docs/model.md): directions
+ * alternating layer by layer with ascending offsets (Kanwar et al.), or in
+ * blocks of four layers per direction with descending offsets. */
+typedef enum { FG_ORDER_ALTERNATING = 0, FG_ORDER_BLOCKED = 1 } fg_gauge_order;
 #define FG_SPLINE_BINS_MIN 2
 #define FG_SPLINE_BINS_MAX 32
 #define FG_SPLINE_BINS_DEFAULT 8
@@ -110,6 +114,7 @@ typedef struct {
   fg_activation activation;   /* model.activation, default leaky_relu */
   fg_gauge_loops gauge_loops; /* model.gauge_loops, default plaquette (gauge layers only) */
   fg_gauge_map gauge_map;     /* model.gauge_map, default ncp (gauge layers only) */
+  fg_gauge_order gauge_order; /* model.gauge_order, default alternating (gauge layers only) */
   int spline_bins;            /* model.spline_bins, FG_SPLINE_BINS_MIN..MAX, default 8
                                  (gauge_map spline only; ignored otherwise) */
   fg_init_scheme init_scheme; /* model.init.scheme, default kaiming */
@@ -219,6 +224,7 @@ const char *fg_symmetry_name(fg_symmetry_kind k);
 const char *fg_activation_name(fg_activation a);
 const char *fg_gauge_loops_name(fg_gauge_loops k);
 const char *fg_gauge_map_name(fg_gauge_map k);
+const char *fg_gauge_order_name(fg_gauge_order k);
 const char *fg_init_name(fg_init_scheme s);
 const char *fg_optimizer_name(fg_optimizer_kind k);
 const char *fg_schedule_name(fg_schedule_kind k);

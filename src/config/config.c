@@ -472,6 +472,7 @@ static const char *base_name(int k) { return fg_base_name((fg_base_kind)k); }
 static const char *activation_name(int k) { return fg_activation_name((fg_activation)k); }
 static const char *gauge_loops_name(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
 static const char *gauge_map_name(int k) { return fg_gauge_map_name((fg_gauge_map)k); }
+static const char *gauge_order_name(int k) { return fg_gauge_order_name((fg_gauge_order)k); }
 static const char *init_name(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *optimizer_name(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 static const char *schedule_name(int k) { return fg_schedule_name((fg_schedule_kind)k); }
@@ -619,6 +620,8 @@ static const field model_fields[] = {
     {.key = "gauge_loops", .type = T_NAME, AT(model.gauge_loops), .name_of = gauge_loops_name,
      .unused = gauge_only},
     {.key = "gauge_map", .type = T_NAME, AT(model.gauge_map), .name_of = gauge_map_name,
+     .unused = gauge_only},
+    {.key = "gauge_order", .type = T_NAME, AT(model.gauge_order), .name_of = gauge_order_name,
      .unused = gauge_only},
     {.key = "spline_bins", .type = T_INT, AT(model.spline_bins), .lo = FG_SPLINE_BINS_MIN,
      .hi = FG_SPLINE_BINS_MAX, .unused = spline_only},

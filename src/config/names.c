@@ -37,6 +37,12 @@ const char *fg_gauge_map_name(fg_gauge_map k)
   return NAME_OF(t, k);
 }
 
+const char *fg_gauge_order_name(fg_gauge_order k)
+{
+  static const char *t[] = {"alternating", "blocked"};
+  return NAME_OF(t, k);
+}
+
 const char *fg_init_name(fg_init_scheme s)
 {
   static const char *t[] = {"kaiming", "xavier"};

@@ -16,7 +16,11 @@
  * Fields are [2V][FG_VLEN] link angles theta_mu(x) at dof mu V + x (u1.h),
  * plaquette P(y) = theta_0(y) + theta_1(y+0) - theta_0(y+1) - theta_1(y).
  * Layer i picks the direction mu = i mod 2 (nu = 1 - mu) and the offset
- * s = (i / 2) mod 4, and updates the links theta_mu(x) with x_nu = s mod 4.
+ * s = (i / 2) mod 4 (model.gauge_order alternating, the default), or mu =
+ * (i / 4) mod 2 and s = -i mod 4 (blocked: four layers along each direction
+ * in turn, offsets descending, so that a layer's "others" below are
+ * plaquettes a later layer of the block makes active), and updates the
+ * links theta_mu(x) with x_nu = s mod 4.
  * Plaquettes, by the updated links they contain:
  *   active  (y_nu = s mod 4): exactly one, theta_mu(y), sign sigma in P(y)
  *           (sigma = +1 for mu = 0, -1 for mu = 1): one per updated link;
@@ -74,6 +78,7 @@ typedef struct {
 typedef struct {
   fg_layer base;
   int volume, mu, sigma;
+  int offset;            /* s: the layer updates theta_mu(x) with x_nu = s mod 4 */
   fg_gauge_map map;      /* the circle map: ncp or spline */
   int bins, nraw;        /* spline bins (spline only); raw output channels */
   double a0;             /* the softplus offset that makes alpha(0) = 1 (ncp) */
@@ -441,11 +446,23 @@ static const fg_layer_ops gauge_ops = {
     .destroy = gauge_destroy,
 };
 
-/* The plaquettes' links and the classes of layer `index` (see the top). */
-static int classify(gauge *g, const fg_lattice *lat, int index, fg_error *err)
+/* The direction and offset of layer i under model.gauge_order (see the top). */
+static void layer_mask(fg_gauge_order order, int i, int *mu, int *s)
+{
+  if (order == FG_ORDER_BLOCKED) {
+    *mu = (i / 4) % 2;
+    *s = (4 - i % 4) % 4;
+  } else {
+    *mu = i % 2;
+    *s = (i / 2) % 4;
+  }
+}
+
+/* The plaquettes' links and the classes of the layer (see the top). */
+static int classify(gauge *g, const fg_lattice *lat, fg_error *err)
 {
   static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
-  const int v = lat->volume, nu = 1 - g->mu, s = (index / 2) % 4;
+  const int v = lat->volume, nu = 1 - g->mu, s = g->offset;
   loop_kind *pl = &g->kind[0];
   g->act = fg_alloc(sizeof(int) * (size_t)v, err, where);
   pl->frozen = fg_alloc(sizeof(int) * (size_t)v, err, where);
@@ -518,12 +535,12 @@ static void rectangle_links(const fg_lattice *lat, int k, int y, int *d)
   }
 }
 
-/* The rectangles' links (kinds 1 and 2) and where layer `index` leaves
- * them unchanged. */
-static int classify_rectangles(gauge *g, const fg_lattice *lat, int index, fg_error *err)
+/* The rectangles' links (kinds 1 and 2) and where the layer leaves them
+ * unchanged. */
+static int classify_rectangles(gauge *g, const fg_lattice *lat, fg_error *err)
 {
   static const char where[] = "fg_gauge_coupling_create [gauge_coupling.c]";
-  const int v = lat->volume, s = (index / 2) % 4;
+  const int v = lat->volume, s = g->offset;
   for (int k = 1; k < g->nkinds; ++k) {
     loop_kind *q = &g->kind[k];
     q->nlinks = 6;
@@ -573,7 +590,8 @@ static int raw_channels(const fg_model_config *m)
 static int gauge_instances(const fg_model_config *m)
 {
   if (!fg_convnet_valid(m) || !strcmp(fg_gauge_loops_name(m->gauge_loops), "?") ||
-      !strcmp(fg_gauge_map_name(m->gauge_map), "?"))
+      !strcmp(fg_gauge_map_name(m->gauge_map), "?") ||
+      !strcmp(fg_gauge_order_name(m->gauge_order), "?"))
     return -1;
   if (m->gauge_map == FG_MAP_SPLINE &&
       (m->spline_bins < FG_SPLINE_BINS_MIN || m->spline_bins > FG_SPLINE_BINS_MAX))
@@ -605,7 +623,7 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
   g->base.ops = &gauge_ops;
   g->base.param_offset = param_offset;
   g->volume = lat->volume;
-  g->mu = index % 2;
+  layer_mask(m->gauge_order, index, &g->mu, &g->offset);
   g->sigma = g->mu == 0 ? 1 : -1;
   g->a0 = log(expm1(1.0 - FG_GAUGE_ALPHA_MIN));
   g->map = m->gauge_map;
@@ -615,10 +633,10 @@ static int gauge_create(const fg_model_config *m, const fg_lattice *lat, const f
   fg_param_tensor decl[2 * (FG_MAXHIDDEN + 1)];
   fg_param_layout own = {.cap = 2 * (FG_MAXHIDDEN + 1), .t = decl};
   int rc = gauge_declare(m, index, 1, &own) == 0 && own.n == 2 * (size_t)(m->n_hidden + 1)
-               ? classify(g, lat, index, err)
+               ? classify(g, lat, err)
                : fg_fail(err, FG_ERR_INPUT, where, "invalid conditioner architecture");
   if (rc == FG_OK)
-    rc = classify_rectangles(g, lat, index, err);
+    rc = classify_rectangles(g, lat, err);
   if (rc == FG_OK)
     rc = input_sites(g, err);
   if (rc == FG_OK)

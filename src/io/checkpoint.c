@@ -15,9 +15,11 @@
  *     of the parameters (float32 little-endian, canonical order); refuses
  *     (FG_ERR_RUNTIME) what the reader would refuse: non-finite parameters
  *     or optimizer state, a state of the wrong length, negative counts, odd
- *     extents. The file's format_version is FG_CHECKPOINT_VERSION (4) for a
- *     model with model.gauge_map spline, which older readers must refuse
- *     (they would evaluate the NCP map), and 3 otherwise, so that files of
+ *     extents. The file's format_version is FG_CHECKPOINT_VERSION (5) for a
+ *     model with model.gauge_order blocked, 4 for one with model.gauge_map
+ *     spline (and the alternating order), which older readers must refuse
+ *     (they would build the alternating masks, or evaluate the NCP map), and
+ *     3 otherwise, so that files of
  *     other models stay what they were. ck->created is written as given,
  *     or as the current UTC time (ISO 8601) when empty. A NULL config_text is written as "".
  *     FG_ERR_RUNTIME, naming path, when ck is inconsistent (nparams not the
@@ -37,8 +39,9 @@
  *     SGD: nparams; none only when t = 0), a negative step, n_train, t,
  *     ess_samples, batch_size or ranks, a lattice extent that is not
  *     positive and even, a /model attribute gauge_loops other than
- *     plaquette or gauge_map other than ncp without base haar (absent:
- *     plaquette, ncp, as files before the keys), a gauge_map spline without
+ *     plaquette, gauge_map other than ncp or gauge_order other than
+ *     alternating without base haar (absent: plaquette, ncp, alternating,
+ *     as files before the keys), a gauge_map spline without
  *     an int spline_bins in FG_SPLINE_BINS_MIN..MAX, or
  *     /model/params_sha256 that does not match the
  *     parameters (required from format_version 2, checked when present in
@@ -183,6 +186,7 @@ static const char *activation_name_of(int k) { return fg_activation_name((fg_act
 static const char *init_name_of(int k) { return fg_init_name((fg_init_scheme)k); }
 static const char *gauge_loops_name_of(int k) { return fg_gauge_loops_name((fg_gauge_loops)k); }
 static const char *gauge_map_name_of(int k) { return fg_gauge_map_name((fg_gauge_map)k); }
+static const char *gauge_order_name_of(int k) { return fg_gauge_order_name((fg_gauge_order)k); }
 static const char *symmetry_name_of(int k) { return fg_symmetry_name((fg_symmetry_kind)k); }
 static const char *optimizer_name_of(int k) { return fg_optimizer_name((fg_optimizer_kind)k); }
 
@@ -195,11 +199,17 @@ static int enum_of_name(const char *(*namer)(int), const char *text)
   return -1;
 }
 
-/* The format_version of the file of model m: 4 only where version 3
- * readers would misread it (the spline circle map), 3 otherwise. */
+/* The format_version of the file of model m: the lowest whose readers
+ * evaluate it: 5 for the blocked mask order (version 4 readers would build
+ * the alternating masks), 4 for the spline circle map (version 3 readers
+ * would evaluate the NCP map), 3 otherwise. */
 static int format_version_of(const fg_model_config *m)
 {
-  return m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE ? FG_CHECKPOINT_VERSION : 3;
+  if (m->base != FG_BASE_HAAR)
+    return 3;
+  if (m->gauge_order != FG_ORDER_ALTERNATING)
+    return 5;
+  return m->gauge_map == FG_MAP_SPLINE ? 4 : 3;
 }
 
 /* --------------------------------------------- scalar attribute tables */
@@ -470,6 +480,8 @@ static int write_model(const ck_site *s, hid_t file, const fg_checkpoint *ck)
     rc = attr_write_text(s, g, "gauge_loops", fg_gauge_loops_name(m->gauge_loops));
   if (rc == FG_OK && m->base == FG_BASE_HAAR && m->gauge_map != FG_MAP_NCP)
     rc = attr_write_text(s, g, "gauge_map", fg_gauge_map_name(m->gauge_map));
+  if (rc == FG_OK && m->base == FG_BASE_HAAR && m->gauge_order != FG_ORDER_ALTERNATING)
+    rc = attr_write_text(s, g, "gauge_order", fg_gauge_order_name(m->gauge_order));
   if (rc == FG_OK && m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE)
     rc = attr_write(s, g, "spline_bins", H5T_STD_I32LE, H5T_NATIVE_INT, 0, 1, &m->spline_bins);
   if (rc == FG_OK)
@@ -546,13 +558,16 @@ static int check_writable(const ck_site *s, const fg_checkpoint *ck)
       !strcmp(fg_activation_name(m->activation), "?") ||
       !strcmp(fg_init_name(m->init_scheme), "?") || !strcmp(fg_optimizer_name(ck->optimizer), "?") ||
       !strcmp(fg_gauge_loops_name(m->gauge_loops), "?") ||
-      !strcmp(fg_gauge_map_name(m->gauge_map), "?") || !strcmp(fg_symmetry_name(m->symmetry), "?"))
+      !strcmp(fg_gauge_map_name(m->gauge_map), "?") ||
+      !strcmp(fg_gauge_order_name(m->gauge_order), "?") || !strcmp(fg_symmetry_name(m->symmetry), "?"))
     return site_fail(s, -1, "unknown theory, base, activation, init, gauge_loops, gauge_map, "
-                     "symmetry or optimizer value");
+                     "gauge_order, symmetry or optimizer value");
   if (m->gauge_loops != FG_LOOPS_PLAQUETTE && m->base != FG_BASE_HAAR)
     return site_fail(s, -1, "gauge_loops %s needs base haar", fg_gauge_loops_name(m->gauge_loops));
   if (m->gauge_map != FG_MAP_NCP && m->base != FG_BASE_HAAR)
     return site_fail(s, -1, "gauge_map %s needs base haar", fg_gauge_map_name(m->gauge_map));
+  if (m->gauge_order != FG_ORDER_ALTERNATING && m->base != FG_BASE_HAAR)
+    return site_fail(s, -1, "gauge_order %s needs base haar", fg_gauge_order_name(m->gauge_order));
   for (int i = 0; i < NFIELDS(root_fields); ++i)
     if (root_fields[i].kind == FIELD_TEXT &&
         !memchr((const char *)ck + root_fields[i].offset, '\0', root_fields[i].size))
@@ -928,16 +943,20 @@ static int gauge_attr_read(const ck_site *s, hid_t g, const char *name, const ch
   return rc;
 }
 
-/* model.gauge_loops and model.gauge_map, with spline_bins for the spline. */
+/* model.gauge_loops, gauge_map and gauge_order, with spline_bins for the spline. */
 static int read_gauge_attrs(const ck_site *s, hid_t g, fg_model_config *m)
 {
-  int loops = FG_LOOPS_PLAQUETTE, map = FG_MAP_NCP;
+  int loops = FG_LOOPS_PLAQUETTE, map = FG_MAP_NCP, order = FG_ORDER_ALTERNATING;
   int rc = gauge_attr_read(s, g, "gauge_loops", gauge_loops_name_of, FG_LOOPS_PLAQUETTE, m->base,
                            &loops);
   if (rc == FG_OK)
     rc = gauge_attr_read(s, g, "gauge_map", gauge_map_name_of, FG_MAP_NCP, m->base, &map);
+  if (rc == FG_OK)
+    rc = gauge_attr_read(s, g, "gauge_order", gauge_order_name_of, FG_ORDER_ALTERNATING, m->base,
+                         &order);
   m->gauge_loops = (fg_gauge_loops)loops;
   m->gauge_map = (fg_gauge_map)map;
+  m->gauge_order = (fg_gauge_order)order;
   m->spline_bins = FG_SPLINE_BINS_DEFAULT;
   if (rc == FG_OK && m->gauge_map == FG_MAP_SPLINE)
     rc = attr_read(s, g, "spline_bins", H5T_NATIVE_INT, 1, &m->spline_bins, NULL);
@@ -1246,6 +1265,8 @@ static void json_theory_model(fg_json *j, const fg_checkpoint *ck)
     fg_json_string(j, "gauge_map", fg_gauge_map_name(m->gauge_map));
   if (m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE)
     fg_json_int(j, "spline_bins", m->spline_bins);
+  if (m->base == FG_BASE_HAAR)
+    fg_json_string(j, "gauge_order", fg_gauge_order_name(m->gauge_order));
   fg_json_string(j, "init_scheme", fg_init_name(m->init_scheme));
   fg_json_exact(j, "init_scale", m->init_scale);
   fg_json_exact(j, "mu_init", m->mu_init);
@@ -1341,9 +1362,11 @@ static void table_model(FILE *out, const fg_checkpoint *ck)
   list[0] = '\0';
   for (int c = 0; c < m->n_hidden && n < sizeof list; ++c)
     n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", c ? ", " : "", m->hidden_channels[c]);
-  char map[48] = "";
+  char map[80] = "";
   if (m->base == FG_BASE_HAAR && m->gauge_map == FG_MAP_SPLINE)
     snprintf(map, sizeof map, ", circle map spline of %d bins", m->spline_bins);
+  if (m->base == FG_BASE_HAAR && m->gauge_order == FG_ORDER_BLOCKED)
+    snprintf(map + strlen(map), sizeof map - strlen(map), ", masks blocked");
   row(out, "architecture", "%d %s layers, kernel %dx%d, hidden [%s], %s (output %s)%s%s",
       m->coupling_layers, m->base == FG_BASE_HAAR ? "gauge_coupling" : "affine coupling",
       m->kernel_size, m->kernel_size, list, fg_activation_name(m->activation),

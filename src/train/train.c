@@ -499,6 +499,9 @@ static int architecture_differs(const fg_model_config *a, const fg_model_config 
   if (a->gauge_map != b->gauge_map)
     return snprintf(why, cap, "model.gauge_map is %s in the file, %s in the config",
                     fg_gauge_map_name(a->gauge_map), fg_gauge_map_name(b->gauge_map)), 1;
+  if (a->gauge_order != b->gauge_order)
+    return snprintf(why, cap, "model.gauge_order is %s in the file, %s in the config",
+                    fg_gauge_order_name(a->gauge_order), fg_gauge_order_name(b->gauge_order)), 1;
   if (a->gauge_map == FG_MAP_SPLINE && a->spline_bins != b->spline_bins)
     return snprintf(why, cap, "model.spline_bins is %d in the file, %d in the config",
                     a->spline_bins, b->spline_bins), 1;
