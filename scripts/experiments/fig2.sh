@@ -6,13 +6,13 @@
 # 0 -> 0.25 -> 0.263 (configs/fig2/, docs/experiments.md).
 #
 # Stages, in order (each a `flowgen train` of configs/fig2/<stage>.yaml):
-#   k0              the kappa = 0 model (to rolling ESS 0.5)
+#   k0              the kappa = 0 model (to rolling ESS 0.8)
 #   scratch_k0.25   scratch_k0.263
 #   from0_k0.25     from0_k0.263     (train.init_from the k0 model)
 #   seq_k0.263      (train.init_from the from0_k0.25 model)
 # A finished stage (out/fig2/<stage>/train.json) is kept: a killed script
 # continues with the stage it was in, resumed from its last checkpoint.
-# For each stage and level (0.1, 0.2, 0.3) the step, N_train and training
+# For each stage and level (0.3, 0.5, 0.7) the step, N_train and training
 # seconds at which the rolling mean of the batch ESS over WINDOW steps first
 # reaches it (reach.awk), and the fresh-sample ESS at the end.
 #
@@ -27,7 +27,7 @@ window=${WINDOW:-50}
 export OPENBLAS_NUM_THREADS=1
 [ -x "$bin" ] || { echo "fig2.sh: no executable at $bin (build first, or set FLOWGEN)" >&2; exit 2; }
 stages="k0 scratch_k0.25 scratch_k0.263 from0_k0.25 from0_k0.263 seq_k0.263"
-levels="0.1 0.2 0.3"
+levels="0.3 0.5 0.7"
 json() { sed -n "s/.*\"$2\": \([-0-9.eE+]*\).*/\1/p" "$1"; }
 
 for s in $stages; do
