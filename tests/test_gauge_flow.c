@@ -1107,6 +1107,8 @@ END_TEST
 
 START_TEST(config_defaults_to_the_theorys_base)
 {
+  /* model.base haar for the Schwinger model unless written; with it the
+   * blocked mask order unless model.gauge_order is written */
   static const char sw[] = "seed: 1\n"
                            "theory: {name: schwinger, lattice: [8, 8], beta: 2.0, kappa: 0}\n"
                            "model: {coupling_layers: 8, kernel_size: 3, hidden_channels: [8]}\n";
@@ -1117,10 +1119,15 @@ START_TEST(config_defaults_to_the_theorys_base)
                                "theory: {name: schwinger, lattice: [8, 8], beta: 2.0}\n"
                                "model: {base: normal, coupling_layers: 8, kernel_size: 3,\n"
                                "        hidden_channels: [8]}\n";
+  static const char written[] = "seed: 1\n"
+                                "theory: {name: schwinger, lattice: [8, 8], beta: 2.0, kappa: 0}\n"
+                                "model: {coupling_layers: 8, kernel_size: 3, hidden_channels: [8],\n"
+                                "        gauge_order: alternating}\n";
   fg_config c;
   fg_error err = {0};
   ck_assert_int_eq(fg_config_parse(sw, strlen(sw), NULL, &c, &err), FG_OK);
   ck_assert_int_eq(c.model.base, FG_BASE_HAAR);
+  ck_assert_int_eq(c.model.gauge_order, FG_ORDER_BLOCKED); /* the gauge layers' default */
   fg_theory *t;
   ck_assert_int_eq(fg_theory_create(&c.theory, &t, &err), FG_OK);
   ck_assert_int_eq(c.model.base, fg_theory_default_base(t));
@@ -1128,9 +1135,14 @@ START_TEST(config_defaults_to_the_theorys_base)
   fg_config_free(&c);
   ck_assert_int_eq(fg_config_parse(p4, strlen(p4), NULL, &c, &err), FG_OK);
   ck_assert_int_eq(c.model.base, FG_BASE_NORMAL);
+  ck_assert_int_eq(c.model.gauge_order, FG_ORDER_ALTERNATING); /* no gauge layers: unchanged */
   fg_config_free(&c);
   ck_assert_int_eq(fg_config_parse(forced, strlen(forced), NULL, &c, &err), FG_OK);
   ck_assert_int_eq(c.model.base, FG_BASE_NORMAL); /* written: kept (and refused by the check) */
+  ck_assert_int_eq(c.model.gauge_order, FG_ORDER_ALTERNATING);
+  fg_config_free(&c);
+  ck_assert_msg(fg_config_parse(written, strlen(written), NULL, &c, &err) == FG_OK, "%s", err.msg);
+  ck_assert_int_eq(c.model.gauge_order, FG_ORDER_ALTERNATING); /* a written order is kept */
   fg_config_free(&c);
 }
 END_TEST

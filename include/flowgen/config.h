@@ -114,7 +114,8 @@ typedef struct {
   fg_activation activation;   /* model.activation, default leaky_relu */
   fg_gauge_loops gauge_loops; /* model.gauge_loops, default plaquette (gauge layers only) */
   fg_gauge_map gauge_map;     /* model.gauge_map, default ncp (gauge layers only) */
-  fg_gauge_order gauge_order; /* model.gauge_order, default alternating (gauge layers only) */
+  fg_gauge_order gauge_order; /* model.gauge_order, default blocked with base haar (gauge
+                                 layers only; alternating otherwise) */
   int spline_bins;            /* model.spline_bins, FG_SPLINE_BINS_MIN..MAX, default 8
                                  (gauge_map spline only; ignored otherwise) */
   fg_init_scheme init_scheme; /* model.init.scheme, default kaiming */

@@ -593,12 +593,16 @@ static int after_kernel_size(reader *r, const fg_ynode *n, const char *key)
 /* The Schwinger model's fields are link angles: unless model.base is
  * written, its flows start from the Haar base (gauge coupling layers). The
  * base then written is checked against the theory by the commands
- * (fg_flow_check_theory). */
+ * (fg_flow_check_theory). Gauge layers take the blocked mask order unless
+ * model.gauge_order is written (a checkpoint without the attribute is
+ * alternating: files from before the key keep their meaning). */
 static int after_model(reader *r, const fg_ynode *n, const char *key)
 {
   (void)key;
   if (fg_yaml_get(n, "base") == NULL && r->cfg->theory.name == FG_THEORY_SCHWINGER)
     r->cfg->model.base = FG_BASE_HAAR;
+  if (fg_yaml_get(n, "gauge_order") == NULL && r->cfg->model.base == FG_BASE_HAAR)
+    r->cfg->model.gauge_order = FG_ORDER_BLOCKED;
   return FG_OK;
 }
 

@@ -171,7 +171,7 @@ check "a resume without the rectangles is refused with exit 2 naming model.gauge
 # format_version 4, sampling takes the map from the checkpoint; a resume
 # with other bins or the NCP map, and a transfer to the NCP map, are refused
 # by key.
-sed -e 's/model: {/model: {gauge_map: spline, spline_bins: 6, /' -e 's/m.h5/msp.h5/g' \
+sed -e 's/model: {/model: {gauge_map: spline, spline_bins: 6, gauge_order: alternating, /' -e 's/m.h5/msp.h5/g' \
   -e 's/flow.h5/flows.h5/' -e '/^hmc:/d' "$work/two.yaml" > "$work/spline.yaml"
 check "model.gauge_map spline trains and samples; info names it; format_version 4" bash -c \
   "'$fg' train '$work/spline.yaml' > /dev/null 2>&1 && '$fg' info '$work/msp.h5' | grep -q 'circle map spline of 6 bins' && '$fg' info '$work/msp.h5' | grep -q 'version 4' && '$fg' sample '$work/spline.yaml' > /dev/null 2>&1 && '$fg' verify '$work/flows.h5' > /dev/null 2>&1"
@@ -188,13 +188,14 @@ sed -e 's/gauge_map: spline, spline_bins: 6, //' -e 's/msp.h5/mt.h5/g' -e 's/bat
 "$fg" train "$work/transfer.yaml" > /dev/null 2> "$work/transfer.err"
 check "a transfer from the spline to the NCP map is refused with exit 2 naming model.gauge_map" \
   bash -c "[ $? -eq 2 ] && grep -q 'another architecture: model.gauge_map is spline in the file, ncp' '$work/transfer.err'"
-# model.gauge_order blocked: trains and samples, info names it, the file is
-# format_version 5; a resume with the alternating order is refused by key.
+# model.gauge_order blocked (the default with base haar, written here):
+# trains and samples, info names it, the file is format_version 5; a resume
+# with the alternating order is refused by key.
 sed -e 's/model: {/model: {gauge_order: blocked, /' -e 's/m.h5/mbl.h5/g' \
   -e 's/flow.h5/flowbl.h5/' -e '/^hmc:/d' "$work/two.yaml" > "$work/blocked.yaml"
 check "model.gauge_order blocked trains and samples; info names it; format_version 5" bash -c \
   "'$fg' train '$work/blocked.yaml' > /dev/null 2>&1 && '$fg' info '$work/mbl.h5' | grep -q 'masks blocked' && '$fg' info '$work/mbl.h5' | grep -q 'version 5' && '$fg' sample '$work/blocked.yaml' > /dev/null 2>&1 && '$fg' verify '$work/flowbl.h5' > /dev/null 2>&1"
-sed -e 's/gauge_order: blocked, //' -e 's/steps: 5,/steps: 8,/' "$work/blocked.yaml" > "$work/blocked2.yaml"
+sed -e 's/gauge_order: blocked, /gauge_order: alternating, /' -e 's/steps: 5,/steps: 8,/' "$work/blocked.yaml" > "$work/blocked2.yaml"
 "$fg" train "$work/blocked2.yaml" --resume > /dev/null 2> "$work/blocked2.err"
 check "a resume with the alternating masks is refused with exit 2 naming model.gauge_order" \
   bash -c "[ $? -eq 2 ] && grep -q 'model.gauge_order is blocked in the file, alternating in the config' '$work/blocked2.err'"
