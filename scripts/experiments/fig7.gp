@@ -13,7 +13,7 @@ set xlabel "L (lattice L x L; model trained on 8 x 8)"
 set ylabel "ESS (model samples)"
 set xrange [6:26]
 set yrange [1e-5:1.2]
-set key top right
+set key bottom left
 set grid
 set title "Schwinger model, beta = 2: volume transfer without retraining (scripts/experiments/fig7.sh)" noenhanced
 k(s) = s eq "0" ? 0 : s eq "0.25" ? 0.25 : 0.263
