@@ -199,6 +199,16 @@ sed -e 's/gauge_order: blocked, /gauge_order: alternating, /' -e 's/steps: 5,/st
 "$fg" train "$work/blocked2.yaml" --resume > /dev/null 2> "$work/blocked2.err"
 check "a resume with the alternating masks is refused with exit 2 naming model.gauge_order" \
   bash -c "[ $? -eq 2 ] && grep -q 'model.gauge_order is blocked in the file, alternating in the config' '$work/blocked2.err'"
+# A file of the alternating order holds no gauge_order attribute, as files
+# from before the key: resuming it with a config that leaves the key out
+# (now blocked) is refused by key, not run with other masks.
+sed -e 's/gauge_order: blocked, /gauge_order: alternating, /' -e 's/mbl.h5/malt.h5/g' -e 's/flowbl.h5/flowalt.h5/' \
+  "$work/blocked.yaml" > "$work/alt.yaml"
+"$fg" train "$work/alt.yaml" > /dev/null 2>&1
+sed -e 's/gauge_order: alternating, //' -e 's/steps: 5,/steps: 8,/' "$work/alt.yaml" > "$work/alt2.yaml"
+"$fg" train "$work/alt2.yaml" --resume > /dev/null 2> "$work/alt2.err"
+check "an alternating file (version 3, no attribute) resumed with the default order is refused naming model.gauge_order" \
+  bash -c "[ $? -eq 2 ] && '$fg' info '$work/malt.h5' | grep -q 'version 3' && grep -q 'model.gauge_order is alternating in the file, blocked in the config' '$work/alt2.err'"
 sed -i 's/kappa: 0.2/kappa: -0.1/' "$work/two.yaml"
 "$fg" hmc "$work/two.yaml" > /dev/null 2> "$work/bad.err"
 check "a negative kappa is refused with exit 2 naming the key" \
