@@ -1,4 +1,4 @@
-/* test_flow.c -- the flow inverts, its log q agrees both ways and with a double-precision reference, its log det and parameter gradients match finite differences; the layer types' declared parameter layout gives the flat order, the checkpoint groups, the initialisation and the FLOP count. */
+/* test_flow.c -- the flow inverts, its log q agrees both ways and with a double-precision reference, its log det, parameter gradients, score and grad_phi log q (normal and free-field base) match finite differences; the layer types' declared parameter layout gives the flat order, the checkpoint groups, the initialisation and the FLOP count. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,10 +233,26 @@ START_TEST(every_parameter_gradient_matches_finite_difference)
 }
 END_TEST
 
-/* The score d log q(phi)/d theta at fixed phi (fg_flow_score_backward,
- * normal base: grad log r = -z) against central differences of log q(phi)
- * through the inverse, lane-weighted, every parameter; a free-field base has
- * no score path. */
+/* A free-field base (mu_init 1.5) with `layers` phi^4 couplings on 4x4
+ * (tanh: no kinks for the finite differences to straddle). */
+static void make_free_field(setup *s, int layers, uint64_t seed)
+{
+  fg_theory_config tc = {.name = FG_THEORY_PHI4, .nd = 2, .extent = {4, 4}, .m2 = -1.0,
+                         .lambda = 0.5};
+  fg_model_config mc = {.base = FG_BASE_FREE_FIELD, .coupling_layers = layers, .kernel_size = 3,
+                        .n_hidden = 1, .hidden_channels = {3}, .activation = FG_ACT_TANH,
+                        .init_scheme = FG_INIT_KAIMING, .init_scale = 1.0, .mu_init = 1.5};
+  fg_error err;
+  ck_assert_int_eq(fg_theory_create(&tc, &s->th, &err), FG_OK);
+  ck_assert_int_eq(fg_flow_create(&mc, fg_theory_lattice(s->th), &s->flow, &err), FG_OK);
+  ck_assert_int_eq(fg_model_block_init(&s->blk, s->flow, &err), FG_OK);
+  fg_flow_init_params(s->flow, seed);
+}
+
+/* The score d log q(phi)/d theta at fixed phi (fg_flow_score_backward)
+ * against central differences of log q(phi) through the inverse,
+ * lane-weighted, every parameter: normal base (grad log r = -z) and the
+ * free-field base (its own transpose solve, M^-1; the mass mu included). */
 START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
 {
   setup s;
@@ -251,43 +267,50 @@ START_TEST(score_matches_finite_differences_of_logq_at_fixed_phi)
   ck_assert_double_gt(gmax, 0.1);
   unmake(&s);
 
-  fg_lattice lat;
-  fg_error err;
-  int ext[2] = {4, 4};
-  ck_assert_int_eq(fg_lattice_init(&lat, 2, ext, &err), FG_OK);
-  fg_model_config ff = {.base = FG_BASE_FREE_FIELD, .coupling_layers = 1, .kernel_size = 3,
-                        .activation = FG_ACT_LEAKY_RELU, .init_scheme = FG_INIT_KAIMING,
-                        .init_scale = 1.0, .mu_init = 1.0};
-  fg_flow *f;
-  ck_assert_int_eq(fg_flow_create(&ff, &lat, &f, &err), FG_OK);
-  ck_assert_int_eq(fg_flow_has_score(f), 0);
-  fg_flow_destroy(f);
-  fg_lattice_free(&lat);
+  make_free_field(&s, 2, 29);
+  fg_test_scale_params(s.flow, 1.5f);
+  ck_assert_int_eq(fg_flow_has_score(s.flow), 1);
+  fg_test_score_fd(s.flow, s.blk.work, 9, &bad, &gmax, NULL);
+  ck_assert_int_eq(bad, 0);
+  ck_assert_double_gt(gmax, 0.1);
+  unmake(&s);
 }
 END_TEST
 
 /* grad_phi log q (fg_flow_grad_logq; the affine layers' diagonal exp(s)
- * from active_diag, normal base) against central differences of log q(phi)
- * through the inverse (fg_test_grad_logq_fd), every site and lane. */
+ * from active_diag, the free-field base's M^-1) against central differences
+ * of log q(phi) through the inverse (fg_test_grad_logq_fd), every site and
+ * lane, for a normal base, the free-field base alone and with couplings. */
+static void check_grad_logq(setup *s, double tol)
+{
+  fg_test_scale_params(s->flow, 1.5f);
+  size_t nd = (size_t)fg_flow_ndof(s->flow);
+  double *z = malloc(sizeof(double) * nd * L), *phi = malloc(sizeof(double) * nd * L),
+         *g = malloc(sizeof(double) * nd * L), logq[L], worst, gmax;
+  int skipped;
+  ck_assert(z && phi && g);
+  fg_flow_draw(s->flow, 10, FG_RNG_TEST, 0, L, z);
+  fg_flow_forward(s->flow, s->blk.work, z, phi, logq, 1);
+  fg_flow_grad_logq(s->flow, s->blk.work, z, g);
+  fg_test_grad_logq_fd(s->flow, s->blk.work, phi, g, &worst, &gmax, &skipped);
+  ck_assert_msg(skipped <= (int)(nd * L / 10), "%d of %zu points straddle a kink", skipped, nd * L);
+  ck_assert_msg(gmax > 0.5, "grad log q too small to test (%g)", gmax);
+  ck_assert_msg(worst < tol, "largest relative |analytic - finite difference| = %g", worst);
+  free(z), free(phi), free(g);
+}
+
 START_TEST(grad_logq_matches_finite_differences_in_phi)
 {
   setup s;
   int hidden[1] = {3};
   make(&s, 4, 4, 4, 3, 1, hidden, 31);
-  fg_test_scale_params(s.flow, 1.5f);
-  size_t nd = (size_t)fg_flow_ndof(s.flow);
-  double *z = malloc(sizeof(double) * nd * L), *phi = malloc(sizeof(double) * nd * L),
-         *g = malloc(sizeof(double) * nd * L), logq[L], worst, gmax;
-  int skipped;
-  ck_assert(z && phi && g);
-  fg_flow_draw(s.flow, 10, FG_RNG_TEST, 0, L, z);
-  fg_flow_forward(s.flow, s.blk.work, z, phi, logq, 1);
-  fg_flow_grad_logq(s.flow, s.blk.work, z, g);
-  fg_test_grad_logq_fd(s.flow, s.blk.work, phi, g, &worst, &gmax, &skipped);
-  ck_assert_msg(skipped <= (int)(nd * L / 10), "%d of %zu points straddle a kink", skipped, nd * L);
-  ck_assert_msg(gmax > 0.5, "grad log q too small to test (%g)", gmax);
-  ck_assert_msg(worst < 2e-3, "largest relative |analytic - finite difference| = %g", worst);
-  free(z), free(phi), free(g);
+  check_grad_logq(&s, 2e-3);
+  unmake(&s);
+  make_free_field(&s, 0, 31); /* the base alone: -M^-2 phi, all in double */
+  check_grad_logq(&s, 1e-9);
+  unmake(&s);
+  make_free_field(&s, 2, 31);
+  check_grad_logq(&s, 2e-3);
   unmake(&s);
 }
 END_TEST

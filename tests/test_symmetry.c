@@ -1,4 +1,4 @@
-/* test_symmetry.c -- model.symmetry z2: q(phi) = q(-phi) exactly for phi^4 and Schwinger flows, sampled fields and their log q agree with the evaluation through the inverse, the global sign is keyed by sample, the three gradient estimators match finite differences and each other (reparameterised = path + score per block), training raises the ESS and the trained z2 flow's importance weights reproduce the exact free-field <phi^2>, the checkpoint records z2 and a resume without it is refused. */
+/* test_symmetry.c -- model.symmetry z2: q(phi) = q(-phi) exactly for phi^4 (normal and free-field base) and Schwinger flows, sampled fields and their log q agree with the evaluation through the inverse, the global sign is keyed by sample, the three gradient estimators match finite differences and each other (reparameterised = path + score per block), training (normal and free-field base) raises the ESS and the trained z2 flow's importance weights reproduce the exact free-field <phi^2>, the checkpoint records z2 and a resume without it is refused. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -23,10 +23,16 @@ typedef struct {
   int n; /* dofs */
 } setup;
 
-static void make(setup *s, const fg_theory_config *tc, int layers, int hidden, int sym,
-                 uint64_t seed, float boost)
+/* The flow: Haar base for Schwinger; for phi^4 a normal base, or with ff the
+ * free-field base (mu_init 1.5, its own transpose solve in the mirror's
+ * score). */
+static void make_base(setup *s, const fg_theory_config *tc, int ff, int layers, int hidden,
+                      int sym, uint64_t seed, float boost)
 {
-  fg_model_config mc = {.base = tc->name == FG_THEORY_SCHWINGER ? FG_BASE_HAAR : FG_BASE_NORMAL,
+  fg_model_config mc = {.base = tc->name == FG_THEORY_SCHWINGER ? FG_BASE_HAAR
+                                : ff                             ? FG_BASE_FREE_FIELD
+                                                                 : FG_BASE_NORMAL,
+                        .mu_init = ff ? 1.5 : 0.0,
                         .coupling_layers = layers, .kernel_size = 3, .n_hidden = 1,
                         .hidden_channels = {hidden}, .activation = FG_ACT_TANH, /* smooth: no kinks */
                         .init_scheme = FG_INIT_KAIMING, .init_scale = 1.0,
@@ -40,6 +46,12 @@ static void make(setup *s, const fg_theory_config *tc, int layers, int hidden, i
   fg_flow_init_params(s->flow, seed);
   fg_test_scale_params(s->flow, boost); /* far from the identity: q_f(phi) != q_f(-phi) */
   s->n = fg_flow_ndof(s->flow);
+}
+
+static void make(setup *s, const fg_theory_config *tc, int layers, int hidden, int sym,
+                 uint64_t seed, float boost)
+{
+  make_base(s, tc, 0, layers, hidden, sym, seed, boost);
 }
 
 static void unmake(setup *s)
@@ -71,11 +83,11 @@ static void negate(const setup *s, const double *phi, double *out)
 
 /* ---- the density ---------------------------------------------------------- */
 
-static void check_even_density(const fg_theory_config *tc)
+static void check_even_density(const fg_theory_config *tc, int ff)
 {
   setup s, bare;
-  make(&s, tc, 4, 4, 1, 17, 1.5f);
-  make(&bare, tc, 4, 4, 0, 17, 1.5f);
+  make_base(&s, tc, ff, 4, 4, 1, 17, 1.5f);
+  make_base(&bare, tc, ff, 4, 4, 0, 17, 1.5f);
   double *phi = field(s.n), *mphi = field(s.n), *z = field(s.n);
   double lq[L], lqm[L], lf[L], lfm[L], Sm[L];
   double asym = 0;
@@ -123,13 +135,14 @@ static void check_even_density(const fg_theory_config *tc)
 
 START_TEST(phi4_density_is_even_and_sampling_agrees_with_evaluation)
 {
-  check_even_density(&phi4_4x4);
+  check_even_density(&phi4_4x4, 0);
+  check_even_density(&phi4_4x4, 1);
 }
 END_TEST
 
 START_TEST(schwinger_density_is_even_and_sampling_agrees_with_evaluation)
 {
-  check_even_density(&schwinger_4x4);
+  check_even_density(&schwinger_4x4, 0);
 }
 END_TEST
 
@@ -156,10 +169,10 @@ END_TEST
 /* Every parameter of the reparameterised z2 gradient against central
  * differences of the block's loss (noise fixed); the loss the gradient
  * block returns is that block's. */
-static void check_fd(const fg_theory_config *tc)
+static void check_fd(const fg_theory_config *tc, int ff)
 {
   setup s;
-  make(&s, tc, 3, 3, 1, 41, 1.0f);
+  make_base(&s, tc, ff, 3, 3, 1, 41, 1.0f);
   size_t n = fg_flow_nparams(s.flow);
   double *grad = calloc(n, sizeof(double));
   ck_assert_ptr_nonnull(grad);
@@ -177,7 +190,8 @@ static void check_fd(const fg_theory_config *tc)
 
 START_TEST(phi4_gradient_matches_finite_differences)
 {
-  check_fd(&phi4_4x4);
+  check_fd(&phi4_4x4, 0);
+  check_fd(&phi4_4x4, 1);
 }
 END_TEST
 
@@ -185,16 +199,16 @@ START_TEST(schwinger_gradient_matches_finite_differences)
 {
   fg_theory_config pure = schwinger_4x4;
   pure.kappa = 0.0;
-  check_fd(&pure);
+  check_fd(&pure, 0);
 }
 END_TEST
 
 /* Per block: reparameterised = path + score, with the score of the
  * symmetrised log q (grad0 of the score-function block, c = 1/L). */
-static void check_path_plus_score(const fg_theory_config *tc)
+static void check_path_plus_score(const fg_theory_config *tc, int ff)
 {
   setup s;
-  make(&s, tc, 3, 3, 1, 53, 1.0f);
+  make_base(&s, tc, ff, 3, 3, 1, 53, 1.0f);
   double worst, scale, diff;
   fg_test_path_plus_score(s.th, s.flow, &s.blk, 6, &worst, &scale, &diff);
   /* the action's part dominates rep and path; the score must still be
@@ -207,13 +221,14 @@ static void check_path_plus_score(const fg_theory_config *tc)
 
 START_TEST(phi4_path_plus_score_is_the_reparameterised_gradient)
 {
-  check_path_plus_score(&phi4_4x4);
+  check_path_plus_score(&phi4_4x4, 0);
+  check_path_plus_score(&phi4_4x4, 1);
 }
 END_TEST
 
 START_TEST(schwinger_path_plus_score_is_the_reparameterised_gradient)
 {
-  check_path_plus_score(&schwinger_4x4);
+  check_path_plus_score(&schwinger_4x4, 0);
 }
 END_TEST
 
@@ -221,20 +236,29 @@ END_TEST
 
 static char *dir;
 
-static void load(fg_config *cfg, const char *name, int64_t steps, const char *sym)
+/* base: "normal" or "free_field" (then mu_init 1.5, three times m2). */
+static void load_base(fg_config *cfg, const char *name, int64_t steps, const char *sym,
+                      const char *base)
 {
   char text[4096], path[4200];
   snprintf(text, sizeof text,
            "seed: 7\n"
            "theory: {name: phi4, lattice: [4, 4], m2: 0.5, lambda: 0.0}\n"
-           "model: {coupling_layers: 4, kernel_size: 3, hidden_channels: [6], symmetry: %s}\n"
+           "model: {coupling_layers: 4, kernel_size: 3, hidden_channels: [6], symmetry: %s,\n"
+           "        base: %s%s}\n"
            "train: {steps: %lld, batch_size: 32, optimizer: {name: adam, lr: 3.0e-3},\n"
            "        grad_clip_norm: 100, checkpoint: %s/%s.h5, eval_samples: 1024}\n",
-           sym, (long long)steps, dir, name);
+           sym, base, strcmp(base, "free_field") == 0 ? ", mu_init: 1.5" : "", (long long)steps,
+           dir, name);
   snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
   ck_assert_int_eq(fg_test_write_file(path, text), 0);
   fg_error err = {0};
   ck_assert_msg(fg_config_load(path, cfg, &err) == FG_OK, "%s", err.msg);
+}
+
+static void load(fg_config *cfg, const char *name, int64_t steps, const char *sym)
+{
+  load_base(cfg, name, steps, sym, "normal");
 }
 
 /* Self-normalised importance sampling with the z2 flow of checkpoint
@@ -323,6 +347,32 @@ START_TEST(training_raises_the_ess_and_weights_are_exact)
 }
 END_TEST
 
+/* The same with the free-field base (mu_init 1.5 against m2 = 0.5): z2
+ * training through the mirror's score, mu's included, raises the ESS by 4
+ * errors and the weights give the exact <phi^2>. */
+START_TEST(free_field_base_trains_with_z2)
+{
+  dir = fg_test_tmpdir();
+  fg_config c0, c1;
+  fg_train_result r0, r1;
+  fg_error err = {0};
+  fg_train_options opt = {.comm = MPI_COMM_WORLD};
+  load_base(&c0, "untrained", 0, "z2", "free_field");
+  ck_assert_msg(fg_train_run(&c0, &opt, &r0, &err) == FG_OK, "%s", err.msg);
+  load_base(&c1, "trained", 150, "z2", "free_field");
+  ck_assert_msg(fg_train_run(&c1, &opt, &r1, &err) == FG_OK, "%s", err.msg);
+  ck_assert_msg(r1.ess > r0.ess + 4 * (r0.ess_err + r1.ess_err), "ESS %g +- %g -> %g +- %g",
+                r0.ess, r0.ess_err, r1.ess, r1.ess_err);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/trained.h5", dir);
+  check_importance(&c1, path);
+  fg_config_free(&c0);
+  fg_config_free(&c1);
+  fg_test_remove_dir(dir);
+  free(dir);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
@@ -337,6 +387,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, phi4_path_plus_score_is_the_reparameterised_gradient);
   tcase_add_test(tc, schwinger_path_plus_score_is_the_reparameterised_gradient);
   tcase_add_test(tc, training_raises_the_ess_and_weights_are_exact);
+  tcase_add_test(tc, free_field_base_trains_with_z2);
   suite_add_tcase(s, tc);
   int rc = fg_test_run(s);
   MPI_Finalize();

@@ -128,8 +128,10 @@
  *     and dL/dlogq = glogq (z held fixed: the reparameterisation gradient),
  *     gparams += dL/dtheta.
  *   int fg_flow_has_score(const fg_flow *f)
- *     1 if every layer is a coupling layer (fg_layer.active set), which
- *     fg_flow_score_backward needs: not with model.base free_field.
+ *     1 if every layer is a coupling layer (fg_layer.active set) or solves
+ *     with its own transposed Jacobian (ops->transpose_solve: the free-field
+ *     base, J = M symmetric, J^-T = M^-1), which fg_flow_score_backward
+ *     needs. Every layer type of flowgen has one or the other.
  *   void fg_flow_score_backward(const fg_flow *f, fg_flow_work *w, const double *z,
  *                               const double *coef, double *gparams)
  *     After fg_flow_forward(f, w, z, phi, logq, save = 1): gparams +=
@@ -142,8 +144,9 @@
  *     from the base up, J_i^-T applied with one of the layer's backward
  *     passes (J_i^T = [[D, 0], [B^T, 1]] on (active, other) dofs, D
  *     diagonal from the layer's active_diag, or one more backward without
- *     it: v_A = u_A / D, v_R = u_R - B^T v_A). About three backward passes
- *     in all; the theory's force is not needed.
+ *     it: v_A = u_A / D, v_R = u_R - B^T v_A), or with the layer's own
+ *     transpose_solve. About three backward passes in all; the theory's
+ *     force is not needed.
  *   void fg_flow_score_prepare(const fg_flow *f, fg_flow_work *w, const double *z)
  *   void fg_flow_score_apply(const fg_flow *f, fg_flow_work *w, const double *coef,
  *                            double *gparams)
@@ -188,6 +191,11 @@ typedef struct {
    * diagonal Jacobian entry d phi_out / d phi_in at each active dof a (what
    * fg_flow_score_backward would otherwise get from one more backward). */
   void (*active_diag)(const fg_layer *layer, const void *ws, double *d);
+  /* Optional, for a layer that is not a coupling layer (active == NULL),
+   * after a saving forward: u <- J^-T u on the [ndof][FG_VLEN] block, the
+   * layer's own transpose solve (fg_flow_score_backward needs either this or
+   * active of every layer). It must leave the saved forward state intact. */
+  void (*transpose_solve)(const fg_layer *layer, void *ws, double *u);
 } fg_layer_ops;
 
 struct fg_layer {
@@ -196,7 +204,7 @@ struct fg_layer {
   size_t nparams;
   /* A coupling layer: the dofs it updates (the others pass unchanged and its
    * Jacobian is triangular with a diagonal block there); NULL otherwise.
-   * fg_flow_score_backward needs it of every layer. */
+   * fg_flow_score_backward needs it, or ops->transpose_solve, of every layer. */
   const int *active;
   int nactive;
 };

@@ -327,7 +327,7 @@ void fg_flow_backward(const fg_flow *f, fg_flow_work *w, const double *gphi,
 int fg_flow_has_score(const fg_flow *f)
 {
   for (int i = 0; i < f->nlayers; ++i)
-    if (f->layers[i]->active == NULL)
+    if (f->layers[i]->active == NULL && f->layers[i]->ops->transpose_solve == NULL)
       return 0;
   return 1;
 }
@@ -339,6 +339,10 @@ static void layer_transpose_solve(const fg_flow *f, fg_flow_work *w, int i)
   const size_t field = (size_t)f->ndof * L;
   const double zero[L] = {0};
   double *u = w->u, *t = w->t;
+  if (ly->active == NULL) { /* not a coupling layer: its own solve */
+    ly->ops->transpose_solve(ly, w->ws[i], u);
+    return;
+  }
   /* D: from the layer, or J^T applied to the indicator of the active dofs,
    * read there. */
   memset(t, 0, sizeof(double) * field);

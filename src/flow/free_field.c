@@ -29,8 +29,9 @@
  *     convolution count.
  *
  * M is real and symmetric (sigma_k is even in k), so backward applies M to
- * gphi. The workspace holds a real and a complex block buffer and, after a
- * saving forward, the spectrum Z of the input, from which
+ * gphi and the score's transpose solve (fg_flow_score_backward) M^-1. The
+ * workspace holds a real and a complex block buffer and, after a saving
+ * forward, the spectrum Z of the input, from which
  *   d phi / d|mu| = F^-1 diag(-1/2 sigma_k^3) Z
  * is contracted with gphi in momentum space (Parseval), at no extra
  * transform. Workspaces must be 64-byte aligned (fg_alloc), as the plans'
@@ -130,6 +131,14 @@ static void free_field_inverse(const fg_layer *layer, void *ws, double *phi, dou
     logdet[l] += f->logdet;
 }
 
+/* J = M is symmetric: J^-T u = M^-1 u. apply_diagonal uses the workspace's
+ * buffers only, not the saved spectrum, which backward still needs. */
+static void free_field_transpose_solve(const fg_layer *layer, void *ws, double *u)
+{
+  const free_field *f = (const free_field *)layer;
+  apply_diagonal(f, ws, u, f->isigma, NULL);
+}
+
 static void free_field_backward(const fg_layer *layer, void *ws, double *gphi,
                                 const double *glogdet, double *gparams)
 {
@@ -184,6 +193,7 @@ static const fg_layer_ops free_field_ops = {
     .set_params = free_field_set_params,
     .work_bytes = free_field_work_bytes,
     .destroy = free_field_destroy,
+    .transpose_solve = free_field_transpose_solve,
 };
 
 /* khat^2 and the multiplicity of each mode of the half spectrum, stored

@@ -202,8 +202,9 @@ static int load_data(trainer *t, fg_error *err)
   if (!fg_flow_has_score(t->flow))
     return fg_config_report(cfg, "train.data", FG_ERR_INPUT, err,
                             "log q of given configurations is differentiated through the "
-                            "flow's inverse, which needs coupling layers only (model.base %s "
-                            "has a layer without it)", fg_base_name(cfg->model.base));
+                            "flow's inverse, which needs every layer's transposed Jacobian "
+                            "solve (model.base %s has a layer without it)",
+                            fg_base_name(cfg->model.base));
   fg_error lerr = {0};
   int rc = fg_ensemble_load(path, &t->data, &lerr);
   if (rc != FG_OK)
@@ -734,13 +735,13 @@ static int trainer_setup(trainer *t, const fg_config *cfg, const fg_train_option
   t->nred = t->np;
   if (cfg->train.gradient != FG_GRAD_REPARAM && !fg_flow_has_score(t->flow))
     return fg_config_report(cfg, "train.gradient", FG_ERR_INPUT, err,
-                            "%s needs a flow of coupling layers only (model.base %s has a "
-                            "layer without it)",
+                            "%s needs every layer's transposed Jacobian solve (model.base %s "
+                            "has a layer without it)",
                             fg_gradient_name(cfg->train.gradient), fg_base_name(cfg->model.base));
   if (cfg->model.symmetry == FG_SYM_Z2 && !fg_flow_has_score(t->flow))
     return fg_config_report(cfg, "model.symmetry", FG_ERR_INPUT, err,
-                            "z2 is trained through log q at -phi, which needs a flow of "
-                            "coupling layers only (model.base %s has a layer without it)",
+                            "z2 is trained through log q at -phi, which needs every layer's "
+                            "transposed Jacobian solve (model.base %s has a layer without it)",
                             fg_base_name(cfg->model.base));
   if ((rc = load_data(t, err)) != FG_OK)
     return rc;
