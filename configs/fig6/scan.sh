@@ -15,11 +15,16 @@
 #   START        1.1: the first lambda (the susceptibility peak at L = 16)
 #   UP, DOWN     "1.2 1.3 1.5 2.0", "1.0 0.9": the transfer chains from START
 #   SYMMETRY     z2 | none (z2)           GRADIENT  reparameterization (path...)
+#   SYMMETRY0    the first training's symmetry (SYMMETRY); retraining may
+#                switch it on (the parameters are the same)
+#   BASE         normal | free_field (normal); MU_INIT 1.0 (free_field's mass)
 #   STEPS0       first training steps (per architecture: 3x12 4500, 3x24
 #                2250, 5x6 3200, 5x24 800 [L = 32: 3x12 3000]: about equal
 #                wall time), the batch doubling from BATCH0 = 64 every third
-#                of them (to 256); STEPS1 retraining steps per lambda (300)
-#                at the constant batch BATCH1 (128)
+#                of them (to MAXBATCH = 256); STEPS1 retraining steps per
+#                lambda (300) at the constant batch BATCH1 (128); STEPS1_<arch>
+#                (e.g. STEPS1_5x24) overrides it for one architecture, as
+#                STEPS0_<arch> does STEPS0
 #   LR0 1e-3, LR1 1e-4, RANKS 1 (training ranks, mpirun; batches per rank)
 #   PROPOSALS 20000, TRAJECTORIES 100000, MDSTEPS 8 [10]
 #   PHASE        all | hmc | flow | table (all)
@@ -49,6 +54,10 @@ start=${START:-1.1}
 up=${UP-1.2 1.3 1.5 2.0}
 down=${DOWN-1.0 0.9}
 sym=${SYMMETRY:-z2}
+sym0=${SYMMETRY0:-$sym}
+base=${BASE:-normal}
+mu_init=${MU_INIT:-1.0}
+maxbatch=${MAXBATCH:-256}
 grad=${GRADIENT:-reparameterization}
 steps1=${STEPS1:-300}
 batch0=${BATCH0:-64}
@@ -71,6 +80,8 @@ mkdir -p "$out"
 lambdas="$start $up $down"
 
 steps0_of() { # the default first-training budget of an architecture
+  eval "v=\${STEPS0_$1:-}"
+  [ -n "$v" ] && { echo "$v"; return; }
   [ -n "${STEPS0:-}" ] && { echo "$STEPS0"; return; }
   case "$L:$1" in
     32:3x12) echo 3000 ;;
@@ -79,16 +90,23 @@ steps0_of() { # the default first-training budget of an architecture
   esac
 }
 
+steps1_of() { # the retraining budget per lambda of an architecture
+  eval "v=\${STEPS1_$1:-}"
+  echo "${v:-$steps1}"
+}
+
 # config DIR LAMBDA ARCH STEPS LR INIT: writes DIR/run.yaml from the template
-# (first training: batch0 doubling every third of STEPS; retraining, INIT
-# given: batch1, constant).
+# (first training: batch0 doubling every third of STEPS, symmetry sym0;
+# retraining, INIT given: batch1, constant, symmetry sym).
 config() {
   k=${3%x*} nl=${3#*x}
-  init="" b=$batch0 every=$(( ($4 + 2) / 3 ))
-  [ -n "$6" ] && init="init_from: $6" b=$batch1 every=$(( $4 + 1 ))
+  init="" b=$batch0 every=$(( ($4 + 2) / 3 )) s=$sym0 mu=""
+  [ -n "$6" ] && init="init_from: $6" b=$batch1 every=$(( $4 + 1 )) s=$sym
+  [ "$base" = free_field ] && mu="mu_init: $mu_init"
   sed -e "s|@EXTENT@|$L|g" -e "s|@LAMBDA@|$2|" -e "s|@LAYERS@|$nl|" -e "s|@KERNEL@|$k|" \
-      -e "s|@SYMMETRY@|$sym|" -e "s|@GRADIENT@|$grad|" -e "s|@STEPS@|$4|" -e "s|@BATCH@|$b|" \
-      -e "s|@EVERY@|$every|" \
+      -e "s|@SYMMETRY@|$s|" -e "s|@GRADIENT@|$grad|" -e "s|@STEPS@|$4|" -e "s|@BATCH@|$b|" \
+      -e "s|@EVERY@|$every|" -e "s|@BASE@|$base|" -e "s|@MU_INIT@|$mu|" \
+      -e "s|@MAXBATCH@|$maxbatch|" \
       -e "s|@LR@|$5|" -e "s|@DIR@|$1|g" -e "s|@PROPOSALS@|$proposals|" \
       -e "s|@TRAJECTORIES@|$trajectories|" -e "s|@MDSTEPS@|$md|" -e "/^#/d" \
       -e "s|@INIT_FROM@|$init|" "$here/scan.yaml.in" > "$1/run.yaml"
@@ -140,12 +158,12 @@ if [ "$phase" = all ] || [ "$phase" = flow ]; then
     flow_point "$a" "$start" "$(steps0_of "$a")" "$lr0" ""
     prev=$start
     for lam in $up; do
-      flow_point "$a" "$lam" "$steps1" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
+      flow_point "$a" "$lam" "$(steps1_of "$a")" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
       prev=$lam
     done
     prev=$start
     for lam in $down; do
-      flow_point "$a" "$lam" "$steps1" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
+      flow_point "$a" "$lam" "$(steps1_of "$a")" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
       prev=$lam
     done
   done
