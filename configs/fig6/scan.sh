@@ -18,6 +18,9 @@
 #   SYMMETRY0    the first training's symmetry (SYMMETRY); retraining may
 #                switch it on (the parameters are the same)
 #   BASE         normal | free_field (normal); MU_INIT 1.0 (free_field's mass)
+#   INIT0        a model the first training starts from (train.init_from; the
+#                first training's steps, batches and symmetry are kept), e.g.
+#                one trained at another L (the convolutions do not depend on L)
 #   STEPS0       first training steps (per architecture: 3x12 4500, 3x24
 #                2250, 5x6 3200, 5x24 800 [L = 32: 3x12 3000]: about equal
 #                wall time), the batch doubling from BATCH0 = 64 every third
@@ -58,6 +61,7 @@ sym0=${SYMMETRY0:-$sym}
 base=${BASE:-normal}
 mu_init=${MU_INIT:-1.0}
 maxbatch=${MAXBATCH:-256}
+init0=${INIT0:-}
 grad=${GRADIENT:-reparameterization}
 steps1=${STEPS1:-300}
 batch0=${BATCH0:-64}
@@ -102,6 +106,7 @@ config() {
   k=${3%x*} nl=${3#*x}
   init="" b=$batch0 every=$(( ($4 + 2) / 3 )) s=$sym0 mu=""
   [ -n "$6" ] && init="init_from: $6" b=$batch1 every=$(( $4 + 1 )) s=$sym
+  [ -z "$6" ] && [ -n "$init0" ] && init="init_from: $init0"
   [ "$base" = free_field ] && mu="mu_init: $mu_init"
   sed -e "s|@EXTENT@|$L|g" -e "s|@LAMBDA@|$2|" -e "s|@LAYERS@|$nl|" -e "s|@KERNEL@|$k|" \
       -e "s|@SYMMETRY@|$s|" -e "s|@GRADIENT@|$grad|" -e "s|@STEPS@|$4|" -e "s|@BATCH@|$b|" \
