@@ -4,11 +4,14 @@
 # the HMC configurations), right the effective samples per second of one
 # core, slowest observable counted, of each flow and of HMC.
 # usage: gnuplot -e "csv='out/fig6/L16/scan.csv'; png='out/fig6/L16/scan.png'; L=16" configs/fig6/scan.gp
+# (optional: archs='3x12 5x6', the architectures drawn; label='normal base, z2',
+# the flows' description in the title)
 if (!exists("archs")) archs = "3x12 3x24 5x6 5x24"
+if (!exists("label")) label = "z2"
 set terminal pngcairo size 1300,500 font ",11"
 set output png
 set datafile separator ","
-set multiplot layout 1,2 title sprintf("phi^4, L = %d, m2 = -4: flows (K x nL, z2) against HMC (configs/fig6/scan.sh)", L)
+set multiplot layout 1,2 title sprintf("phi^4, L = %d, m2 = -4: flows (K x nL, %s) against HMC (configs/fig6/scan.sh)", L, label)
 set xlabel "1/lambda"
 set logscale y
 set grid

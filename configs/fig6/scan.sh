@@ -180,7 +180,11 @@ echo "scan.sh: wrote $out/scan.csv" >&2
 column -s, -t < "$out/scan.csv" 2>/dev/null || cat "$out/scan.csv"
 if command -v gnuplot >/dev/null; then
   present=$(cut -d, -f2 "$out/scan.csv" | sed 1d | sort -u | tr '\n' ' ')
-  gnuplot -e "csv='$out/scan.csv'; png='$out/scan.png'; L=$L; archs='$present'" "$here/scan.gp"
+  label="$base base, z2"
+  [ "$sym" = z2 ] || label="$base base"
+  [ "$sym0" = "$sym" ] || label="$base base, $sym0 then $sym"
+  gnuplot -e "csv='$out/scan.csv'; png='$out/scan.png'; L=$L; archs='$present'; label='$label'" \
+    "$here/scan.gp"
   echo "scan.sh: wrote $out/scan.png" >&2
 else
   echo "scan.sh: gnuplot not found: no plot. Install it (Debian: apt-get install gnuplot-nox)" \
