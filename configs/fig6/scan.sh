@@ -161,15 +161,12 @@ fi
 if [ "$phase" = all ] || [ "$phase" = flow ]; then
   for a in $archs; do
     flow_point "$a" "$start" "$(steps0_of "$a")" "$lr0" ""
-    prev=$start
-    for lam in $up; do
-      flow_point "$a" "$lam" "$(steps1_of "$a")" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
-      prev=$lam
-    done
-    prev=$start
-    for lam in $down; do
-      flow_point "$a" "$lam" "$(steps1_of "$a")" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
-      prev=$lam
+    for chain in "$up" "$down"; do # each transfer chain starts from START
+      prev=$start
+      for lam in $chain; do
+        flow_point "$a" "$lam" "$(steps1_of "$a")" "$lr1" "$out/$a$tag/lambda_$prev/model.h5"
+        prev=$lam
+      done
     done
   done
 fi
